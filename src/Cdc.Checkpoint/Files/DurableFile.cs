@@ -1,0 +1,300 @@
+using System.Security.Cryptography;
+using Cdc.Checkpoint.Internal;
+using Microsoft.Win32.SafeHandles;
+
+namespace Cdc.Checkpoint.Files;
+
+/// <summary>
+/// Atomic, durable replacement and safe reading of small files: the primitive every file-based store builds on.
+/// </summary>
+/// <remarks>
+/// Write order (never changed): create a temp file in the same directory exclusively with mode 0600 → write →
+/// fsync the file → rename over the target → fsync the directory. A failure before the rename leaves the previous
+/// file untouched and removes the temp file. fsync is never retried after an error (the kernel may have dropped the
+/// dirty pages, so a second fsync could succeed without the data being on disk) and a failed save is never reported
+/// as a success.
+/// </remarks>
+internal static class DurableFile
+{
+    /// <summary>The suffix of temp files; anything ending in it is a leftover of an interrupted write.</summary>
+    public const string TempSuffix = ".tmp";
+
+    /// <summary>Mode of every file we create: owner read and write only.</summary>
+    public const UnixFileMode PrivateFileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    /// <summary>Mode of every directory we create: owner only.</summary>
+    public const UnixFileMode PrivateDirectoryMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+
+    /// <summary>Test hook: called after the temp file is fsynced and before the rename (crash and fault tests).</summary>
+    internal static Action<string>? BeforeRenameHook { get; set; }
+
+    /// <summary>Atomically and durably replaces <paramref name="directory"/>/<paramref name="fileName"/> with <paramref name="contents"/>.</summary>
+    /// <exception cref="CheckpointException"><see cref="CheckpointErrorCode.WriteFailed"/> on any I/O failure.</exception>
+    public static void Replace(string directory, string fileName, ReadOnlySpan<byte> contents)
+    {
+        var finalPath = Path.Combine(directory, fileName);
+        var tempPath = Path.Combine(directory, $"{fileName}.{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}{TempSuffix}");
+        var renamed = false;
+        try
+        {
+            WriteAndSync(tempPath, finalPath, contents);
+            BeforeRenameHook?.Invoke(tempPath);
+            try
+            {
+                File.Move(tempPath, finalPath, overwrite: true);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw new CheckpointException(
+                    CheckpointErrorCode.WriteFailed,
+                    $"Could not rename '{tempPath}' over '{finalPath}': {ex.Message}. The previous file is unchanged; check the directory's permissions and that the file system is writable.",
+                    ex)
+                { Path = finalPath };
+            }
+
+            renamed = true;
+            FsyncDirectory(directory, finalPath);
+        }
+        finally
+        {
+            if (!renamed)
+            {
+                TryDelete(tempPath);
+            }
+        }
+    }
+
+    private static void WriteAndSync(string tempPath, string finalPath, ReadOnlySpan<byte> contents)
+    {
+        FileStream stream;
+        try
+        {
+            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
+            if (!OperatingSystem.IsWindows())
+            {
+                options.UnixCreateMode = PrivateFileMode;
+            }
+
+            stream = new FileStream(tempPath, options);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new CheckpointException(
+                CheckpointErrorCode.WriteFailed,
+                $"Could not create the temp file '{tempPath}': {ex.Message}. The previous file '{finalPath}' is unchanged; check that the directory is writable by this user.",
+                ex)
+            { Path = finalPath };
+        }
+
+        using (stream)
+        {
+            try
+            {
+                stream.Write(contents);
+                stream.Flush(flushToDisk: false);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw new CheckpointException(
+                    CheckpointErrorCode.WriteFailed,
+                    $"Could not write '{tempPath}': {ex.Message}. The previous file '{finalPath}' is unchanged; check free disk space.",
+                    ex)
+                { Path = finalPath };
+            }
+
+            FsyncHandle(stream.SafeFileHandle, tempPath, finalPath);
+        }
+    }
+
+    private static void FsyncHandle(SafeFileHandle handle, string tempPath, string finalPath)
+    {
+        if (!LibC.IsSupported)
+        {
+            RandomAccess.FlushToDisk(handle);
+            return;
+        }
+
+        var added = false;
+        handle.DangerousAddRef(ref added);
+        try
+        {
+            var errno = LibC.Fsync((int)handle.DangerousGetHandle());
+            if (errno != 0)
+            {
+                throw new CheckpointException(
+                    CheckpointErrorCode.WriteFailed,
+                    $"fsync of '{tempPath}' failed: {LibC.Describe(errno)}. Nothing was renamed: the previous file '{finalPath}' is unchanged. The storage reported an error; check the disk before retrying.")
+                { Path = finalPath };
+            }
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+
+    /// <summary>fsyncs a directory so a rename inside it is durable.</summary>
+    /// <exception cref="CheckpointException"><see cref="CheckpointErrorCode.WriteFailed"/> when the directory cannot be flushed.</exception>
+    public static void FsyncDirectory(string directory, string? changedPath = null)
+    {
+        if (!LibC.IsSupported)
+        {
+            return;
+        }
+
+        var fd = LibC.OpenDirectory(directory);
+        if (fd < 0)
+        {
+            throw new CheckpointException(
+                CheckpointErrorCode.WriteFailed,
+                $"Could not open directory '{directory}' to flush it: {LibC.Describe(-fd)}. {RenamedNote(changedPath)}")
+            { Path = changedPath ?? directory };
+        }
+
+        try
+        {
+            var errno = LibC.Fsync(fd);
+            if (errno != 0)
+            {
+                throw new CheckpointException(
+                    CheckpointErrorCode.WriteFailed,
+                    $"fsync of directory '{directory}' failed: {LibC.Describe(errno)}. {RenamedNote(changedPath)}")
+                { Path = changedPath ?? directory };
+            }
+        }
+        finally
+        {
+            LibC.Close(fd);
+        }
+    }
+
+    private static string RenamedNote(string? changedPath) => changedPath is null
+        ? "Its entries may not be durable."
+        : $"'{changedPath}' was replaced but may not survive a power loss; stop the process and check the disk before trusting it.";
+
+    /// <summary>Creates a directory with mode 0700 if it does not exist (its parent must exist).</summary>
+    public static void CreatePrivateDirectory(string path)
+    {
+        if (Directory.Exists(path))
+        {
+            return;
+        }
+
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(path);
+        }
+        else
+        {
+            Directory.CreateDirectory(path, PrivateDirectoryMode);
+        }
+    }
+
+    /// <summary>
+    /// Reads a whole file without following a symbolic link, refusing files larger than <paramref name="maxBytes"/>
+    /// and, when <paramref name="requirePrivate"/>, files readable or writable by group or other.
+    /// </summary>
+    /// <returns>The contents, or <see langword="null"/> when the file does not exist.</returns>
+    /// <exception cref="CheckpointException">The file is a link, too large, insecure or unreadable.</exception>
+    public static byte[]? ReadPrivate(string path, long maxBytes, bool requirePrivate = true)
+    {
+        using var handle = OpenNoFollow(path);
+        if (handle is null)
+        {
+            return null;
+        }
+
+        if (requirePrivate && !OperatingSystem.IsWindows())
+        {
+            var mode = File.GetUnixFileMode(handle);
+            if ((mode & (UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute |
+                         UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute)) != 0)
+            {
+                throw new CheckpointException(
+                    CheckpointErrorCode.InsecurePermissions,
+                    $"Checkpoint file '{path}' has insecure permissions {FormatMode(mode)}; it must not be readable or writable by group or other users. Run: chmod 600 '{path}'")
+                { Path = path };
+            }
+        }
+
+        var length = RandomAccess.GetLength(handle);
+        if (length > maxBytes)
+        {
+            throw new CheckpointException(
+                CheckpointErrorCode.RecordTooLarge,
+                $"Checkpoint file '{path}' is {length} bytes, more than the {maxBytes}-byte limit; it is not a checkpoint written by this library. Move it out of the directory.")
+            { Path = path };
+        }
+
+        var buffer = new byte[length];
+        var read = 0;
+        while (read < buffer.Length)
+        {
+            var n = RandomAccess.Read(handle, buffer.AsSpan(read), read);
+            if (n == 0)
+            {
+                break;
+            }
+
+            read += n;
+        }
+
+        return read == buffer.Length ? buffer : buffer[..read];
+    }
+
+    private static SafeFileHandle? OpenNoFollow(string path)
+    {
+        if (!LibC.IsSupported)
+        {
+            var info = new FileInfo(path);
+            if (info.LinkTarget is not null)
+            {
+                throw SymlinkRefused(path);
+            }
+
+            return info.Exists ? File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read) : null;
+        }
+
+        var fd = LibC.OpenReadNoFollow(path);
+        if (fd >= 0)
+        {
+            return new SafeFileHandle(fd, ownsHandle: true);
+        }
+
+        return -fd switch
+        {
+            LibC.ENOENT => null,
+            LibC.ELOOP => throw SymlinkRefused(path),
+            _ => throw new CheckpointException(
+                CheckpointErrorCode.Corrupt,
+                $"Could not open '{path}': {LibC.Describe(-fd)}. Check that the file is readable by this user.")
+            { Path = path },
+        };
+    }
+
+    internal static CheckpointException SymlinkRefused(string path) => new(
+        CheckpointErrorCode.SymbolicLinkRefused,
+        $"'{path}' is a symbolic link; checkpoint files are never read through links. Replace it with the real file.")
+    { Path = path };
+
+    internal static string FormatMode(UnixFileMode mode) => "0" + Convert.ToString((int)mode & 0x1FF, 8).PadLeft(3, '0');
+
+    public static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+            // Best effort: a leftover temp file is reported by `cdc-checkpoint verify` and removed at the next lease.
+        }
+        catch (UnauthorizedAccessException)
+        {
+            // As above.
+        }
+    }
+}
