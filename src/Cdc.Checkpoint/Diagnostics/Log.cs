@@ -1,3 +1,4 @@
+using Cdc.Checkpoint.Offsets;
 using Microsoft.Extensions.Logging;
 
 namespace Cdc.Checkpoint.Diagnostics;
@@ -7,7 +8,7 @@ internal static partial class Log
 {
     [LoggerMessage(EventId = CdcEventId.CheckpointSaved, Level = LogLevel.Debug,
         Message = "Saved checkpoint {SourceType} at {Offset} (committed events {Count}) to {Path}")]
-    public static partial void CheckpointSaved(ILogger logger, string sourceType, string offset, ulong count, string path);
+    public static partial void CheckpointSaved(ILogger logger, string sourceType, CheckpointOffset offset, ulong count, string path);
 
     [LoggerMessage(EventId = CdcEventId.SaveRefused, Level = LogLevel.Warning,
         Message = "Refused checkpoint save for {SourceType}: {Reason}")]
@@ -19,7 +20,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = CdcEventId.CheckpointRewound, Level = LogLevel.Warning,
         Message = "Checkpoint {SourceType} rewound from {OldOffset} (count {OldCount}) to {NewOffset} (count {NewCount}); reason: {Reason}")]
-    public static partial void CheckpointRewound(ILogger logger, string sourceType, string oldOffset, string oldCount, string newOffset, ulong newCount, string reason);
+    public static partial void CheckpointRewound(ILogger logger, string sourceType, CheckpointOffset? oldOffset, ulong? oldCount, CheckpointOffset? newOffset, ulong newCount, string reason);
 
     [LoggerMessage(EventId = CdcEventId.RecordUpgraded, Level = LogLevel.Information,
         Message = "Upgraded checkpoint record {Path} from format version {OldVersion} to {NewVersion}; original kept as {BackupPath}")]
@@ -27,7 +28,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = CdcEventId.RecordSeeded, Level = LogLevel.Information,
         Message = "Seeded checkpoint {SourceType} at {Offset} (committed events {Count}) in {Directory}")]
-    public static partial void RecordSeeded(ILogger logger, string sourceType, string offset, ulong count, string directory);
+    public static partial void RecordSeeded(ILogger logger, string sourceType, CheckpointOffset offset, ulong count, string directory);
 
     [LoggerMessage(EventId = CdcEventId.InMemoryNotDurable, Level = LogLevel.Warning,
         Message = "InMemoryCheckpoint is not durable: every checkpoint is lost when the process exits and the consumer replays from the start. Use FileCheckpoint or a table store in production.")]
@@ -39,7 +40,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = CdcEventId.CheckpointLoaded, Level = LogLevel.Debug,
         Message = "Loaded checkpoint {SourceType} at {Offset} (committed events {Count}) from {Path}")]
-    public static partial void CheckpointLoaded(ILogger logger, string sourceType, string offset, ulong count, string path);
+    public static partial void CheckpointLoaded(ILogger logger, string sourceType, CheckpointOffset offset, ulong count, string path);
 
     [LoggerMessage(EventId = CdcEventId.LeaseAcquired, Level = LogLevel.Information,
         Message = "Acquired the owner lease of {Directory} (epoch {Epoch})")]
@@ -51,7 +52,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = CdcEventId.LeaseTakenOver, Level = LogLevel.Warning,
         Message = "Took over the owner lease of {Directory} from {PreviousOwner}, which is no longer running")]
-    public static partial void LeaseTakenOver(ILogger logger, string directory, string previousOwner);
+    public static partial void LeaseTakenOver(ILogger logger, string directory, Leasing.LeaseInfo previousOwner);
 
     [LoggerMessage(EventId = CdcEventId.LeaseHeld, Level = LogLevel.Warning,
         Message = "The owner lease of {Directory} is held by {Owner}")]

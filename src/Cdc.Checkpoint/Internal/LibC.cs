@@ -28,7 +28,10 @@ internal static partial class LibC
     public const int LOCK_UN = 8;
 
     private const int O_RDONLY = 0;
+    private const int O_RDWR = 2;
+    private const int O_CREAT = 0x40;
 
+    [System.Runtime.Versioning.SupportedOSPlatformGuard("linux")]
     public static bool IsSupported => OperatingSystem.IsLinux();
 
     // Flag values differ between architectures; these are the ones of the generic Linux ABI (x86-64, ARM) and arm64.
@@ -96,6 +99,13 @@ internal static partial class LibC
     public static int OpenReadNoFollow(string path)
     {
         var fd = OpenNative(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+        return fd >= 0 ? fd : -Marshal.GetLastPInvokeError();
+    }
+
+    /// <summary>Opens (creating with <paramref name="mode"/> if missing) a file read-write without following a final symbolic link. Returns the descriptor or -errno.</summary>
+    public static int OpenOrCreateNoFollow(string path, int mode)
+    {
+        var fd = OpenNative(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode);
         return fd >= 0 ? fd : -Marshal.GetLastPInvokeError();
     }
 
