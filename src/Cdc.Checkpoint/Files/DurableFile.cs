@@ -28,12 +28,15 @@ internal static class DurableFile
     /// <summary>Test hook: called after the temp file is fsynced and before the rename (crash and fault tests).</summary>
     internal static Action<string>? BeforeRenameHook { get; set; }
 
+    /// <summary>Test hook: chooses the temp file name for a target file name (fault-injection tests target it by path).</summary>
+    internal static Func<string, string?>? TempNameForTests { get; set; }
+
     /// <summary>Atomically and durably replaces <paramref name="directory"/>/<paramref name="fileName"/> with <paramref name="contents"/>.</summary>
     /// <exception cref="CheckpointException"><see cref="CheckpointErrorCode.WriteFailed"/> on any I/O failure.</exception>
     public static void Replace(string directory, string fileName, ReadOnlySpan<byte> contents)
     {
         var finalPath = Path.Combine(directory, fileName);
-        var tempPath = Path.Combine(directory, $"{fileName}.{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}{TempSuffix}");
+        var tempPath = Path.Combine(directory, TempNameForTests?.Invoke(fileName) ?? $"{fileName}.{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}{TempSuffix}");
         var renamed = false;
         try
         {
