@@ -29,14 +29,14 @@ internal static class DurableFile
     internal static Action<string>? BeforeRenameHook { get; set; }
 
     /// <summary>Test hook: chooses the temp file name for a target file name (fault-injection tests target it by path).</summary>
-    internal static Func<string, string?>? TempNameForTests { get; set; }
+    internal static Func<string, string, string?>? TempNameForTests { get; set; }
 
     /// <summary>Atomically and durably replaces <paramref name="directory"/>/<paramref name="fileName"/> with <paramref name="contents"/>.</summary>
     /// <exception cref="CheckpointException"><see cref="CheckpointErrorCode.WriteFailed"/> on any I/O failure.</exception>
     public static void Replace(string directory, string fileName, ReadOnlySpan<byte> contents)
     {
         var finalPath = Path.Combine(directory, fileName);
-        var tempPath = Path.Combine(directory, TempNameForTests?.Invoke(fileName) ?? $"{fileName}.{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}{TempSuffix}");
+        var tempPath = Path.Combine(directory, TempNameForTests?.Invoke(directory, fileName) ?? $"{fileName}.{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}{TempSuffix}");
         var renamed = false;
         try
         {
