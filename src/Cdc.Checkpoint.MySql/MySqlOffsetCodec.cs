@@ -1,0 +1,101 @@
+using System.Text.Json;
+using Cdc.Checkpoint.MySql.Gtid;
+using Cdc.Checkpoint.MySql.Serialization;
+using Cdc.Checkpoint.Offsets;
+
+namespace Cdc.Checkpoint.MySql;
+
+/// <summary>
+/// Reads <see cref="MySqlOffset"/> JSON for the <c>mysql</c> family (<c>mysql</c>, <c>mysql_snapshot</c>): the current
+/// shape (format version 2 and later, see <see cref="MySqlOffset"/>) and rustcdc's format version 1,
+/// <c>{"gtid": "&lt;GTID set&gt;", "binlog_file": "…", "binlog_pos": 4}</c>.
+/// </summary>
+/// <remarks>
+/// In a version 1 record an empty <c>gtid</c> means "no GTIDs" and an empty <c>binlog_file</c> (with
+/// <c>binlog_pos</c> 0) means "no binlog position"; a record with neither is refused. Stateless and thread-safe.
+/// </remarks>
+public sealed class MySqlOffsetCodec : IOffsetCodec
+{
+    private MySqlOffsetCodec()
+    {
+    }
+
+    /// <summary>The instance.</summary>
+    public static MySqlOffsetCodec Instance { get; } = new();
+
+    /// <inheritdoc />
+    public bool CanRead(string sourceType) => OffsetJson.IsFamily(sourceType, MySqlOffset.DefaultSourceType);
+
+    /// <inheritdoc />
+    /// <exception cref="ArgumentException"><paramref name="sourceType"/> is not in the <c>mysql</c> family.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="formatVersion"/> is below 1.</exception>
+    public CheckpointOffset Read(string sourceType, JsonElement offset, int formatVersion)
+    {
+        OffsetJson.CheckSourceType(sourceType, MySqlOffset.DefaultSourceType);
+        OffsetJson.CheckFormatVersion(formatVersion);
+        return formatVersion == OffsetJson.RustCdcFormatVersion ? ReadV1(sourceType, offset) : ReadCurrent(sourceType, offset);
+    }
+
+    private static MySqlOffset ReadCurrent(string sourceType, JsonElement offset)
+    {
+        var dto = OffsetJson.Deserialize(sourceType, offset, MySqlOffsetJsonContext.Default.MySqlOffsetDto);
+        GtidSet? gtidSet = null;
+        if (dto.GtidSet is not null)
+        {
+            try
+            {
+                gtidSet = GtidSet.Parse(dto.GtidSet);
+            }
+            catch (FormatException ex)
+            {
+                throw new FormatException($"Invalid {sourceType} offset JSON {OffsetJson.Raw(offset)}: field 'gtid_set' is not a valid GTID set. {ex.Message}", ex);
+            }
+        }
+
+        var binlog = OffsetJson.ReadBinlog(sourceType, offset, dto.BinlogFile, dto.BinlogPosition, "binlog_file", "binlog_position");
+        Guid? serverUuid = null;
+        if (dto.ServerUuid is not null)
+        {
+            if (!Guid.TryParseExact(dto.ServerUuid, "D", out var uuid) || uuid == Guid.Empty)
+            {
+                throw new FormatException(
+                    $"Invalid {sourceType} offset JSON {OffsetJson.Raw(offset)}: field 'server_uuid' {GenericOffset.Quote(dto.ServerUuid)} is not a server UUID like 3e11fa47-71ca-11e1-9e33-c80aa9429562.");
+            }
+
+            serverUuid = uuid;
+        }
+
+        if (gtidSet is null && binlog is null)
+        {
+            throw new FormatException(
+                $"Invalid {sourceType} offset JSON {OffsetJson.Raw(offset)}: it has neither 'gtid_set' nor 'binlog_file'/'binlog_position', so it names no position.");
+        }
+
+        return new MySqlOffset(gtidSet, binlog, serverUuid, dto.ServerId, dto.SkipEvents, dto.SkipRows, sourceType);
+    }
+
+    private static MySqlOffset ReadV1(string sourceType, JsonElement offset)
+    {
+        var dto = OffsetJson.Deserialize(sourceType, offset, MySqlOffsetJsonContext.Default.RustCdcV1MySqlOffsetDto);
+        var (gtidText, binlog) = RustCdcV1.ReadCommon(sourceType, offset, dto);
+        GtidSet? gtidSet = null;
+        if (gtidText is not null)
+        {
+            try
+            {
+                gtidSet = GtidSet.Parse(gtidText);
+            }
+            catch (FormatException ex)
+            {
+                var hint = MariaDbGtidPosition.TryParse(gtidText, out _)
+                    ? " It looks like a MariaDB GTID position: if the source is MariaDB, the record belongs under source type 'mariadb'."
+                    : string.Empty;
+                throw new FormatException(
+                    $"The rustcdc v1 {sourceType} record's gtid {GenericOffset.Quote(gtidText)} isn't a valid MySQL GTID set ({ex.Message}).{hint} rustcdc did not validate this field; correct it to the source's gtid_executed value, or remove the record and resume from a known position.",
+                    ex);
+            }
+        }
+
+        return new MySqlOffset(gtidSet, binlog, sourceType: sourceType);
+    }
+}
