@@ -1,0 +1,163 @@
+namespace Cdc.Checkpoint.Streaming;
+
+/// <summary>Settings of a <see cref="StreamCheckpointManager"/>. Each property is validated when set.</summary>
+/// <remarks>
+/// Rules that involve two properties (a <see cref="WalMode"/> needs a <see cref="DataDirectory"/>) are checked by
+/// <see cref="Validate"/>, which the manager calls in its constructor.
+/// </remarks>
+public sealed class StreamCheckpointOptions
+{
+    private readonly TimeSpan? _interval;
+    private readonly int? _changelogCapacity;
+    private readonly int? _maxRetainedCheckpoints;
+    private readonly ChangelogOverflowPolicy _overflowPolicy = ChangelogOverflowPolicy.DropNew;
+    private readonly StreamWalMode? _walMode;
+    private readonly long _maxSnapshotBytes = 64L * 1024 * 1024;
+
+    /// <summary>Whether checkpointing is on. When off the manager does nothing and costs nothing.</summary>
+    /// <value><see langword="true"/>.</value>
+    public bool Enabled { get; init; } = true;
+
+    /// <summary>
+    /// How often <see cref="StreamCheckpointManager.TriggerIfDue"/> takes a checkpoint; <see langword="null"/> for
+    /// manual checkpoints only.
+    /// </summary>
+    /// <value><see langword="null"/>.</value>
+    /// <exception cref="ArgumentOutOfRangeException">Not positive.</exception>
+    public TimeSpan? Interval
+    {
+        get => _interval;
+        init
+        {
+            if (value is { } interval)
+            {
+                ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(interval, TimeSpan.Zero, nameof(Interval));
+            }
+
+            _interval = value;
+        }
+    }
+
+    /// <summary>
+    /// Directory where every checkpoint is also written as a snapshot file (created with mode 0700 if missing), and
+    /// from which the manager recovers at start; <see langword="null"/> keeps checkpoints in memory only.
+    /// </summary>
+    /// <value><see langword="null"/>.</value>
+    /// <exception cref="ArgumentException">Empty or white space.</exception>
+    public string? DataDirectory
+    {
+        get;
+        init
+        {
+            if (value is not null)
+            {
+                ArgumentException.ThrowIfNullOrWhiteSpace(value, nameof(DataDirectory));
+            }
+
+            field = value;
+        }
+    }
+
+    /// <summary>
+    /// How snapshot files are written; requires <see cref="DataDirectory"/>. <see langword="null"/> means
+    /// <see cref="StreamWalMode.Sync"/> when a data directory is set.
+    /// </summary>
+    /// <value><see langword="null"/>.</value>
+    /// <exception cref="ArgumentOutOfRangeException">Not a defined <see cref="StreamWalMode"/>.</exception>
+    public StreamWalMode? WalMode
+    {
+        get => _walMode;
+        init
+        {
+            if (value is { } mode && mode is not (StreamWalMode.Sync or StreamWalMode.Async))
+            {
+                throw new ArgumentOutOfRangeException(nameof(WalMode), mode, "Use StreamWalMode.Sync or StreamWalMode.Async.");
+            }
+
+            _walMode = value;
+        }
+    }
+
+    /// <summary>Capacity of the manager's <see cref="StreamChangelogBuffer"/>; <see langword="null"/> for no changelog.</summary>
+    /// <value><see langword="null"/>.</value>
+    /// <exception cref="ArgumentOutOfRangeException">Zero or negative.</exception>
+    public int? ChangelogCapacity
+    {
+        get => _changelogCapacity;
+        init
+        {
+            if (value is { } capacity)
+            {
+                ArgumentOutOfRangeException.ThrowIfNegativeOrZero(capacity, nameof(ChangelogCapacity));
+            }
+
+            _changelogCapacity = value;
+        }
+    }
+
+    /// <summary>What the changelog does when full.</summary>
+    /// <value><see cref="ChangelogOverflowPolicy.DropNew"/>.</value>
+    /// <exception cref="ArgumentOutOfRangeException">Not a defined policy.</exception>
+    public ChangelogOverflowPolicy OverflowPolicy
+    {
+        get => _overflowPolicy;
+        init
+        {
+            if (value is not (ChangelogOverflowPolicy.DropNew or ChangelogOverflowPolicy.OverwriteOldest))
+            {
+                throw new ArgumentOutOfRangeException(nameof(OverflowPolicy), value, "Use DropNew or OverwriteOldest.");
+            }
+
+            _overflowPolicy = value;
+        }
+    }
+
+    /// <summary>
+    /// How many of the newest checkpoints to keep (in memory and, with a data directory, on disk); older ones are
+    /// pruned after each checkpoint. <see langword="null"/> keeps all of them.
+    /// </summary>
+    /// <value><see langword="null"/>.</value>
+    /// <exception cref="ArgumentOutOfRangeException">Zero or negative.</exception>
+    public int? MaxRetainedCheckpoints
+    {
+        get => _maxRetainedCheckpoints;
+        init
+        {
+            if (value is { } max)
+            {
+                ArgumentOutOfRangeException.ThrowIfNegativeOrZero(max, nameof(MaxRetainedCheckpoints));
+            }
+
+            _maxRetainedCheckpoints = value;
+        }
+    }
+
+    /// <summary>The largest snapshot file recovery will read; bigger files are skipped as not ours.</summary>
+    /// <value>64 MiB.</value>
+    /// <exception cref="ArgumentOutOfRangeException">Smaller than <see cref="StreamSnapshotCodec.MinimumLength"/> or larger than the largest array.</exception>
+    public long MaxSnapshotBytes
+    {
+        get => _maxSnapshotBytes;
+        init
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, StreamSnapshotCodec.MinimumLength, nameof(MaxSnapshotBytes));
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, Array.MaxLength, nameof(MaxSnapshotBytes));
+            _maxSnapshotBytes = value;
+        }
+    }
+
+    /// <summary>Checks the rules that involve more than one property.</summary>
+    /// <exception cref="ArgumentException"><see cref="WalMode"/> is set without a <see cref="DataDirectory"/>.</exception>
+    public void Validate()
+    {
+        if (_walMode is not null && DataDirectory is null)
+        {
+            throw new ArgumentException(
+                $"StreamCheckpointOptions.WalMode is {_walMode} but no DataDirectory is set: a WAL mode needs a directory to write snapshots to. Set DataDirectory, or leave WalMode null for in-memory checkpoints.",
+                "options");
+        }
+    }
+
+    /// <summary>The WAL mode in effect: <see langword="null"/> when checkpoints stay in memory.</summary>
+    internal StreamWalMode? EffectiveWalMode => DataDirectory is null ? null : _walMode ?? StreamWalMode.Sync;
+}
