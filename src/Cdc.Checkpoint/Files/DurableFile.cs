@@ -33,7 +33,20 @@ internal static class DurableFile
 
     /// <summary>Atomically and durably replaces <paramref name="directory"/>/<paramref name="fileName"/> with <paramref name="contents"/>.</summary>
     /// <exception cref="CheckpointException"><see cref="CheckpointErrorCode.WriteFailed"/> on any I/O failure.</exception>
-    public static void Replace(string directory, string fileName, ReadOnlySpan<byte> contents)
+    public static void Replace(string directory, string fileName, ReadOnlySpan<byte> contents) =>
+        Write(directory, fileName, contents, overwrite: true);
+
+    /// <summary>
+    /// Durably creates <paramref name="directory"/>/<paramref name="fileName"/> only if it does not exist yet
+    /// (conditional create): same write order as <see cref="Replace"/>, but the final rename refuses to replace an
+    /// existing file, so two writers of the same name cannot both succeed.
+    /// </summary>
+    /// <returns><see langword="true"/> when created; <see langword="false"/> when the file already existed (nothing changed).</returns>
+    /// <exception cref="CheckpointException"><see cref="CheckpointErrorCode.WriteFailed"/> on any I/O failure.</exception>
+    public static bool CreateNew(string directory, string fileName, ReadOnlySpan<byte> contents) =>
+        Write(directory, fileName, contents, overwrite: false);
+
+    private static bool Write(string directory, string fileName, ReadOnlySpan<byte> contents, bool overwrite)
     {
         var finalPath = Path.Combine(directory, fileName);
         var tempPath = Path.Combine(directory, TempNameForTests?.Invoke(directory, fileName) ?? $"{fileName}.{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}{TempSuffix}");
@@ -44,7 +57,13 @@ internal static class DurableFile
             BeforeRenameHook?.Invoke(tempPath);
             try
             {
-                File.Move(tempPath, finalPath, overwrite: true);
+                // Without overwrite, .NET renames with link(2) + unlink(2) on Unix: the link fails with EEXIST
+                // when the target exists, so the check and the create are one atomic step.
+                File.Move(tempPath, finalPath, overwrite);
+            }
+            catch (IOException) when (!overwrite && Path.Exists(finalPath))
+            {
+                return false;
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
@@ -57,6 +76,7 @@ internal static class DurableFile
 
             renamed = true;
             FsyncDirectory(directory, finalPath);
+            return true;
         }
         finally
         {
