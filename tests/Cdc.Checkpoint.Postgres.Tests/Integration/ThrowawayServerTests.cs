@@ -99,6 +99,19 @@ public sealed class ThrowawayServerTests
     }
 
     [Fact]
+    public async Task RestartAsync_ServerCannotStart_ThrowsWithServerLogTail()
+    {
+        await using var cluster = await PostgresTestServer.StartNewClusterAsync(Token);
+        File.AppendAllText(Path.Combine(cluster.DataDirectory!, "postgresql.conf"), "shared_buffers = 'plenty'\n");
+
+        var ex = await Should.ThrowAsync<InvalidOperationException>(() => cluster.RestartAsync(cancellationToken: Token));
+
+        ex.Message.ShouldContain("pg_ctl");
+        ex.Message.ShouldContain("server log");
+        ex.Message.ShouldContain("\"shared_buffers\"");
+    }
+
+    [Fact]
     public async Task CreateDatabaseAsync_SharedServer_GivesAnEmptyDatabaseOfItsOwn()
     {
         var server = await PostgresTestServer.GetAsync(Token);
