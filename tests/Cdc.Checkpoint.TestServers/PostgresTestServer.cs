@@ -158,7 +158,14 @@ public sealed class PostgresTestServer : IAsyncDisposable
         {
             NpgsqlConnection.ClearAllPools();
             await cluster.StopAsync(immediate ? "immediate" : "fast", cancellationToken);
-            await cluster.StartServerAsync(cancellationToken);
+            try
+            {
+                await cluster.StartServerAsync(cancellationToken);
+            }
+            catch (InvalidOperationException ex)
+            {
+                throw new InvalidOperationException($"Could not restart {this}: {ex.Message}{FormatLogTail(cluster.ReadLogTail(40))}", ex);
+            }
         }
         finally
         {
