@@ -48,6 +48,12 @@ internal static class CheckpointRecordFile
                 writer.WriteString("saved_at", savedAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture));
             }
 
+            if (record.Offset is GenericOffset)
+            {
+                // An opaque offset stays opaque even if a typed codec for its source type is registered later.
+                writer.WriteBoolean("opaque_offset", true);
+            }
+
             writer.WritePropertyName("offset");
             record.Offset.WriteJson(writer);
             writer.WriteEndObject();
@@ -140,7 +146,11 @@ internal static class CheckpointRecordFile
             CheckpointOffset offset;
             try
             {
-                var codec = preferredCodec is not null && preferredCodec.CanRead(sourceType!) ? preferredCodec : codecs.Resolve(sourceType!);
+                // rustcdc typed only its stream records; its snapshot records carry connector-specific payloads.
+                var opaque = version >= 2 && root.TryGetProperty("opaque_offset", out var opaqueElement) && opaqueElement.ValueKind == JsonValueKind.True;
+                var codec = opaque || (version == RustcdcVersion && sourceType!.EndsWith(SourceTypeName.SnapshotSuffix, StringComparison.Ordinal))
+                    ? GenericOffsetCodec.Instance
+                    : preferredCodec is not null && preferredCodec.CanRead(sourceType!) ? preferredCodec : codecs.Resolve(sourceType!);
                 offset = codec.Read(sourceType!, offsetElement, version);
             }
             catch (FormatException ex)
