@@ -69,6 +69,18 @@ public sealed class BinlogPositionTests
         BinlogPosition.IsValidFileName(null).ShouldBeFalse();
     }
 
+    [Fact]
+    public void FileName_NonAscii_IsKeptAndSurvivesJson()
+    {
+        var offset = new MySqlOffset(null, new BinlogPosition("bin-é-\U0001F600.000001", 4));
+
+        var read = MySqlOffsetCodec.Instance.Read("mysql", offset.ToJsonElement(), 2).ShouldBeOfType<MySqlOffset>();
+
+        read.BinlogPosition!.FileName.ShouldBe("bin-é-\U0001F600.000001");
+        Should.Throw<ArgumentException>(() => new BinlogPosition("bin-\ud800.000001", 4)).Message.ShouldContain("unpaired surrogate");
+        Should.Throw<ArgumentException>(() => new BinlogPosition("bin-\udc00x.000001", 4)).Message.ShouldContain("unpaired surrogate");
+    }
+
     [Theory]
     [InlineData("mysql-bin.000123:4", "mysql-bin.000123:4", OffsetOrder.Same)]
     [InlineData("mysql-bin.000123:500", "mysql-bin.000123:4", OffsetOrder.After)]

@@ -256,6 +256,18 @@ public sealed class GtidPropertyTests
             AcceptsOrRejectsCleanly(text, MariaDbGtidPosition.Parse, t => MariaDbGtidPosition.TryParse(t, out _));
             AcceptsOrRejectsCleanly(text, MariaDbGtid.Parse, t => MariaDbGtid.TryParse(t, out _));
             AcceptsOrRejectsCleanly(text, BinlogPosition.Parse, t => BinlogPosition.TryParse(t, out _));
+
+            // Whatever is accepted also survives a trip through the offset JSON.
+            if (BinlogPosition.TryParse(text, out var binlog) || GtidSet.TryParse(text, out _))
+            {
+                var offset = new MySqlOffset(GtidSet.TryParse(text, out var set) ? set : null, binlog);
+                var read = MySqlOffsetCodec.Instance.Read("mysql", offset.ToJsonElement(), 2);
+                if (!read.Equals(offset))
+                {
+                    throw new InvalidOperationException($"{offset} did not survive JSON: {read}");
+                }
+            }
+
             return true;
         });
     }
