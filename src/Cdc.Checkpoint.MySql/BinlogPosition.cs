@@ -159,8 +159,22 @@ public sealed class BinlogPosition : IEquatable<BinlogPosition>, IParsable<Binlo
             return false;
         }
 
-        foreach (var c in fileName)
+        for (var i = 0; i < fileName.Length; i++)
         {
+            var c = fileName[i];
+            if (char.IsSurrogate(c))
+            {
+                // A lone surrogate cannot be written as UTF-8 (JSON, the server protocol); a proper pair is one character.
+                if (!char.IsHighSurrogate(c) || i + 1 == fileName.Length || !char.IsLowSurrogate(fileName[i + 1]))
+                {
+                    error = "the name is not valid UTF-16 (it has an unpaired surrogate)";
+                    return false;
+                }
+
+                i++;
+                continue;
+            }
+
             if (c is '/' or '\\')
             {
                 error = "a binlog file name has no directory part ('/' or '\\'); give the file name only";

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Collections.Immutable;
 using System.Diagnostics.CodeAnalysis;
@@ -45,6 +46,9 @@ public sealed class GtidSet : IEquatable<GtidSet>, IParsable<GtidSet>
 
     /// <summary>The longest GTID tag, in characters.</summary>
     public const int MaxTagLength = 32;
+
+    private static readonly SearchValues<char> TagChars =
+        SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
 
     private readonly ImmutableArray<GtidSetEntry> _entries;
     private string? _text;
@@ -472,9 +476,6 @@ public sealed class GtidSet : IEquatable<GtidSet>, IParsable<GtidSet>
 
         return tag.ToLowerInvariant();
     }
-
-    private static readonly System.Buffers.SearchValues<char> TagChars =
-        System.Buffers.SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
 
     private static GtidSetEntry WithIntervals(GtidSetEntry entry, ImmutableArray<GtidInterval> intervals) =>
         new(entry.Key, entry.SourceId, entry.Tag, intervals);
