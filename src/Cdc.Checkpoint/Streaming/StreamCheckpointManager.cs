@@ -270,19 +270,22 @@ public sealed class StreamCheckpointManager
 
     /// <summary>
     /// Takes a checkpoint when <see cref="StreamCheckpointOptions.Interval"/> has passed since the last one (or since
-    /// the manager was created). Call it from the pipeline's loop; it only reads the clock when not due.
+    /// the manager was created). Call it from the pipeline's loop: when not due it only reads the clock, without
+    /// taking the lock or allocating.
     /// </summary>
     /// <returns>The new checkpoint id, or <see langword="null"/> when not due, manual-only or disabled.</returns>
     /// <exception cref="CheckpointException">The snapshot file could not be written.</exception>
     public ulong? TriggerIfDue()
     {
-        if (!_enabled || _options.Interval is not { } interval)
+        if (!_enabled || _options.Interval is not { } interval ||
+            _time.GetElapsedTime(Volatile.Read(ref _lastCheckpointTimestamp)) < interval)
         {
             return null;
         }
 
         lock (_lock)
         {
+            // Re-check under the lock: another thread may have just taken the due checkpoint.
             return _time.GetElapsedTime(_lastCheckpointTimestamp) >= interval ? TriggerLocked() : null;
         }
     }
@@ -424,7 +427,7 @@ public sealed class StreamCheckpointManager
         var id = _nextId;
         _nextId = id == ulong.MaxValue ? 0 : id + 1;
         var epoch = ++_epoch;
-        _lastCheckpointTimestamp = _time.GetTimestamp();
+        Volatile.Write(ref _lastCheckpointTimestamp, _time.GetTimestamp());
 
         var sources = new KeyValuePair<string, ulong>[_sourceOrder.Count];
         var watermarks = new KeyValuePair<string, long>[_sourceOrder.Count];

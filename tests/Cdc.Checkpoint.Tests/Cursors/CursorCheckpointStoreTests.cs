@@ -110,6 +110,15 @@ public sealed class CursorCheckpointStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task LoadAsync_Failure_IsReportedThroughTheTaskNotThrownFromTheCall()
+    {
+        WriteRaw("orders", "garbage");
+        var task = _store.LoadAsync("orders", Identity, Ct);
+        task.IsFaulted.ShouldBeTrue();
+        (await Should.ThrowAsync<CheckpointException>(async () => await task)).ErrorCode.ShouldBe(CheckpointErrorCode.Corrupt);
+    }
+
+    [Fact]
     public async Task LoadAsync_FileWithoutIdentity_FailsClosed()
     {
         WriteRaw("orders", """{"format_version":1,"cursor_id":"orders","started":true,"position":5}""");
