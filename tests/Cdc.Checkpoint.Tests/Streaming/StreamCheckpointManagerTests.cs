@@ -1,5 +1,7 @@
 using Cdc.Checkpoint.Diagnostics;
 using Cdc.Checkpoint.Streaming;
+using FsCheck;
+using FsCheck.Fluent;
 using Shouldly;
 using Xunit;
 
@@ -368,6 +370,21 @@ public sealed class StreamCheckpointManagerTests
     }
 
     [Fact]
+    public void TriggerIfDue_NotDue_AllocatesNothing()
+    {
+        var manager = Enabled(new StreamCheckpointOptions { Interval = TimeSpan.FromMinutes(1) });
+        manager.TriggerIfDue();
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1000; i++)
+        {
+            manager.TriggerIfDue().ShouldBeNull();
+        }
+
+        (GC.GetAllocatedBytesForCurrentThread() - before).ShouldBe(0);
+        manager.RetainedCheckpointCount.ShouldBe(0);
+    }
+
+    [Fact]
     public void TriggerIfDue_ManualOnly_NeverTriggers()
     {
         var time = new ManualTimeProvider(Start);
@@ -552,4 +569,73 @@ public sealed class StreamCheckpointManagerTests
         Directory.CreateDirectory(data);
         manager.Trigger().ShouldBe(3ul); // id 2 stays used: ids never repeat
     }
+
+    private enum Step
+    {
+        Trigger,
+        Restart,
+        CorruptNewest,
+        DeleteNewest,
+    }
+
+    [Fact]
+    public void IdsAndEpochs_AcrossTriggersRestartsAndDamagedFiles_OnlyGrow()
+    {
+        var steps = Gen.ListOf(Gen.Frequency(
+            (6, Gen.Constant(Step.Trigger)),
+            (2, Gen.Constant(Step.Restart)),
+            (1, Gen.Constant(Step.CorruptNewest)),
+            (1, Gen.Constant(Step.DeleteNewest))));
+        Check.One(Config.QuickThrowOnFailure.WithMaxTest(40), Prop.ForAll(Arb.From(steps), plan =>
+        {
+            using var dir = new TempDirectory();
+            var options = new StreamCheckpointOptions { DataDirectory = dir.Path, MaxRetainedCheckpoints = 3 };
+            var manager = Enabled(options);
+            ulong lastId = 0;
+            ulong lastEpoch = 0;
+            foreach (var step in plan)
+            {
+                switch (step)
+                {
+                    case Step.Trigger:
+                        var id = manager.Trigger()!.Value;
+                        id.ShouldBeGreaterThan(lastId);
+                        manager.Epoch.ShouldBeGreaterThan(lastEpoch);
+                        lastId = id;
+                        lastEpoch = manager.Epoch;
+                        break;
+                    case Step.Restart:
+                        manager = Enabled(options);
+                        manager.Epoch.ShouldBeGreaterThanOrEqualTo(lastEpoch);
+                        break;
+                    case Step.CorruptNewest when lastId > 0:
+                        var corrupt = Path.Combine(dir.Path, StreamCheckpointManager.FileNameOf(lastId));
+                        if (File.Exists(corrupt))
+                        {
+                            File.WriteAllBytes(corrupt, [2, 1, 2, 3]);
+                        }
+
+                        break;
+                    case Step.DeleteNewest when lastId > 0:
+                        // The newest file vanishes without a trace (Async mode and a power loss): ids continue after
+                        // the highest id still on disk, so an id that left no file may be issued again.
+                        var newest = Path.Combine(dir.Path, StreamCheckpointManager.FileNameOf(lastId));
+                        if (File.Exists(newest))
+                        {
+                            File.Delete(newest);
+                            manager = Enabled(options);
+                            lastId = HighestIdOnDisk(dir.Path);
+                            lastEpoch = manager.Epoch;
+                        }
+
+                        break;
+                }
+            }
+        }));
+    }
+
+    private static ulong HighestIdOnDisk(string directory) => Directory.GetFiles(directory, "stream-checkpoint-*.snap")
+        .Select(f => ulong.Parse(Path.GetFileName(f).AsSpan(18, 20), System.Globalization.CultureInfo.InvariantCulture))
+        .DefaultIfEmpty(0ul)
+        .Max();
 }
