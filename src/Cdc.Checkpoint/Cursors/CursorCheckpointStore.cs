@@ -131,7 +131,7 @@ public sealed class CursorCheckpointStore
     {
         var path = GetPath(cursorId);
         ArgumentNullException.ThrowIfNull(checkpoint);
-        return Complete(() => Save(path, cursorId, checkpoint, cancellationToken), cancellationToken);
+        return Complete(() => Save(path, cursorId, checkpoint, cancellationToken), cancellationToken, "save");
     }
 
     /// <summary>
@@ -151,12 +151,13 @@ public sealed class CursorCheckpointStore
         var path = GetPath(cursorId);
         ArgumentNullException.ThrowIfNull(checkpoint);
         ArgumentException.ThrowIfNullOrWhiteSpace(reason);
-        return Complete(() => Rewind(path, cursorId, checkpoint, reason, cancellationToken), cancellationToken);
+        return Complete(() => Rewind(path, cursorId, checkpoint, reason, cancellationToken), cancellationToken, "rewind");
     }
 
     // The file work is synchronous; its outcome is returned as a completed task, with failures and cancellation
     // inside the task (as an asynchronous implementation would) rather than thrown from the call.
-    private static ValueTask<T> Complete<T>(Func<T> operation, CancellationToken cancellationToken)
+    // `metricOperation` names writing operations for the cdc.checkpoint.cursor.saves counter; null for reads.
+    private static ValueTask<T> Complete<T>(Func<T> operation, CancellationToken cancellationToken, string? metricOperation = null)
     {
         if (cancellationToken.IsCancellationRequested)
         {
@@ -165,7 +166,13 @@ public sealed class CursorCheckpointStore
 
         try
         {
-            return ValueTask.FromResult(operation());
+            var result = operation();
+            if (metricOperation is not null)
+            {
+                StreamingMetrics.RecordCursorSave(metricOperation, error: null);
+            }
+
+            return ValueTask.FromResult(result);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -173,6 +180,11 @@ public sealed class CursorCheckpointStore
         }
         catch (CheckpointException ex)
         {
+            if (metricOperation is not null)
+            {
+                StreamingMetrics.RecordCursorSave(metricOperation, ex.ErrorCode);
+            }
+
             return ValueTask.FromException<T>(ex);
         }
     }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using Cdc.Checkpoint.Diagnostics;
@@ -424,6 +425,7 @@ public sealed class StreamCheckpointManager
             throw new InvalidOperationException("Stream checkpoint ids are exhausted (the last id was 18446744073709551615); start a new checkpoint chain in another data directory.");
         }
 
+        var started = Stopwatch.GetTimestamp();
         var id = _nextId;
         _nextId = id == ulong.MaxValue ? 0 : id + 1;
         var epoch = ++_epoch;
@@ -450,10 +452,19 @@ public sealed class StreamCheckpointManager
         var checkpoint = StreamCheckpoint.FromOwned(id, epoch, _time.GetUtcNow().ToUnixTimeMilliseconds(), sources, sinks, watermarks, states);
         if (_directory is not null)
         {
-            Persist(checkpoint);
+            try
+            {
+                Persist(checkpoint);
+            }
+            catch (CheckpointException ex)
+            {
+                StreamingMetrics.RecordCheckpoint(started, ex.ErrorCode);
+                throw;
+            }
         }
 
         _checkpoints.Add(checkpoint);
+        StreamingMetrics.RecordCheckpoint(started, error: null);
         Log.StreamCheckpointTaken(_logger, id, epoch, sources.Length, sinks.Length);
         Prune();
         return id;
@@ -462,6 +473,7 @@ public sealed class StreamCheckpointManager
     private void Persist(StreamCheckpoint checkpoint)
     {
         var bytes = StreamSnapshotCodec.Encode(checkpoint);
+        StreamingMetrics.SnapshotSize.Record(bytes.Length);
         var fileName = FileNameOf(checkpoint.Id);
         if (_options.EffectiveWalMode == StreamWalMode.Sync)
         {
