@@ -290,7 +290,20 @@ public sealed class CursorCheckpointStore
 
     private CursorCheckpoint? Read(string path, string cursorId, string expectedIdentity)
     {
-        var bytes = DurableFile.ReadPrivate(path, _options.MaxFileBytes);
+        byte[]? bytes;
+        try
+        {
+            bytes = DurableFile.ReadPrivate(path, _options.MaxFileBytes);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new CheckpointException(
+                CheckpointErrorCode.Corrupt,
+                $"Could not read cursor file '{path}': {ex.Message}. Refusing to treat it as missing; check the file and the disk.",
+                ex)
+            { Path = path };
+        }
+
         return bytes is null ? null : CursorFileFormat.Decode(bytes, path, cursorId, expectedIdentity);
     }
 

@@ -646,6 +646,11 @@ public sealed class StreamCheckpointManager
                 Log.StreamSnapshotSkipped(_logger, path, ex.Message);
                 _unreadableSnapshots.Add($"{Path.GetFileName(path)}: {ex.ErrorCode}");
             }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                Log.StreamSnapshotSkipped(_logger, path, $"could not read it: {ex.Message}");
+                _unreadableSnapshots.Add($"{Path.GetFileName(path)}: unreadable");
+            }
         }
 
         recovered.Reverse();

@@ -213,6 +213,21 @@ public sealed class CursorCheckpointStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task LoadAsync_PathIsADirectory_FailsClosedInsideTheTask()
+    {
+        Directory.CreateDirectory(_store.GetPath("orders"));
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(_store.GetPath("orders"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
+        var task = _store.LoadAsync("orders", Identity, Ct);
+        var ex = await Should.ThrowAsync<CheckpointException>(async () => await task);
+        ex.ErrorCode.ShouldBe(CheckpointErrorCode.Corrupt, ex.Message);
+        ex.Message.ShouldContain(_store.GetPath("orders"));
+    }
+
+    [Fact]
     public async Task LoadAsync_OversizedFile_IsRefused()
     {
         WriteRaw("orders", new string(' ', 70_000));
