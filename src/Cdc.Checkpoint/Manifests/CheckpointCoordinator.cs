@@ -411,6 +411,11 @@ public sealed class CheckpointCoordinator : IAsyncDisposable
             ObjectDisposedException.ThrowIf(_disposed, this);
             batch = _nextBatch ??= new Batch();
             batch.Requests++;
+            if (batch.Target > 0 && batch.Requests >= batch.Target)
+            {
+                batch.Filled.TrySetResult();
+            }
+
             if (!_writerRunning)
             {
                 _writerRunning = true;
@@ -425,11 +430,13 @@ public sealed class CheckpointCoordinator : IAsyncDisposable
 
     private async Task WriteLoopAsync()
     {
+        var previousRequests = 0;
         while (true)
         {
             Batch batch;
             Snapshot? snapshot = null;
             CheckpointManifest? unchanged = null;
+            Task? filled = null;
             lock (_gate)
             {
                 if (_nextBatch is null)
@@ -438,8 +445,25 @@ public sealed class CheckpointCoordinator : IAsyncDisposable
                     return;
                 }
 
-                batch = _nextBatch;
+                if (_options.MaxCommitDelay > TimeSpan.Zero && previousRequests > 1 && _nextBatch.Requests < previousRequests)
+                {
+                    _nextBatch.Target = previousRequests;
+                    filled = _nextBatch.Filled.Task;
+                }
+            }
+
+            if (filled is not null)
+            {
+                // The requesters just served are about to come back; let them join this write (bounded wait).
+                await filled.WaitAsync(_options.MaxCommitDelay, _time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+
+            lock (_gate)
+            {
+
+                batch = _nextBatch!;
                 _nextBatch = null;
+                previousRequests = batch.Requests;
                 if (_lastCommitted is not null && _version == _durableVersion)
                 {
                     unchanged = _lastCommitted;
@@ -590,6 +614,11 @@ public sealed class CheckpointCoordinator : IAsyncDisposable
         public TaskCompletionSource<CheckpointManifest> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public int Requests { get; set; }
+
+        /// <summary>When positive, <see cref="Filled"/> completes once <see cref="Requests"/> reaches it.</summary>
+        public int Target { get; set; }
+
+        public TaskCompletionSource Filled { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     private sealed record Snapshot(

@@ -477,6 +477,18 @@ public sealed class CheckpointCoordinatorTests : IDisposable
         writes.ShouldNotBeEmpty();
     }
 
+    [Fact]
+    public void Options_OutOfRange_ThrowArgumentOutOfRange()
+    {
+        Should.Throw<ArgumentOutOfRangeException>(() => new CheckpointCoordinatorOptions { MaxCommitDelay = TimeSpan.FromSeconds(2) });
+        Should.Throw<ArgumentOutOfRangeException>(() => new CheckpointCoordinatorOptions { MaxCommitDelay = TimeSpan.FromTicks(-1) });
+        Should.Throw<ArgumentOutOfRangeException>(() => new CheckpointCoordinatorOptions { InlineStateLimitBytes = -1 });
+        Should.Throw<ArgumentOutOfRangeException>(() => new FileManifestStoreOptions { RetainCount = -1 });
+        Should.Throw<ArgumentOutOfRangeException>(() => new FileManifestStoreOptions { MaxManifestBytes = 10 });
+        new CheckpointCoordinatorOptions().MaxCommitDelay.ShouldBe(TimeSpan.FromMilliseconds(1));
+        new FileManifestStoreOptions().RetainCount.ShouldBe(10);
+    }
+
     private static MeterListener ListenTo(string instrument, ConcurrentBag<long> values)
     {
         var listener = new MeterListener

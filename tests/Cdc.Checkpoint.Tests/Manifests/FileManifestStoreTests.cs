@@ -426,6 +426,27 @@ public sealed class FileManifestStoreTests : IDisposable
         (await store.LoadAsync(5, Ct)).ShouldNotBeNull();
     }
 
+    [Theory]
+    [InlineData(null)]
+    [InlineData("garbage")]
+    public async Task SaveAsync_OlderIdWhilePointerMissingOrBroken_PointerNamesTheNewestManifest(string? pointerText)
+    {
+        var store = Store(_dir);
+        await store.SaveAsync(Make(10, 10), cancellationToken: Ct);
+        if (pointerText is null)
+        {
+            File.Delete(store.LatestPointerPath);
+        }
+        else
+        {
+            WritePrivate(store.LatestPointerPath, pointerText);
+        }
+
+        await store.SaveAsync(Make(5, 5), cancellationToken: Ct);
+
+        (await File.ReadAllTextAsync(store.LatestPointerPath, Ct)).ShouldBe("10\n");
+    }
+
     [Fact]
     public async Task UpdateSinkStatusesAsync_PendingToCommitted_RewritesTheManifest()
     {
