@@ -109,18 +109,7 @@ public sealed class CursorCheckpointStore
     {
         var path = GetPath(cursorId);
         CursorCheckpoint.ValidateIdentity(expectedIdentity, nameof(expectedIdentity));
-        cancellationToken.ThrowIfCancellationRequested();
-        lock (_gate)
-        {
-            EnsureDataDirectory();
-            var checkpoint = Read(path, cursorId, expectedIdentity);
-            if (checkpoint is not null)
-            {
-                Log.CursorLoaded(_logger, cursorId, checkpoint.Started, checkpoint.Position, path);
-            }
-
-            return ValueTask.FromResult(checkpoint);
-        }
+        return Complete(() => Load(path, cursorId, expectedIdentity), cancellationToken);
     }
 
     /// <summary>
@@ -142,7 +131,81 @@ public sealed class CursorCheckpointStore
     {
         var path = GetPath(cursorId);
         ArgumentNullException.ThrowIfNull(checkpoint);
-        cancellationToken.ThrowIfCancellationRequested();
+        return Complete(() => Save(path, cursorId, checkpoint, cancellationToken), cancellationToken, "save");
+    }
+
+    /// <summary>
+    /// Sets the position of <paramref name="cursorId"/> to <paramref name="checkpoint"/> even if that is backwards,
+    /// and replaces a corrupt file or one bound to another identity. The only way back; logged as a warning with
+    /// <paramref name="reason"/>.
+    /// </summary>
+    /// <param name="cursorId">The cursor id.</param>
+    /// <param name="checkpoint">The new position and identity.</param>
+    /// <param name="reason">Why; required, logged verbatim.</param>
+    /// <param name="cancellationToken">Cancels the rewind before it writes.</param>
+    /// <returns>The stored checkpoint.</returns>
+    /// <exception cref="ArgumentException">The cursor id is not valid or <paramref name="reason"/> is empty.</exception>
+    /// <exception cref="CheckpointException"><see cref="CheckpointErrorCode.WriteFailed"/> when writing failed, or <see cref="CheckpointErrorCode.DirectoryNotFound"/>.</exception>
+    public ValueTask<CursorCheckpoint> RewindAsync(string cursorId, CursorCheckpoint checkpoint, string reason, CancellationToken cancellationToken = default)
+    {
+        var path = GetPath(cursorId);
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        ArgumentException.ThrowIfNullOrWhiteSpace(reason);
+        return Complete(() => Rewind(path, cursorId, checkpoint, reason, cancellationToken), cancellationToken, "rewind");
+    }
+
+    // The file work is synchronous; its outcome is returned as a completed task, with failures and cancellation
+    // inside the task (as an asynchronous implementation would) rather than thrown from the call.
+    // `metricOperation` names writing operations for the cdc.checkpoint.cursor.saves counter; null for reads.
+    private static ValueTask<T> Complete<T>(Func<T> operation, CancellationToken cancellationToken, string? metricOperation = null)
+    {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<T>(cancellationToken);
+        }
+
+        try
+        {
+            var result = operation();
+            if (metricOperation is not null)
+            {
+                StreamingMetrics.RecordCursorSave(metricOperation, error: null);
+            }
+
+            return ValueTask.FromResult(result);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<T>(cancellationToken);
+        }
+        catch (CheckpointException ex)
+        {
+            if (metricOperation is not null)
+            {
+                StreamingMetrics.RecordCursorSave(metricOperation, ex.ErrorCode);
+            }
+
+            return ValueTask.FromException<T>(ex);
+        }
+    }
+
+    private CursorCheckpoint? Load(string path, string cursorId, string expectedIdentity)
+    {
+        lock (_gate)
+        {
+            EnsureDataDirectory();
+            var checkpoint = Read(path, cursorId, expectedIdentity);
+            if (checkpoint is not null)
+            {
+                Log.CursorLoaded(_logger, cursorId, checkpoint.Started, checkpoint.Position, path);
+            }
+
+            return checkpoint;
+        }
+    }
+
+    private CursorCheckpoint Save(string path, string cursorId, CursorCheckpoint checkpoint, CancellationToken cancellationToken)
+    {
         lock (_gate)
         {
             EnsureDataDirectory();
@@ -169,7 +232,7 @@ public sealed class CursorCheckpointStore
 
                 if (order == 0)
                 {
-                    return ValueTask.FromResult(existing);
+                    return existing;
                 }
             }
 
@@ -177,28 +240,12 @@ public sealed class CursorCheckpointStore
             var saved = Write(cursorId, path, checkpoint);
             Log.CursorSaved(_logger, cursorId, saved.Started, saved.Position, path);
 
-            return ValueTask.FromResult(saved);
+            return saved;
         }
     }
 
-    /// <summary>
-    /// Sets the position of <paramref name="cursorId"/> to <paramref name="checkpoint"/> even if that is backwards,
-    /// and replaces a corrupt file or one bound to another identity. The only way back; logged as a warning with
-    /// <paramref name="reason"/>.
-    /// </summary>
-    /// <param name="cursorId">The cursor id.</param>
-    /// <param name="checkpoint">The new position and identity.</param>
-    /// <param name="reason">Why; required, logged verbatim.</param>
-    /// <param name="cancellationToken">Cancels the rewind before it writes.</param>
-    /// <returns>The stored checkpoint.</returns>
-    /// <exception cref="ArgumentException">The cursor id is not valid or <paramref name="reason"/> is empty.</exception>
-    /// <exception cref="CheckpointException"><see cref="CheckpointErrorCode.WriteFailed"/> when writing failed, or <see cref="CheckpointErrorCode.DirectoryNotFound"/>.</exception>
-    public ValueTask<CursorCheckpoint> RewindAsync(string cursorId, CursorCheckpoint checkpoint, string reason, CancellationToken cancellationToken = default)
+    private CursorCheckpoint Rewind(string path, string cursorId, CursorCheckpoint checkpoint, string reason, CancellationToken cancellationToken)
     {
-        var path = GetPath(cursorId);
-        ArgumentNullException.ThrowIfNull(checkpoint);
-        ArgumentException.ThrowIfNullOrWhiteSpace(reason);
-        cancellationToken.ThrowIfCancellationRequested();
         lock (_gate)
         {
             EnsureDataDirectory();
@@ -216,7 +263,7 @@ public sealed class CursorCheckpointStore
             var saved = Write(cursorId, path, checkpoint);
             var now = saved.DescribePosition();
             Log.CursorRewound(_logger, cursorId, previous, now, reason);
-            return ValueTask.FromResult(saved);
+            return saved;
         }
     }
 
@@ -243,7 +290,20 @@ public sealed class CursorCheckpointStore
 
     private CursorCheckpoint? Read(string path, string cursorId, string expectedIdentity)
     {
-        var bytes = DurableFile.ReadPrivate(path, _options.MaxFileBytes);
+        byte[]? bytes;
+        try
+        {
+            bytes = DurableFile.ReadPrivate(path, _options.MaxFileBytes);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new CheckpointException(
+                CheckpointErrorCode.Corrupt,
+                $"Could not read cursor file '{path}': {ex.Message}. Refusing to treat it as missing; check the file and the disk.",
+                ex)
+            { Path = path };
+        }
+
         return bytes is null ? null : CursorFileFormat.Decode(bytes, path, cursorId, expectedIdentity);
     }
 

@@ -190,17 +190,17 @@ public sealed class FileManifestStore : IManifestStore
 
     private void MoveLatestPointerLocked(ulong id)
     {
-        ulong? current = null;
+        ulong? pointer;
         try
         {
-            current = ReadPointer().Id;
+            pointer = ReadPointer().Id;
         }
         catch (CheckpointException ex) when (ex.ErrorCode is CheckpointErrorCode.Corrupt)
         {
-            // An unreadable pointer is replaced; the manifests, not the pointer, are the record of what exists.
+            pointer = null;
         }
 
-        if (current is { } latest && latest >= id)
+        if (pointer is { } latest && latest >= id)
         {
             if (latest > id)
             {
@@ -210,7 +210,16 @@ public sealed class FileManifestStore : IManifestStore
             return;
         }
 
-        DurableFile.Replace(CheckpointsDirectory, LatestPointerFileName, Encoding.ASCII.GetBytes(id.ToString(CultureInfo.InvariantCulture) + "\n"));
+        // A missing or unreadable pointer is rewritten, but never to an id older than a manifest already on disk: the
+        // pointer could only have named a checkpoint that has one.
+        var target = id;
+        if (pointer is null && Scan().Where(d => d.HasManifest).Max(d => d.Id) is var newest && newest > id)
+        {
+            Log.LatestPointerKept(_logger, id, newest);
+            target = newest;
+        }
+
+        DurableFile.Replace(CheckpointsDirectory, LatestPointerFileName, Encoding.ASCII.GetBytes(target.ToString(CultureInfo.InvariantCulture) + "\n"));
     }
 
     /// <inheritdoc />
@@ -682,7 +691,7 @@ public sealed class FileManifestStore : IManifestStore
         RefuseLink(CheckpointsDirectory);
         RefuseLink(directory);
         var path = Path.Combine(directory, ManifestFormat.FileName);
-        var bytes = DurableFile.ReadPrivate(path, _options.MaxManifestBytes);
+        var bytes = ReadFile(path, _options.MaxManifestBytes);
         if (bytes is null)
         {
             return null;
@@ -706,7 +715,7 @@ public sealed class FileManifestStore : IManifestStore
         byte[]? bytes;
         try
         {
-            bytes = DurableFile.ReadPrivate(path, Math.Min(info.SizeBytes, _options.MaxSidecarBytes));
+            bytes = ReadFile(path, Math.Min(info.SizeBytes, _options.MaxSidecarBytes));
         }
         catch (CheckpointException ex) when (ex.ErrorCode == CheckpointErrorCode.RecordTooLarge)
         {
@@ -745,6 +754,23 @@ public sealed class FileManifestStore : IManifestStore
         return bytes;
     }
 
+    /// <summary><c>DurableFile.ReadPrivate</c>, with I/O errors (EIO, a vanished directory) reported as <see cref="CheckpointException"/>.</summary>
+    private static byte[]? ReadFile(string path, long maxBytes)
+    {
+        try
+        {
+            return DurableFile.ReadPrivate(path, maxBytes);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new CheckpointException(
+                CheckpointErrorCode.Corrupt,
+                $"Could not read '{path}': {ex.Message}. The checkpoint cannot be used until it is readable; check the disk and the file's owner.",
+                ex)
+            { Path = path };
+        }
+    }
+
     /// <summary>Reads the latest pointer: its id, or the problem with it; (null, null) when there is none.</summary>
     /// <exception cref="CheckpointException">The pointer is a link or has insecure permissions.</exception>
     private (ulong? Id, string? Problem) ReadPointer()
@@ -752,7 +778,7 @@ public sealed class FileManifestStore : IManifestStore
         byte[]? bytes;
         try
         {
-            bytes = DurableFile.ReadPrivate(LatestPointerPath, MaxPointerBytes);
+            bytes = ReadFile(LatestPointerPath, MaxPointerBytes);
         }
         catch (CheckpointException ex) when (ex.ErrorCode == CheckpointErrorCode.RecordTooLarge)
         {
@@ -901,7 +927,7 @@ public sealed class FileManifestStore : IManifestStore
     private static bool EntryExists(string path)
     {
         var info = new FileInfo(path);
-        return info.Exists || info.LinkTarget is not null || Directory.Exists(path);
+        return info.Exists || info.LinkTarget is not null;
     }
 
     internal static string Sha256Hex(ReadOnlySpan<byte> data) => Convert.ToHexStringLower(SHA256.HashData(data));

@@ -73,7 +73,7 @@ internal static class ManifestFormat
             Watermark = manifest.Watermark,
         };
 
-        var json = JsonSerializer.SerializeToUtf8Bytes(dto, ManifestJsonContext.Default.ManifestDto);
+        var json = JsonSerializer.SerializeToUtf8Bytes(dto, ManifestJsonContext.Files.ManifestDto);
         var result = new byte[json.Length + 1];
         json.CopyTo(result, 0);
         result[^1] = (byte)'\n';
@@ -114,7 +114,7 @@ internal static class ManifestFormat
             ManifestDto? dto;
             try
             {
-                dto = root.Deserialize(ManifestJsonContext.Default.ManifestDto);
+                dto = root.Deserialize(ManifestJsonContext.Files.ManifestDto);
             }
             catch (JsonException ex)
             {

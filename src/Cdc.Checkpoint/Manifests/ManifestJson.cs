@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -14,6 +16,7 @@ internal sealed class ManifestDto
 
     public ulong? Epoch { get; set; }
 
+    [JsonConverter(typeof(UtcTimestampConverter))]
     public DateTimeOffset? CreatedAt { get; set; }
 
     public Dictionary<string, SourceOffsetDto?>? SourceOffsets { get; set; }
@@ -79,4 +82,31 @@ internal sealed class StateSidecarDto
     AllowDuplicateProperties = false,
     MaxDepth = 64)]
 [JsonSerializable(typeof(ManifestDto))]
-internal sealed partial class ManifestJsonContext : JsonSerializerContext;
+internal sealed partial class ManifestJsonContext : JsonSerializerContext
+{
+    /// <summary>
+    /// The context manifests are written and read with: the generated options plus relaxed escaping, so names such as
+    /// <c>id&gt;10</c> or <c>Zürich</c> stay readable in the file (it is never embedded in HTML).
+    /// </summary>
+    public static ManifestJsonContext Files => s_files ??= new(new JsonSerializerOptions(Default.Options) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+
+    // Created on first use, after the generated Default exists; a race only builds an equivalent context twice.
+    private static ManifestJsonContext? s_files;
+}
+
+/// <summary>Writes timestamps as UTC with seven fractional digits and a <c>Z</c> (one fixed width); reads any ISO 8601 form.</summary>
+internal sealed class UtcTimestampConverter : JsonConverter<DateTimeOffset?>
+{
+    public override bool HandleNull => false;
+
+    public override DateTimeOffset? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+        reader.TokenType == JsonTokenType.String && reader.TryGetDateTimeOffset(out var value)
+            ? value.ToUniversalTime()
+            : throw new JsonException("expected an ISO 8601 timestamp such as \"2025-01-31T12:00:00.0000000Z\"");
+
+    public override void Write(Utf8JsonWriter writer, DateTimeOffset? value, JsonSerializerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.WriteStringValue(value!.Value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture));
+    }
+}

@@ -47,6 +47,9 @@ public sealed class OperatorState
 
     internal byte[]? InlineArray => _inline;
 
+    /// <summary>Inline state over an array the caller hands over and never changes again.</summary>
+    internal static OperatorState FromOwned(byte[] bytes) => new(bytes, 0, 0);
+
     /// <inheritdoc />
     public override string ToString() =>
         IsInSidecar ? $"sidecar[{SidecarOffset}..+{SidecarLength}]" : $"inline({_inline!.Length} bytes)";

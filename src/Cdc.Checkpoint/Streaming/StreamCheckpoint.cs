@@ -34,7 +34,7 @@ public sealed class StreamCheckpoint : IEquatable<StreamCheckpoint>
         IEnumerable<KeyValuePair<string, long>>? watermarks = null,
         IEnumerable<KeyValuePair<string, byte[]>>? operatorStates = null)
     {
-        ValidateCreatedAt(createdAtUnixMilliseconds);
+        ValidateCreatedAt(createdAtUnixMilliseconds, nameof(createdAtUnixMilliseconds));
         Id = id;
         Epoch = epoch;
         CreatedAtUnixMilliseconds = createdAtUnixMilliseconds;
@@ -136,12 +136,12 @@ public sealed class StreamCheckpoint : IEquatable<StreamCheckpoint>
         unixMilliseconds >= DateTimeOffset.MinValue.ToUnixTimeMilliseconds() &&
         unixMilliseconds <= DateTimeOffset.MaxValue.ToUnixTimeMilliseconds();
 
-    private static void ValidateCreatedAt(long unixMilliseconds)
+    private static void ValidateCreatedAt(long unixMilliseconds, string paramName)
     {
         if (!IsValidCreatedAt(unixMilliseconds))
         {
             throw new ArgumentOutOfRangeException(
-                nameof(unixMilliseconds),
+                paramName,
                 unixMilliseconds,
                 $"The creation time must be between {DateTimeOffset.MinValue.ToUnixTimeMilliseconds()} and {DateTimeOffset.MaxValue.ToUnixTimeMilliseconds()} Unix milliseconds.");
         }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using Cdc.Checkpoint.Diagnostics;
@@ -270,19 +271,22 @@ public sealed class StreamCheckpointManager
 
     /// <summary>
     /// Takes a checkpoint when <see cref="StreamCheckpointOptions.Interval"/> has passed since the last one (or since
-    /// the manager was created). Call it from the pipeline's loop; it only reads the clock when not due.
+    /// the manager was created). Call it from the pipeline's loop: when not due it only reads the clock, without
+    /// taking the lock or allocating.
     /// </summary>
     /// <returns>The new checkpoint id, or <see langword="null"/> when not due, manual-only or disabled.</returns>
     /// <exception cref="CheckpointException">The snapshot file could not be written.</exception>
     public ulong? TriggerIfDue()
     {
-        if (!_enabled || _options.Interval is not { } interval)
+        if (!_enabled || _options.Interval is not { } interval ||
+            _time.GetElapsedTime(Volatile.Read(ref _lastCheckpointTimestamp)) < interval)
         {
             return null;
         }
 
         lock (_lock)
         {
+            // Re-check under the lock: another thread may have just taken the due checkpoint.
             return _time.GetElapsedTime(_lastCheckpointTimestamp) >= interval ? TriggerLocked() : null;
         }
     }
@@ -421,10 +425,11 @@ public sealed class StreamCheckpointManager
             throw new InvalidOperationException("Stream checkpoint ids are exhausted (the last id was 18446744073709551615); start a new checkpoint chain in another data directory.");
         }
 
+        var started = Stopwatch.GetTimestamp();
         var id = _nextId;
         _nextId = id == ulong.MaxValue ? 0 : id + 1;
         var epoch = ++_epoch;
-        _lastCheckpointTimestamp = _time.GetTimestamp();
+        Volatile.Write(ref _lastCheckpointTimestamp, _time.GetTimestamp());
 
         var sources = new KeyValuePair<string, ulong>[_sourceOrder.Count];
         var watermarks = new KeyValuePair<string, long>[_sourceOrder.Count];
@@ -447,10 +452,19 @@ public sealed class StreamCheckpointManager
         var checkpoint = StreamCheckpoint.FromOwned(id, epoch, _time.GetUtcNow().ToUnixTimeMilliseconds(), sources, sinks, watermarks, states);
         if (_directory is not null)
         {
-            Persist(checkpoint);
+            try
+            {
+                Persist(checkpoint);
+            }
+            catch (CheckpointException ex)
+            {
+                StreamingMetrics.RecordCheckpoint(started, ex.ErrorCode);
+                throw;
+            }
         }
 
         _checkpoints.Add(checkpoint);
+        StreamingMetrics.RecordCheckpoint(started, error: null);
         Log.StreamCheckpointTaken(_logger, id, epoch, sources.Length, sinks.Length);
         Prune();
         return id;
@@ -459,6 +473,7 @@ public sealed class StreamCheckpointManager
     private void Persist(StreamCheckpoint checkpoint)
     {
         var bytes = StreamSnapshotCodec.Encode(checkpoint);
+        StreamingMetrics.SnapshotSize.Record(bytes.Length);
         var fileName = FileNameOf(checkpoint.Id);
         if (_options.EffectiveWalMode == StreamWalMode.Sync)
         {
@@ -630,6 +645,11 @@ public sealed class StreamCheckpointManager
             {
                 Log.StreamSnapshotSkipped(_logger, path, ex.Message);
                 _unreadableSnapshots.Add($"{Path.GetFileName(path)}: {ex.ErrorCode}");
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                Log.StreamSnapshotSkipped(_logger, path, $"could not read it: {ex.Message}");
+                _unreadableSnapshots.Add($"{Path.GetFileName(path)}: unreadable");
             }
         }
 

@@ -13,6 +13,7 @@ public sealed class StreamCheckpointOptions
     private readonly ChangelogOverflowPolicy _overflowPolicy = ChangelogOverflowPolicy.DropNew;
     private readonly StreamWalMode? _walMode;
     private readonly long _maxSnapshotBytes = 64L * 1024 * 1024;
+    private readonly string? _dataDirectory;
 
     /// <summary>Whether checkpointing is on. When off the manager does nothing and costs nothing.</summary>
     /// <value><see langword="true"/>.</value>
@@ -46,7 +47,7 @@ public sealed class StreamCheckpointOptions
     /// <exception cref="ArgumentException">Empty or white space.</exception>
     public string? DataDirectory
     {
-        get;
+        get => _dataDirectory;
         init
         {
             if (value is not null)
@@ -54,7 +55,7 @@ public sealed class StreamCheckpointOptions
                 ArgumentException.ThrowIfNullOrWhiteSpace(value, nameof(DataDirectory));
             }
 
-            field = value;
+            _dataDirectory = value;
         }
     }
 

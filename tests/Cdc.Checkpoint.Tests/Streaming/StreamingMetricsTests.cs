@@ -1,0 +1,90 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using Cdc.Checkpoint.Cursors;
+using Cdc.Checkpoint.Diagnostics;
+using Cdc.Checkpoint.Streaming;
+using Shouldly;
+using Xunit;
+
+namespace Cdc.Checkpoint.Tests.Streaming;
+
+public sealed class StreamingMetricsTests
+{
+    private sealed class Recorder : IDisposable
+    {
+        private readonly MeterListener _listener = new();
+
+        public Recorder()
+        {
+            _listener.InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument.Meter.Name == CheckpointMetrics.MeterName &&
+                    (instrument.Name.StartsWith("cdc.checkpoint.stream", StringComparison.Ordinal) ||
+                     instrument.Name.StartsWith("cdc.checkpoint.cursor", StringComparison.Ordinal)))
+                {
+                    listener.EnableMeasurementEvents(instrument);
+                }
+            };
+            _listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) => Add(instrument, value, tags));
+            _listener.SetMeasurementEventCallback<double>((instrument, value, tags, _) => Add(instrument, value, tags));
+            _listener.Start();
+        }
+
+        // Other tests run in parallel and record too, so assertions look for this test's own measurements.
+        public ConcurrentBag<(string Name, double Value, Dictionary<string, string?> Tags)> Measurements { get; } = [];
+
+        public void Dispose() => _listener.Dispose();
+
+        private void Add(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            var map = new Dictionary<string, string?>();
+            foreach (var tag in tags)
+            {
+                map[tag.Key] = tag.Value?.ToString();
+            }
+
+            Measurements.Add((instrument.Name, value, map));
+        }
+    }
+
+    [Fact]
+    public void Trigger_WithDataDirectory_RecordsCheckpointDurationAndSnapshotSize()
+    {
+        using var recorder = new Recorder();
+        using var dir = new TempDirectory();
+        var manager = new StreamCheckpointManager(new StreamCheckpointOptions { DataDirectory = dir.Path });
+        // A source name long enough to give this test's snapshots a size no other test produces.
+        manager.RegisterSource(new string('m', 333));
+        var id = manager.Trigger()!.Value;
+        var size = StreamSnapshotCodec.GetEncodedLength(manager.GetCheckpoint(id)!);
+
+        recorder.Measurements.ShouldContain(m => m.Name == "cdc.checkpoint.stream.snapshot.size" && m.Value == size);
+        recorder.Measurements.ShouldContain(m => m.Name == "cdc.checkpoint.stream.checkpoints" && m.Value == 1 && !m.Tags.ContainsKey("error.type"));
+        recorder.Measurements.ShouldContain(m => m.Name == "cdc.checkpoint.stream.checkpoint.duration" && m.Value >= 0);
+    }
+
+    [Fact]
+    public void Trigger_WriteFails_RecordsErrorType()
+    {
+        using var recorder = new Recorder();
+        using var dir = new TempDirectory();
+        var data = Path.Combine(dir.Path, "stream");
+        var manager = new StreamCheckpointManager(new StreamCheckpointOptions { DataDirectory = data });
+        Directory.Delete(data);
+        File.WriteAllText(data, "not a directory");
+        Should.Throw<CheckpointException>(() => manager.Trigger());
+        recorder.Measurements.ShouldContain(m => m.Name == "cdc.checkpoint.stream.checkpoints" && m.Tags.GetValueOrDefault("error.type") == "WriteFailed");
+    }
+
+    [Fact]
+    public async Task CursorSaveAsync_RefusedRegression_RecordsErrorType()
+    {
+        using var recorder = new Recorder();
+        using var dir = new TempDirectory();
+        var store = new CursorCheckpointStore(dir.Path);
+        await store.SaveAsync("c", CursorCheckpoint.At(5, "me"), TestContext.Current.CancellationToken);
+        await Should.ThrowAsync<CheckpointException>(async () => await store.SaveAsync("c", CursorCheckpoint.At(1, "me"), TestContext.Current.CancellationToken));
+        recorder.Measurements.ShouldContain(m => m.Name == "cdc.checkpoint.cursor.saves" && m.Tags.GetValueOrDefault("cdc.operation") == "save" && !m.Tags.ContainsKey("error.type"));
+        recorder.Measurements.ShouldContain(m => m.Name == "cdc.checkpoint.cursor.saves" && m.Tags.GetValueOrDefault("error.type") == "OffsetRegression");
+    }
+}
