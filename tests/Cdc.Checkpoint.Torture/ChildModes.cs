@@ -196,6 +196,87 @@ public static class ChildModes
         return 0;
     }
 
+    /// <summary>
+    /// Times FileCheckpoint saves and the C durable-replace limit in interleaved blocks of ten operations (the limit
+    /// program serving blocks over stdin), so that the two see the same disk at the same time.
+    /// </summary>
+    /// <param name="dir">A directory on the disk to measure; <c>save/</c> and <c>limit/</c> are created in it.</param>
+    /// <param name="operations">Timed operations of each kind.</param>
+    /// <param name="limitProgram">The compiled bench/limit/durable_replace.c.</param>
+    /// <returns>The exit code.</returns>
+    public static async Task<int> BenchPairedAsync(string dir, int operations, string limitProgram)
+    {
+        const int Block = 10;
+        ArgumentOutOfRangeException.ThrowIfLessThan(operations, 1);
+        var limitDir = Path.Combine(dir, "limit");
+        Directory.CreateDirectory(limitDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        using var checkpoint = new FileCheckpoint(Path.Combine(dir, "save"), TortureOffsets.Options());
+        var count = await checkpoint.GetCommittedCountAsync();
+        var warmup = Math.Max(20, operations / 10);
+        for (var i = 0; i < warmup; i++)
+        {
+            count++;
+            await checkpoint.SaveAsync(TortureOffsets.At(count), count);
+        }
+
+        var recordBytes = new FileInfo(Path.Combine(checkpoint.DirectoryPath, TortureOffsets.RecordFileName)).Length;
+        var info = new ProcessStartInfo(limitProgram) { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var argument in new[] { limitDir, "0", recordBytes.ToString(CultureInfo.InvariantCulture), "--stdin" })
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        using var limit = Process.Start(info) ?? throw new InvalidOperationException($"Could not start {limitProgram}.");
+        _ = await LimitBlockAsync(limit, warmup);
+
+        var saves = new List<double>(operations);
+        var limits = new List<double>(operations);
+        for (var block = 0; saves.Count < operations; block++)
+        {
+            var n = Math.Min(Block, operations - saves.Count);
+            if (block % 2 == 1)
+            {
+                limits.AddRange(await LimitBlockAsync(limit, n));
+            }
+
+            for (var i = 0; i < n; i++)
+            {
+                count++;
+                var offset = TortureOffsets.At(count);
+                var started = Stopwatch.GetTimestamp();
+                await checkpoint.SaveAsync(offset, count);
+                saves.Add(Stopwatch.GetElapsedTime(started).TotalMicroseconds);
+            }
+
+            if (block % 2 == 0)
+            {
+                limits.AddRange(await LimitBlockAsync(limit, n));
+            }
+        }
+
+        limit.StandardInput.Close();
+        await limit.WaitForExitAsync();
+        Out(Summary("limit", [.. limits], recordBytes));
+        Out(Summary("saves", [.. saves], recordBytes));
+        return 0;
+    }
+
+    private static async Task<double[]> LimitBlockAsync(Process limit, int operations)
+    {
+        await limit.StandardInput.WriteLineAsync(operations.ToString(CultureInfo.InvariantCulture));
+        await limit.StandardInput.FlushAsync();
+        var line = await limit.StandardOutput.ReadLineAsync() ?? throw new InvalidOperationException("The limit program ended early.");
+        return [.. line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(v => double.Parse(v, CultureInfo.InvariantCulture))];
+    }
+
+    private static string Summary(string word, double[] micros, long recordBytes)
+    {
+        Array.Sort(micros);
+        return string.Create(
+            CultureInfo.InvariantCulture,
+            $"{word} {micros.Length} record_bytes {recordBytes} median_us {Percentile(micros, 0.5):F1} p90_us {Percentile(micros, 0.9):F1} mean_us {micros.Average():F1}");
+    }
+
     private static double Percentile(double[] sorted, double p) => sorted[Math.Min(sorted.Length - 1, (int)(p * sorted.Length))];
 
     private static void ExitWhenStdinCloses()
