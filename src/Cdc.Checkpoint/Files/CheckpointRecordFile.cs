@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Unicode;
 using Cdc.Checkpoint.Offsets;
 
 namespace Cdc.Checkpoint.Files;
@@ -66,6 +67,25 @@ internal static class CheckpointRecordFile
     /// <summary>Parses and validates a record file completely before returning anything.</summary>
     /// <exception cref="CheckpointException">Corrupt or unsupported; the message names <paramref name="path"/>.</exception>
     public static CheckpointRecord Parse(ReadOnlySpan<byte> bytes, string path, OffsetCodecRegistry codecs, IOffsetCodec? preferredCodec = null)
+    {
+        // JsonDocument.Parse accepts invalid UTF-8 and escaped lone surrogates inside strings, and JsonElement.GetString()
+        // then throws InvalidOperationException (found by fuzzing, tests/Cdc.Checkpoint.Proof.Tests): both are corruption.
+        if (!Utf8.IsValid(bytes))
+        {
+            throw Corrupt(path, "it is not valid UTF-8");
+        }
+
+        try
+        {
+            return ParseValidUtf8(bytes, path, codecs, preferredCodec);
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw Corrupt(path, $"it holds a JSON string that cannot be decoded ({ex.Message})", ex);
+        }
+    }
+
+    private static CheckpointRecord ParseValidUtf8(ReadOnlySpan<byte> bytes, string path, OffsetCodecRegistry codecs, IOffsetCodec? preferredCodec)
     {
         JsonDocument document;
         try

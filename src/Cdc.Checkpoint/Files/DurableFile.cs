@@ -92,7 +92,9 @@ internal static class DurableFile
         FileStream stream;
         try
         {
-            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
+            // Unbuffered (BufferSize = 0): a buffered FileStream retries a failed write when it is disposed, so on a
+            // full disk its Dispose threw a raw IOException over our WriteFailed (seen with strace ENOSPC injection).
+            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None, BufferSize = 0 };
             if (!OperatingSystem.IsWindows())
             {
                 options.UnixCreateMode = PrivateFileMode;

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Text.Json;
+using System.Text.Unicode;
 using Cdc.Checkpoint.Offsets;
 
 namespace Cdc.Checkpoint.Manifests;
@@ -92,6 +93,26 @@ internal static class ManifestFormat
     public static CheckpointManifest Parse(ReadOnlySpan<byte> bytes, string path, OffsetCodecRegistry codecs, ulong? expectedId = null)
     {
         ArgumentNullException.ThrowIfNull(codecs);
+
+        // System.Text.Json accepts invalid UTF-8 and escaped lone surrogates inside strings, then throws
+        // InvalidOperationException when they are decoded (found by fuzzing, tests/Cdc.Checkpoint.Proof.Tests).
+        if (!Utf8.IsValid(bytes))
+        {
+            throw Corrupt(path, "it is not valid UTF-8");
+        }
+
+        try
+        {
+            return ParseValidUtf8(bytes, path, codecs, expectedId);
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw Corrupt(path, $"it holds a JSON string that cannot be decoded ({ex.Message})", ex);
+        }
+    }
+
+    private static CheckpointManifest ParseValidUtf8(ReadOnlySpan<byte> bytes, string path, OffsetCodecRegistry codecs, ulong? expectedId)
+    {
         JsonDocument document;
         try
         {

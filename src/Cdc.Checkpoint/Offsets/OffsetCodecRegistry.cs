@@ -56,6 +56,17 @@ public sealed class OffsetCodecRegistry
     /// <param name="formatVersion">The format version of the record that held it.</param>
     /// <returns>The typed offset.</returns>
     /// <exception cref="FormatException">The JSON is not a valid offset of that source type.</exception>
-    public CheckpointOffset Read(string sourceType, JsonElement offset, int formatVersion) =>
-        Resolve(sourceType).Read(sourceType, offset, formatVersion);
+    public CheckpointOffset Read(string sourceType, JsonElement offset, int formatVersion)
+    {
+        try
+        {
+            return Resolve(sourceType).Read(sourceType, offset, formatVersion);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // JsonElement.GetString() throws this for a string holding an escaped lone surrogate (found by fuzzing);
+            // codecs promise FormatException for bad JSON.
+            throw new FormatException($"The {sourceType} offset JSON holds a string that cannot be decoded: {ex.Message}", ex);
+        }
+    }
 }

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Benchmarks against the physical limit (docs/BENCHMARKS.md), in one run, on one disk:
+#   (a) limit  bench/limit/durable_replace.c: create temp 0600 -> write -> fsync -> rename -> fsync directory, nothing else
+#   (b) save   FileCheckpoint.SaveAsync of a PostgreSQL offset (harness mode `bench-saves`), same record size
+#   (c) slot   manifest CheckpointCoordinator, 16 concurrent sources, group commit vs one save per offset
+#   (d) slot   PostgresCheckpointStore.SaveAsync vs a raw single-row UPSERT through Npgsql on the throwaway server
+# (a) and (b) are interleaved in blocks of ten operations inside one run (harness mode `bench-paired`, the C program
+# serving blocks over stdin), so that both see the same disk at the same moments; BENCH_ROUNDS such runs are made and
+# each row reports the median of the per-round medians. The last line is always "save/limit ratio: X.XX": the median
+# over rounds of (limit median / save median) of the same round, that is the fraction of the disk's durable-replace
+# rate that FileCheckpoint achieves (1.00 = no overhead).
+#
+# usage: eng/bench.sh            (BENCH_SAVES=300 timed operations of each kind per round, BENCH_ROUNDS=5,
+#                                 BENCH_DIR=artifacts/bench)
+#        BENCH_PROFILE=1 eng/bench.sh   also count syscalls per save with strace -c (both programs)
+#        BENCH_NICE=-10 eng/bench.sh    run the measured programs at that nice level (both alike; below 0 needs root),
+#                                       which keeps a busy shared machine's CPU contention out of the disk figures
+#
+# Slots (c) and (d): when the coordinator and the PostgreSQL store exist, add a harness mode each (like
+# `bench-saves`) printing "NAME N median_us M p90_us P mean_us A" and call run_case for them in the marked places
+# below; the table and ratios pick them up. Until then their rows say "not measured".
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+SAVES=${BENCH_SAVES:-300}
+ROUNDS=${BENCH_ROUNDS:-5}
+BENCH_DIR=${BENCH_DIR:-$ROOT/artifacts/bench}
+HARNESS=$ROOT/tests/Cdc.Checkpoint.Torture/bin/Release/net10.0/Cdc.Checkpoint.Torture.dll
+LIMIT=$BENCH_DIR/durable_replace
+NICE=(nice -n "${BENCH_NICE:-0}")
+
+mkdir -p "$BENCH_DIR"
+chmod 700 "$BENCH_DIR"
+
+# ---------------------------------------------------------------- build
+echo "eng/bench.sh: building the harness and the limit program"
+dotnet build tests/Cdc.Checkpoint.Torture/Cdc.Checkpoint.Torture.csproj -c Release -nologo -v quiet >/dev/null
+cc -O2 -Wall -Wextra -Werror -o "$LIMIT" bench/limit/durable_replace.c
+
+# ---------------------------------------------------------------- machine
+echo "eng/bench.sh: machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -1)"
+echo "eng/bench.sh: disk:    $(df -hT "$BENCH_DIR" | awk 'NR == 2 { print $1 " " $2 ", " $3 " total, mounted on " $7 }')"
+echo "eng/bench.sh: dir:     $BENCH_DIR ($SAVES timed operations per round, $ROUNDS rounds, nice ${BENCH_NICE:-0}, load average $(cut -d' ' -f1-3 /proc/loadavg))"
+
+# ---------------------------------------------------------------- run
+results=$BENCH_DIR/results.txt
+: >"$results"
+
+# run_case NAME COMMAND... : runs a program that prints lines "WORD N [record_bytes B] median_us M p90_us P mean_us A"
+# and appends "NAME median p90 mean" to the results for each (NAME "-" takes the line's first word: limit or saves).
+run_case() {
+  local name=$1
+  shift
+  local output
+  output=$("$@")
+  sed 's/^/  /' <<<"$output"
+  awk -v name="$name" '{ for (i = 1; i < NF; i++) v[$i] = $(i + 1); print (name == "-" ? $1 : name), v["median_us"], v["p90_us"], v["mean_us"] }' <<<"$output" >>"$results"
+}
+
+# The same pair on tmpfs, where fsync costs next to nothing: it isolates the library's own CPU and syscall overhead
+# (what a save would cost on an infinitely fast disk). Skipped when /dev/shm is not there (BENCH_TMPFS=0 skips it too).
+TMPFS_DIR=
+if [ "${BENCH_TMPFS:-1}" = 1 ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
+  TMPFS_DIR=$(mktemp -d /dev/shm/cdc-bench.XXXXXX)
+  trap 'rm -rf "$TMPFS_DIR"' EXIT
+fi
+
+for round in $(seq 1 "$ROUNDS"); do
+  echo "eng/bench.sh: round $round/$ROUNDS"
+  rm -rf "$BENCH_DIR/round"
+  run_case - "${NICE[@]}" dotnet "$HARNESS" bench-paired "$BENCH_DIR/round" "$SAVES" "$LIMIT"
+  if [ -n "$TMPFS_DIR" ]; then
+    # Ten times the operations: they are cheap here, and the runtime needs them to reach its optimised code.
+    rm -rf "$TMPFS_DIR/round"
+    "${NICE[@]}" dotnet "$HARNESS" bench-paired "$TMPFS_DIR/round" $(( SAVES * 10 )) "$LIMIT" | sed 's/^\(limit\|saves\)/tmpfs_\1/' >"$BENCH_DIR/tmpfs.txt"
+    run_case - cat "$BENCH_DIR/tmpfs.txt"
+  fi
+  # (c) slot: run_case group_commit dotnet "$HARNESS" bench-group-commit "$BENCH_DIR/manifest" "$SAVES" 16
+  #           run_case per_save_commit dotnet "$HARNESS" bench-per-save-commit "$BENCH_DIR/manifest" "$SAVES" 16
+  # (d) slot: run_case pg_store dotnet "$HARNESS" bench-pg-store "$SAVES"
+  #           run_case pg_raw_upsert dotnet "$HARNESS" bench-pg-upsert "$SAVES"
+done
+rm -rf "$BENCH_DIR/round" "$BENCH_DIR/tmpfs.txt"
+
+# ---------------------------------------------------------------- table
+median_of() { # median_of NAME COLUMN -> the median over rounds of COLUMN (2 median, 3 p90, 4 mean), or empty
+  awk -v name="$1" -v col="$2" '$1 == name { print $col }' "$results" | sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'
+}
+
+row() { # row LABEL NAME BASELINE_NAME
+  local median p90 base ratio rate
+  median=$(median_of "$2" 2)
+  if [ -z "$median" ]; then
+    printf '| %-46s | %12s | %12s | %10s | %-24s |\n' "$1" "not measured" "" "" "component not built yet"
+    return
+  fi
+  p90=$(median_of "$2" 3)
+  rate=$(awk -v m="$median" 'BEGIN { printf "%.0f", 1e6 / m }')
+  ratio=
+  if [ -n "$3" ]; then
+    base=$(median_of "$3" 2)
+    [ -z "$base" ] || ratio=$(awk -v b="$base" -v m="$median" 'BEGIN { printf "%.2f of %s", b / m, "'"$3"'" }')
+  fi
+  printf '| %-46s | %12s | %12s | %10s | %-24s |\n' "$1" "$median" "$p90" "$rate" "$ratio"
+}
+
+echo
+RECORD_BYTES=$(awk '$1 == "saves" { print $4; exit }' <(dotnet "$HARNESS" bench-saves "$BENCH_DIR/probe" 1))
+rm -rf "$BENCH_DIR/probe"
+printf '| %-46s | %12s | %12s | %10s | %-24s |\n' "case (record ~$RECORD_BYTES bytes)" "median µs" "p90 µs" "ops/s" "ratio (baseline/this)"
+printf '|%s|%s|%s|%s|%s|\n' "------------------------------------------------" "--------------" "--------------" "------------" "--------------------------"
+row "(a) limit: C durable replace" limit ""
+row "(b) FileCheckpoint.SaveAsync" saves limit
+[ -z "$TMPFS_DIR" ] || row "(a) limit on tmpfs (fsync nearly free)" tmpfs_limit ""
+[ -z "$TMPFS_DIR" ] || row "(b) FileCheckpoint.SaveAsync on tmpfs" tmpfs_saves tmpfs_limit
+row "(c) manifest coordinator, group commit (16)" group_commit per_save_commit
+row "(c) manifest coordinator, one save per offset" per_save_commit ""
+row "(d) PostgresCheckpointStore.SaveAsync" pg_store pg_raw_upsert
+row "(d) raw single-row UPSERT (Npgsql)" pg_raw_upsert ""
+echo
+
+# ---------------------------------------------------------------- profile
+if [ "${BENCH_PROFILE:-0}" = 1 ]; then
+  command -v strace >/dev/null || { echo "eng/bench.sh: BENCH_PROFILE needs strace (apt-get install -y strace)" >&2; exit 1; }
+  # Syscalls per operation = (count at N2 - count at N1) / (operations at N2 - operations at N1): start-up, JIT and
+  # warm-up cancel out. Operations include the warm-up of max(20, N/10).
+  n1=100 n2=300
+  ops() { local w=$(( $1 / 10 )); [ "$w" -ge 20 ] || w=20; echo $(( $1 + w )); }
+  profile() { # profile NAME N COMMAND... -> strace -c summary file
+    local out=$BENCH_DIR/strace-$1-$2.txt
+    rm -rf "$BENCH_DIR/p"
+    mkdir -m 700 "$BENCH_DIR/p"
+    shift 2
+    strace -f -c -o "$out" "$@" >/dev/null
+  }
+  for n in $n1 $n2; do
+    # (RECORD_BYTES from the table above)
+    profile limit "$n" "$LIMIT" "$BENCH_DIR/p" "$n" "$RECORD_BYTES"
+    profile save "$n" dotnet "$HARNESS" bench-saves "$BENCH_DIR/p" "$n"
+  done
+  rm -rf "$BENCH_DIR/p"
+  d=$(( $(ops $n2) - $(ops $n1) ))
+  echo "syscalls per operation (strace -c, difference of $n2 and $n1 timed operations):"
+  for name in limit save; do
+    echo "  $name:"
+    join -j 1 -a 2 -e 0 -o 0,1.2,2.2 \
+      <(awk '$1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" { print $NF, $4 }' "$BENCH_DIR/strace-$name-$n1.txt" | sort) \
+      <(awk '$1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" { print $NF, $4 }' "$BENCH_DIR/strace-$name-$n2.txt" | sort) \
+      | awk -v d="$d" '{ per = ($3 - $2) / d; if (per >= 0.05) printf "    %-16s %6.2f\n", $1, per }' | sort -k2 -gr
+  done
+  echo
+fi
+
+# Per-round ratios: each pairs a limit run and a save run taken back to back on the same disk.
+ratios=$(awk '$1 == "limit" { l[++nl] = $2 } $1 == "saves" { s[++ns] = $2 } END { for (i = 1; i <= nl && i <= ns; i++) printf "%.2f\n", l[i] / s[i] }' "$results")
+echo "per-round save/limit ratios: $(tr '\n' ' ' <<<"$ratios")"
+echo "save/limit ratio: $(sort -g <<<"$ratios" | awk '{ v[NR] = $1 } END { printf "%.2f", v[int((NR + 1) / 2)] }')"

@@ -1,0 +1,70 @@
+using System.Globalization;
+using Cdc.Checkpoint;
+using Cdc.Checkpoint.Torture;
+
+// The torture and fault harness. Child modes print one fact per line on stdout (flushed at once, so a parent that
+// SIGKILLs the child still reads every line written before the kill); campaign modes run those children and report.
+// docs/RELIABILITY.md describes every mode and the commands behind the published figures.
+const string Usage = """
+    usage: dotnet Cdc.Checkpoint.Torture.dll MODE ARGS
+
+    child modes (started by the tests and the campaigns):
+      writer DIR [MAX]        take the lease, print "lease E" and "start N" (the stored count), then save ever-growing
+                              PostgreSQL offsets with counts N+1, N+2, ... printing "attempt K" before and "ack K"
+                              after each save; exits when stdin closes or after MAX saves
+      save-once DIR N         save the offset of count N once: "ok N" (exit 0) or "error CODE" (exit 1)
+      show DIR                take the lease and load: "lease E", then "record COUNT LSN vVERSION" or "none"
+      lease-race DIR          print "ready", then obey stdin lines: "try" -> "owner EPOCH" | "refused CODE";
+                              "release" -> "released"; "exit" or end of stdin -> exit
+      perms DIR               create a file checkpoint, audit log, cursor and manifest store under DIR
+      bench-saves DIR N       time N FileCheckpoint saves: "saves N record_bytes B median_us M p90_us P mean_us A"
+      bench-paired DIR N LIMIT_PROGRAM
+                              time N saves and N runs of the C limit (bench/limit/durable_replace.c) in interleaved
+                              blocks of 10 on the same disk: a "limit ..." line and a "saves ..." line
+
+    campaigns:
+      crash DIR [KILLS] [SEED]          SIGKILL a writer KILLS times (default 1000) and check every invariant
+      lease-races DIR [ROUNDS] [SEED]   race two lease-race children ROUNDS times (default 1000), killing the
+                                        owner every 10th round
+
+    environment (read by this harness, never by the library):
+      CDC_TORTURE_TEMP_NAME=NAME          every durable write uses temp file NAME (strace -P targets it)
+      CDC_TORTURE_PAUSE_BEFORE_RENAME=1   before each rename print "temp PATH" and wait for a stdin line
+    """;
+
+if (args.Length < 2)
+{
+    await Console.Error.WriteLineAsync(Usage);
+    return 2;
+}
+
+HarnessHooks.Install();
+var dir = args[1];
+try
+{
+    return args[0] switch
+    {
+        "writer" => await ChildModes.WriterAsync(dir, args.Length > 2 ? ulong.Parse(args[2], CultureInfo.InvariantCulture) : ulong.MaxValue),
+        "save-once" when args.Length == 3 => await ChildModes.SaveOnceAsync(dir, ulong.Parse(args[2], CultureInfo.InvariantCulture)),
+        "show" => await ChildModes.ShowAsync(dir),
+        "lease-race" => await ChildModes.LeaseRaceAsync(dir),
+        "perms" => await ChildModes.PermsAsync(dir),
+        "bench-saves" when args.Length == 3 => await ChildModes.BenchSavesAsync(dir, int.Parse(args[2], CultureInfo.InvariantCulture)),
+        "bench-paired" when args.Length == 4 => await ChildModes.BenchPairedAsync(dir, int.Parse(args[2], CultureInfo.InvariantCulture), args[3]),
+        "crash" => await Campaigns.CrashAsync(dir, args),
+        "lease-races" => await Campaigns.LeaseRacesAsync(dir, args),
+        _ => Fail(),
+    };
+}
+catch (CheckpointException ex)
+{
+    ChildModes.Out($"error {ex.ErrorCode}");
+    await Console.Error.WriteLineAsync(ex.ToString());
+    return 1;
+}
+
+static int Fail()
+{
+    Console.Error.WriteLine(Usage);
+    return 2;
+}
