@@ -21,10 +21,8 @@ internal static class CliApp
         if (parseResult.Action is ParseErrorAction)
         {
             // System.CommandLine would print the whole help text and exit 1; usage errors are exit 2 and stay short.
-            foreach (var parseError in parseResult.Errors)
-            {
-                await ReportAsync(error, parseError.Message).ConfigureAwait(false);
-            }
+            // Several errors (an unknown verb and its stray argument, two missing options) still make one line.
+            await ReportAsync(error, string.Join("; ", parseResult.Errors.Select(e => e.Message.TrimEnd('.')).Distinct(StringComparer.Ordinal)) + ".").ConfigureAwait(false);
 
             var verb = string.Join(' ', CommandPath(parseResult.CommandResult));
             await error.WriteLineAsync($"Run '{ToolName}{(verb.Length == 0 ? string.Empty : " " + verb)} --help' for usage.").ConfigureAwait(false);

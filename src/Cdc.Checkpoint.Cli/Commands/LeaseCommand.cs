@@ -29,15 +29,7 @@ internal static class LeaseCommand
     {
         var full = Path.GetFullPath(directory);
         CheckpointDirectoryScan.RequireDirectory(full);
-        LeaseReport report;
-        try
-        {
-            report = BuildReport(FileCheckpoint.GetLeaseStatus(full), null);
-        }
-        catch (CheckpointException ex)
-        {
-            report = BuildReport(null, ex);
-        }
+        var report = BuildReport(FileCheckpoint.GetLeaseStatus(full), null);
 
         if (json)
         {
@@ -66,7 +58,7 @@ internal static class LeaseCommand
             }
         }
 
-        return report.Error is null ? ExitCodes.Success : ExitCodes.RefusedOrInvalid;
+        return ExitCodes.Success;
     }
 
     internal static LeaseReport BuildReport(LeaseStatus? status, CheckpointException? error)

@@ -159,7 +159,7 @@ internal sealed class OffsetOptions
             throw new ArgumentException($"--source {input.Source} needs --lsn X/Y and --slot NAME (optional: --system-id, --timeline, --database).");
         }
 
-        var lsn = PostgresOffset.ParseLsn(input.Lsn);
+        var lsn = Named("--lsn", () => PostgresOffset.ParseLsn(input.Lsn));
         if (input.SystemId == 0)
         {
             throw new ArgumentException("--system-id 0 is not a PostgreSQL system identifier; leave the option out when it is unknown.");
@@ -170,7 +170,14 @@ internal sealed class OffsetOptions
             throw new ArgumentException("--timeline 0 is not a PostgreSQL timeline (they start at 1); leave the option out when it is unknown.");
         }
 
-        return new PostgresOffset(lsn, input.Slot, input.SystemId, input.Timeline, input.Database, input.Source!);
+        try
+        {
+            return new PostgresOffset(lsn, input.Slot, input.SystemId, input.Timeline, input.Database, input.Source!);
+        }
+        catch (ArgumentException ex) when (ex.ParamName is "slotName" or "database")
+        {
+            throw new ArgumentException($"{(ex.ParamName == "slotName" ? "--slot" : "--database")}: {CliApp.WithoutParameterSuffix(ex)}", ex);
+        }
     }
 
     private static MySqlOffset BuildMySql(OffsetInput input)
@@ -187,7 +194,7 @@ internal sealed class OffsetOptions
             uuid = parsed;
         }
 
-        var gtid = input.Gtid is null ? null : GtidSet.Parse(input.Gtid);
+        var gtid = input.Gtid is null ? null : Named("--gtid-set", () => GtidSet.Parse(input.Gtid));
         return new MySqlOffset(gtid, Binlog(input), uuid, input.ServerId, input.SkipEvents, input.SkipRows, input.Source!);
     }
 
@@ -195,7 +202,7 @@ internal sealed class OffsetOptions
     {
         RefuseServerSide(input, MariaDbOptions);
         Refuse(input.Source!, MariaDbOptions, ("--server-uuid", input.ServerUuid is not null));
-        var position = input.Gtid is null ? null : MariaDbGtidPosition.Parse(input.Gtid);
+        var position = input.Gtid is null ? null : Named("--gtid-position", () => MariaDbGtidPosition.Parse(input.Gtid));
         return new MariaDbOffset(position, Binlog(input), input.ServerId, input.SkipEvents, input.SkipRows, input.Source!);
     }
 
@@ -221,7 +228,24 @@ internal sealed class OffsetOptions
             throw new ArgumentException("--binlog-file and --binlog-pos go together: give both or neither.");
         }
 
-        return new BinlogPosition(input.BinlogFile, input.BinlogPos.Value);
+        return Named("--binlog-file", () => new BinlogPosition(input.BinlogFile, input.BinlogPos.Value));
+    }
+
+    /// <summary>Runs a parse and prefixes its message with the option it came from, so the operator knows what to fix.</summary>
+    private static T Named<T>(string option, Func<T> parse)
+    {
+        try
+        {
+            return parse();
+        }
+        catch (FormatException ex)
+        {
+            throw new FormatException($"{option}: {ex.Message}", ex);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new ArgumentException($"{option}: {CliApp.WithoutParameterSuffix(ex)}", ex);
+        }
     }
 
     private static void Refuse(string source, string allowed, params (string Option, bool Given)[] options)
