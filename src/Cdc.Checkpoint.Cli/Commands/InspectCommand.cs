@@ -1,0 +1,145 @@
+using System.CommandLine;
+using System.Globalization;
+using Cdc.Checkpoint.Cli.Output;
+using Cdc.Checkpoint.Cli.Reading;
+using Cdc.Checkpoint.Offsets;
+using Spectre.Console;
+
+namespace Cdc.Checkpoint.Cli.Commands;
+
+/// <summary><c>inspect DIR [--json]</c>: every record of a checkpoint directory, read-only.</summary>
+internal static class InspectCommand
+{
+    public static Command Create(Terminal terminal)
+    {
+        var directory = CommonOptions.Directory();
+        var json = CommonOptions.Json();
+        var command = new Command(
+            "inspect",
+            "Show every record of a checkpoint directory: source type, format version, committed count, typed offset, file mode, sequence and save time, and the lease holder. "
+            + "Read-only: takes no lease and changes nothing. A record that cannot be used is shown with its problem; the exit code is then 1.")
+        {
+            directory,
+            json,
+        };
+        command.SetAction(parseResult => Run(terminal, parseResult.GetRequiredValue(directory), parseResult.GetValue(json)));
+        return command;
+    }
+
+    private static int Run(Terminal terminal, string directory, bool json)
+    {
+        var scan = CheckpointDirectoryScan.Read(directory);
+        var report = BuildReport(scan);
+        if (json)
+        {
+            CommonOptions.WriteJson(terminal, report, CliJsonContext.Default.InspectReport);
+        }
+        else
+        {
+            Render(terminal, report);
+        }
+
+        return report.Problems.Count == 0 && report.Records.All(r => r.Error is null) ? ExitCodes.Success : ExitCodes.RefusedOrInvalid;
+    }
+
+    internal static InspectReport BuildReport(CheckpointDirectoryScan scan)
+    {
+        var records = scan.Records.Select(file => file.Record is { } record
+            ? new RecordReport
+            {
+                File = file.FileName,
+                Path = file.Path,
+                SourceType = record.SourceType,
+                SourceFamily = SourceTypeName.FamilyOf(record.SourceType),
+                FormatVersion = record.FormatVersion,
+                CommittedEventCount = record.CommittedEventCount,
+                Sequence = record.FormatVersion >= 2 ? record.Sequence : null,
+                SavedAt = record.SavedAt,
+                Mode = file.Mode is { } mode ? FileModes.Format(mode) : null,
+                Offset = record.Offset.ToString(),
+                OffsetJson = record.Offset.ToJsonElement(),
+            }
+            : new RecordReport
+            {
+                File = file.FileName,
+                Path = file.Path,
+                SourceType = file.SourceType,
+                Mode = file.Mode is { } badMode ? FileModes.Format(badMode) : null,
+                LinkTarget = file.LinkTarget,
+                Error = new ErrorReport { Code = file.Error!.ErrorCode.ToString(), Message = file.Error.Message },
+            }).ToList();
+
+        var problems = new List<string>();
+        if (scan.MixedFamiliesError is { } mixed)
+        {
+            problems.Add(mixed.Message);
+        }
+
+        return new InspectReport
+        {
+            Directory = scan.DirectoryPath,
+            DirectoryMode = FileModes.Format(scan.DirectoryMode),
+            Lease = LeaseCommand.BuildReport(scan.Lease, scan.LeaseError),
+            Records = records,
+            Problems = problems,
+        };
+    }
+
+    private static void Render(Terminal terminal, InspectReport report)
+    {
+        terminal.Line($"Checkpoint directory {report.Directory} (mode {report.DirectoryMode})");
+        terminal.Line($"Lease: {report.Lease.Summary}");
+        if (report.Lease.Note is { } note)
+        {
+            terminal.Line($"       {note}");
+        }
+
+        if (report.Lease.RustcdcOwner is not null)
+        {
+            terminal.Line($"       {LeaseText.DescribeRustcdcOwner(report.Lease.RustcdcOwner)}");
+        }
+
+        if (report.Records.Count == 0)
+        {
+            terminal.Line("No checkpoint records (checkpoint_*.json): a consumer would start this source afresh.");
+        }
+        else
+        {
+            var table = new Table().Border(TableBorder.Rounded);
+            foreach (var header in new[] { "file", "source", "version", "count", "sequence", "saved at", "mode", "offset" })
+            {
+                table.AddColumn(new TableColumn(Terminal.Cell(header)));
+            }
+
+            foreach (var record in report.Records)
+            {
+                table.AddRow(
+                    Terminal.Cell(record.File),
+                    Terminal.Cell(record.SourceType),
+                    Terminal.Cell(record.FormatVersion?.ToString(CultureInfo.InvariantCulture) is { } v ? (v == "1" ? "1 (rustcdc)" : v) : "?"),
+                    Terminal.Cell(record.CommittedEventCount?.ToString(CultureInfo.InvariantCulture) ?? "?"),
+                    Terminal.Cell(record.Sequence?.ToString(CultureInfo.InvariantCulture) ?? "-"),
+                    Terminal.Cell(record.SavedAt?.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture) ?? "-"),
+                    Terminal.Cell(record.LinkTarget is { } target ? $"link -> {target}" : record.Mode ?? "?"),
+                    Terminal.Cell(record.Offset ?? $"UNUSABLE ({record.Error!.Code})"));
+            }
+
+            terminal.Write(table);
+        }
+
+        var unusable = report.Records.Where(r => r.Error is not null).ToList();
+        if (unusable.Count > 0 || report.Problems.Count > 0)
+        {
+            terminal.Line("Problems:");
+            foreach (var record in unusable)
+            {
+                terminal.Line($"  {record.File}: {record.Error!.Message}");
+            }
+
+            foreach (var problem in report.Problems)
+            {
+                terminal.Line($"  {problem}");
+            }
+        }
+    }
+}

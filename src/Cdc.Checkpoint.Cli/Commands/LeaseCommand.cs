@@ -1,0 +1,99 @@
+using System.CommandLine;
+using System.Globalization;
+using Cdc.Checkpoint.Cli.Output;
+using Cdc.Checkpoint.Cli.Reading;
+using Cdc.Checkpoint.Files;
+using Cdc.Checkpoint.Leasing;
+
+namespace Cdc.Checkpoint.Cli.Commands;
+
+/// <summary><c>lease DIR [--json]</c>: who owns a checkpoint directory, probed without taking the lease.</summary>
+internal static class LeaseCommand
+{
+    public static Command Create(Terminal terminal)
+    {
+        var directory = CommonOptions.Directory();
+        var json = CommonOptions.Json();
+        var command = new Command(
+            "lease",
+            "Show the owner of a checkpoint directory (host, pid, since, epoch) or that the lease is free or stale. Read-only: the lease is probed, never taken.")
+        {
+            directory,
+            json,
+        };
+        command.SetAction(parseResult => Run(terminal, parseResult.GetRequiredValue(directory), parseResult.GetValue(json)));
+        return command;
+    }
+
+    private static int Run(Terminal terminal, string directory, bool json)
+    {
+        var full = Path.GetFullPath(directory);
+        CheckpointDirectoryScan.RequireDirectory(full);
+        var report = BuildReport(FileCheckpoint.GetLeaseStatus(full), null);
+
+        if (json)
+        {
+            CommonOptions.WriteJson(terminal, report, CliJsonContext.Default.LeaseReport);
+        }
+        else
+        {
+            terminal.Line($"Lease of {full}: {report.Summary}");
+            if (report.Owner() is { } owner)
+            {
+                terminal.Line($"  host               {owner.Host}");
+                terminal.Line($"  pid                {owner.Pid}");
+                terminal.Line($"  since              {owner.AcquiredAt}");
+                terminal.Line($"  epoch              {owner.Epoch}");
+                terminal.Line($"  process start time {owner.ProcessStartTime} (clock ticks after boot)");
+            }
+
+            if (report.Note is { } note)
+            {
+                terminal.Line($"  note: {note}");
+            }
+
+            if (report.RustcdcOwner is not null)
+            {
+                terminal.Line($"  {LeaseText.DescribeRustcdcOwner(report.RustcdcOwner)}");
+            }
+        }
+
+        return ExitCodes.Success;
+    }
+
+    internal static LeaseReport BuildReport(LeaseStatus? status, CheckpointException? error)
+    {
+        if (status is null)
+        {
+            return new LeaseReport
+            {
+                State = "unknown",
+                Summary = $"cannot be probed: {error?.Message}",
+                Error = error?.Message,
+            };
+        }
+
+        var owner = status.Owner;
+        return new LeaseReport
+        {
+            State = LeaseText.StateName(status.State),
+            Summary = LeaseText.Describe(status),
+            Host = owner?.Host,
+            Pid = owner?.ProcessId,
+            ProcessStartTime = owner?.ProcessStartTime,
+            AcquiredAt = owner?.AcquiredAt,
+            Epoch = owner?.Epoch,
+            RustcdcOwner = status.RustcdcOwner,
+            Note = LeaseText.HolderNote(status),
+        };
+    }
+
+    private static (string Host, string Pid, string AcquiredAt, string Epoch, string ProcessStartTime)? Owner(this LeaseReport report) =>
+        report.Host is null
+            ? null
+            : (report.Host,
+               report.Pid?.ToString(CultureInfo.InvariantCulture) ?? "?",
+               report.AcquiredAt?.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture) ?? "?",
+               report.Epoch?.ToString(CultureInfo.InvariantCulture) ?? "?",
+               report.ProcessStartTime?.ToString(CultureInfo.InvariantCulture) ?? "?");
+}
