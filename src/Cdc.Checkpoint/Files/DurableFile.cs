@@ -245,6 +245,14 @@ internal static class DurableFile
             }
         }
 
+        if (!IsRegularFile(handle))
+        {
+            throw new CheckpointException(
+                CheckpointErrorCode.Corrupt,
+                $"'{path}' is not a regular file (a FIFO, socket or device); checkpoint files are regular files. Remove it.")
+            { Path = path };
+        }
+
         var length = RandomAccess.GetLength(handle);
         if (length > maxBytes)
         {
@@ -298,6 +306,31 @@ internal static class DurableFile
                 $"Could not open '{path}': {LibC.Describe(-fd)}. Check that the file is readable by this user.")
             { Path = path },
         };
+    }
+
+    private static bool IsRegularFile(SafeFileHandle handle)
+    {
+        // A FileStream over the handle reports CanSeek false for pipes, sockets and character devices. The stream
+        // must not close the caller's handle, so it is created with an extra reference that it releases itself.
+        var added = false;
+        handle.DangerousAddRef(ref added);
+        try
+        {
+            using var probe = new SafeFileHandle(handle.DangerousGetHandle(), ownsHandle: false);
+            using var stream = new FileStream(probe, FileAccess.Read, bufferSize: 0);
+            return stream.CanSeek;
+        }
+        catch (Exception ex) when (ex is IOException or ArgumentException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
     }
 
     internal static CheckpointException SymlinkRefused(string path) => new(

@@ -253,6 +253,15 @@ public sealed class FileCheckpoint : ICheckpointStore, IDisposable, IAsyncDispos
 
                 var original = DurableFile.ReadPrivate(path, _options.MaxRecordBytes)
                     ?? throw new CheckpointException(CheckpointErrorCode.Corrupt, $"'{path}' disappeared during the upgrade.") { Path = path };
+                var existingBackup = DurableFile.ReadPrivate(Path.Combine(DirectoryPath, backupName), _options.MaxRecordBytes);
+                if (existingBackup is not null && !existingBackup.AsSpan().SequenceEqual(original))
+                {
+                    throw new CheckpointException(
+                        CheckpointErrorCode.WriteFailed,
+                        $"Refusing to upgrade '{path}': its backup '{backupName}' already exists with different contents, and an earlier original must not be lost. Move the backup aside and run the upgrade again.")
+                    { Path = path };
+                }
+
                 DurableFile.Replace(DirectoryPath, backupName, original);
                 var upgraded = record with
                 {

@@ -39,6 +39,7 @@ internal static partial class LibC
     private static int O_DIRECTORY => IsArm64 ? 0x4000 : 0x10000;
     private static int O_NOFOLLOW => IsArm64 ? 0x8000 : 0x20000;
     private const int O_CLOEXEC = 0x80000;
+    private const int O_NONBLOCK = 0x800;
 
     [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
     private static partial int FsyncNative(int fd);
@@ -98,7 +99,8 @@ internal static partial class LibC
     /// <summary>Opens a file read-only without following a final symbolic link. Returns the descriptor or -errno (ELOOP for a link).</summary>
     public static int OpenReadNoFollow(string path)
     {
-        var fd = OpenNative(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+        // O_NONBLOCK: a FIFO planted under a record's name must not hang the reader (regular files ignore the flag).
+        var fd = OpenNative(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0);
         return fd >= 0 ? fd : -Marshal.GetLastPInvokeError();
     }
 

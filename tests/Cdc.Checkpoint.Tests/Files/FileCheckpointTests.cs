@@ -572,3 +572,41 @@ public sealed class FileCheckpointTests : IDisposable
         }
     }
 }
+
+public sealed class SpecialFileTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public async Task Load_FifoUnderARecordName_RefusedWithoutHanging()
+    {
+        using (var mkfifo = Process.Start("mkfifo", [_dir.File("checkpoint_conformance.json")]))
+        {
+            await mkfifo.WaitForExitAsync(TestContext.Current.CancellationToken);
+            mkfifo.ExitCode.ShouldBe(0);
+        }
+
+        File.SetUnixFileMode(_dir.File("checkpoint_conformance.json"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        using var checkpoint = new FileCheckpoint(_dir.Path);
+        var load = Task.Run(async () => await checkpoint.LoadLatestAsync(TestContext.Current.CancellationToken));
+        (await Task.WhenAny(load, Task.Delay(TimeSpan.FromSeconds(20), TestContext.Current.CancellationToken))).ShouldBe(load, "loading must not block on a FIFO");
+        var ex = await Should.ThrowAsync<CheckpointException>(load);
+        ex.ErrorCode.ShouldBe(CheckpointErrorCode.Corrupt);
+        ex.Message.ShouldContain("not a regular file");
+    }
+
+    [Fact]
+    public async Task Upgrade_BackupWithDifferentBytesExists_RefusedAndOriginalKept()
+    {
+        var v1 = """{"checkpoint_format_version":1,"source_type":"conformance","committed_event_count":9,"offset":{"position":99,"stream":"main"}}""";
+        _dir.Write("checkpoint_conformance.json", v1);
+        _dir.Write("checkpoint_conformance.json.v1.bak", "an older original");
+        using var checkpoint = new FileCheckpoint(_dir.Path, new FileCheckpointOptions { Codecs = OffsetCodecRegistry.Empty.With(ConformanceOffset.OffsetCodec) });
+        var ex = await Should.ThrowAsync<CheckpointException>(async () => await checkpoint.UpgradeAsync(cancellationToken: TestContext.Current.CancellationToken));
+        ex.Message.ShouldContain("backup");
+        File.ReadAllText(_dir.File("checkpoint_conformance.json.v1.bak")).ShouldBe("an older original");
+        File.ReadAllText(_dir.File("checkpoint_conformance.json")).ShouldBe(v1);
+    }
+}
