@@ -76,10 +76,11 @@ public sealed class PostgresResumeValidator
         var identity = await replication.IdentifySystem(cancellationToken).ConfigureAwait(false);
         var systemIdentifier = ulong.Parse(identity.SystemId, NumberStyles.None, CultureInfo.InvariantCulture);
         NpgsqlLogSequenceNumber? switchPoint = null;
+        string? historyProblem = null;
         if (checkpoint?.Timeline is { } checkpointTimeline && checkpointTimeline < identity.Timeline)
         {
-            var file = await replication.TimelineHistory(identity.Timeline, cancellationToken).ConfigureAwait(false);
-            switchPoint = TimelineHistory.Parse(file.Content).SwitchPointOf(checkpointTimeline);
+            (var history, historyProblem) = await ReadTimelineHistoryAsync(replication, identity.Timeline, cancellationToken).ConfigureAwait(false);
+            switchPoint = history?.SwitchPointOf(checkpointTimeline);
         }
 
         var slot = await ReadSlotAsync(slotName, cancellationToken).ConfigureAwait(false);
@@ -93,6 +94,7 @@ public sealed class PostgresResumeValidator
             ServerDatabase = identity.DbName ?? string.Empty,
             Slot = slot,
             TimelineSwitchPoint = switchPoint,
+            TimelineHistoryProblem = historyProblem,
         };
 
         var result = Decide(facts, Options);
@@ -135,6 +137,46 @@ public sealed class PostgresResumeValidator
                     };
                 }
             }
+        }
+    }
+
+    // TIMELINE_HISTORY through Npgsql 10 fails on PostgreSQL 15 (it reads the content column as bytea, the server
+    // sends text: InvalidCastException); the history file is then read through SQL, which needs superuser or
+    // pg_read_server_files. Without the history the timeline check fails closed.
+    private async Task<(TimelineHistory? History, string? Problem)> ReadTimelineHistoryAsync(
+        LogicalReplicationConnection replication, uint timeline, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var file = await replication.TimelineHistory(timeline, cancellationToken).ConfigureAwait(false);
+            return (TimelineHistory.Parse(file.Content), null);
+        }
+        catch (InvalidCastException)
+        {
+            // Fall through to SQL.
+        }
+
+        var fileName = string.Create(CultureInfo.InvariantCulture, $"pg_wal/{timeline:X8}.history");
+        try
+        {
+            var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            await using (connection.ConfigureAwait(false))
+            {
+                var command = new NpgsqlCommand("SELECT pg_read_binary_file($1)", connection) { Parameters = { new NpgsqlParameter { Value = fileName } } };
+                await using (command.ConfigureAwait(false))
+                {
+                    var content = (byte[])(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+                    return (TimelineHistory.Parse(content), null);
+                }
+            }
+        }
+        catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.InsufficientPrivilege or PostgresErrorCodes.UndefinedFile)
+        {
+            return (null, $"the timeline history {fileName} could not be read ({ex.MessageText}); grant the consumer's role pg_read_server_files, or check the history by hand");
+        }
+        catch (FormatException ex)
+        {
+            return (null, $"the timeline history {fileName} is malformed ({ex.Message})");
         }
     }
 
@@ -268,6 +310,12 @@ public sealed class PostgresResumeValidator
         var onNewTimeline = false;
         if (checkpoint.Timeline is { } timeline && timeline != facts.ServerTimeline)
         {
+            if (timeline < facts.ServerTimeline && facts.TimelineSwitchPoint is null && facts.TimelineHistoryProblem is { } problem)
+            {
+                return Result(ResumeVerdict.TimelineDiverged, ResumeAction.Refuse, null, CheckpointErrorCode.HistoryDiverged,
+                    $"Checkpoint {checkpoint} is on timeline {timeline}, but {server} is on timeline {facts.ServerTimeline} and {problem}. Without the history it cannot be shown that the checkpoint lies before the switch point, so resuming is refused.");
+            }
+
             if (timeline > facts.ServerTimeline || facts.TimelineSwitchPoint is null)
             {
                 return Result(ResumeVerdict.TimelineDiverged, ResumeAction.Refuse, null, CheckpointErrorCode.HistoryDiverged,

@@ -68,6 +68,9 @@ public sealed class ResumeFacts
     /// </summary>
     public NpgsqlLogSequenceNumber? TimelineSwitchPoint { get; init; }
 
+    /// <summary>Why the server's timeline history could not be read, when it was needed and could not; otherwise <see langword="null"/>.</summary>
+    public string? TimelineHistoryProblem { get; init; }
+
     /// <inheritdoc />
     public override string ToString()
     {

@@ -16,8 +16,11 @@ internal sealed class PgScenario : IAsyncDisposable
     private PgScenario(PostgresTestServer server, string connectionString)
     {
         Server = server;
-        ConnectionString = connectionString;
-        DataSource = NpgsqlDataSource.Create(connectionString);
+
+        // The test clusters run with synchronous_commit=off; the scenario's own writes commit synchronously so that
+        // pg_current_wal_lsn() (the write position) includes them and logical decoding sees them at once.
+        ConnectionString = new NpgsqlConnectionStringBuilder(connectionString) { Options = "-c synchronous_commit=on" }.ConnectionString;
+        DataSource = NpgsqlDataSource.Create(ConnectionString);
         SlotName = NewSlotName();
     }
 
@@ -78,8 +81,9 @@ internal sealed class PgScenario : IAsyncDisposable
         return (T)(await command.ExecuteScalarAsync(Token))!;
     }
 
+    /// <summary>The WAL flush position: what logical decoding can have delivered (IDENTIFY_SYSTEM reports the same).</summary>
     public async Task<NpgsqlLogSequenceNumber> CurrentWalAsync() =>
-        PostgresOffset.ParseLsn(await ScalarAsync<string>("SELECT pg_current_wal_lsn()::text"));
+        PostgresOffset.ParseLsn(await ScalarAsync<string>("SELECT pg_current_wal_flush_lsn()::text"));
 
     public async Task<ReplicationSlotFacts?> SlotAsync(string? slotName = null)
     {
@@ -105,7 +109,17 @@ internal sealed class PgScenario : IAsyncDisposable
         {
             await using var admin = new NpgsqlConnection(Server.ConnectionString);
             await admin.OpenAsync();
-            foreach (var slot in _slots)
+            await using (var ours = new NpgsqlCommand("SELECT slot_name::text FROM pg_replication_slots WHERE database = $1", admin))
+            {
+                ours.Parameters.Add(new NpgsqlParameter { Value = DatabaseName });
+                await using var reader = await ours.ExecuteReaderAsync();
+                while (await reader.ReadAsync())
+                {
+                    _slots.Add(reader.GetString(0));
+                }
+            }
+
+            foreach (var slot in _slots.Distinct().ToList())
             {
                 await using (var terminate = new NpgsqlCommand("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1 AND active_pid IS NOT NULL", admin))
                 {
