@@ -253,7 +253,7 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
         }
         finally
         {
-            Acknowledger.OnStreamingStopped();
+            await Acknowledger.OnStreamingStoppedAsync().ConfigureAwait(false);
             if (!pending.IsCompleted)
             {
                 await stream.CancelAsync().ConfigureAwait(false);

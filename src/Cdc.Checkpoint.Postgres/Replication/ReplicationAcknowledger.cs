@@ -45,6 +45,7 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
     private readonly PostgresOffset _identity;
     private readonly Lock _gate = new();
     private readonly SemaphoreSlim _saveGate = new(1, 1);
+    private readonly SemaphoreSlim _sendGate = new(1, 1);
     private readonly Queue<NpgsqlLogSequenceNumber> _durableHistory = new();
     private readonly CancellationTokenSource _disposing = new();
     private CheckpointPosition _processed;
@@ -55,6 +56,7 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
     private long _durableAtTimestamp;
     private bool _tracking;
     private bool _streamingConfirmed;
+    private bool _sessionManaged;
     private bool _inTransaction;
     private TaskCompletionSource? _idleAdvance;
     private ITimer? _idleTimer;
@@ -354,20 +356,29 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
         var saved = false;
         try
         {
-            await _saveGate.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                await _store.SaveAsync(position.Offset, position.CommittedEventCount, cancellationToken).ConfigureAwait(false);
-                saved = true;
+                await _saveGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await _store.SaveAsync(position.Offset, position.CommittedEventCount, cancellationToken).ConfigureAwait(false);
+                    saved = true;
+                }
+                finally
+                {
+                    _saveGate.Release();
+                }
             }
-            finally
+            catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                _saveGate.Release();
+                Log.IdleAdvanceFailed(_logger, SlotName, position.Lsn, ex);
+                return false;
             }
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            Log.IdleAdvanceFailed(_logger, SlotName, position.Lsn, ex);
+
+            PostgresMetrics.RecordIdleAdvance(SlotName);
+            Log.IdleAdvanced(_logger, SlotName, position.Lsn, position.CommittedEventCount);
+            await MarkDurableAsync(position, cancellationToken).ConfigureAwait(false);
+            return true;
         }
         finally
         {
@@ -382,18 +393,9 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
                 _idleAdvance = null;
             }
 
+            // A transaction that began meanwhile proceeds only now, after the advance is durable and acknowledged.
             idle.TrySetResult();
         }
-
-        if (!saved)
-        {
-            return false;
-        }
-
-        PostgresMetrics.RecordIdleAdvance(SlotName);
-        Log.IdleAdvanced(_logger, SlotName, position.Lsn, position.CommittedEventCount);
-        await MarkDurableAsync(position, cancellationToken).ConfigureAwait(false);
-        return true;
     }
 
     /// <summary>Stops the idle advance, waits for one in progress, and unregisters the metrics. Does not close the connection.</summary>
@@ -429,6 +431,7 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
         PostgresMetrics.Unregister(this);
         _disposing.Dispose();
         _saveGate.Dispose();
+        _sendGate.Dispose();
     }
 
     /// <summary>Records the server's WAL position from the validation, for the lag gauge before the first keepalive.</summary>
@@ -454,6 +457,7 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             _streamingConfirmed = true;
+            _sessionManaged = true;
             target = _durableHistory.Count == _options.AcknowledgeLag + 1 ? _durableHistory.Peek() : null;
             if (_options.IdleAdvanceInterval != Timeout.InfiniteTimeSpan && _idleTimer is null)
             {
@@ -467,13 +471,19 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
         }
     }
 
-    /// <summary>Called by the session when the stream ends: no idle advance without a stream.</summary>
-    internal void OnStreamingStopped()
+    /// <summary>
+    /// Called by the session when the stream ends: no idle advance and no status update without a stream. Waits for a
+    /// status update being sent, because Npgsql fails one that is still in flight when replication stops.
+    /// </summary>
+    internal async ValueTask OnStreamingStoppedAsync()
     {
         lock (_gate)
         {
             _streamingConfirmed = false;
         }
+
+        await _sendGate.WaitAsync().ConfigureAwait(false);
+        _sendGate.Release();
     }
 
     /// <summary>
@@ -605,8 +615,17 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
             _feedback.SetReplicationStatus(lsn);
         }
 
+        await _sendGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            lock (_gate)
+            {
+                if (_sessionManaged && !_streamingConfirmed)
+                {
+                    return; // The stream has ended; the status goes with the next stream's first update.
+                }
+            }
+
             await _feedback.SendStatusUpdateAsync(cancellationToken).ConfigureAwait(false);
             Log.Acknowledged(_logger, SlotName, lsn, durable);
         }
@@ -617,6 +636,10 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
         catch (Exception ex) when (ex is NpgsqlException or IOException)
         {
             Log.AcknowledgeFailed(_logger, SlotName, lsn, ex);
+        }
+        finally
+        {
+            _sendGate.Release();
         }
     }
 }
