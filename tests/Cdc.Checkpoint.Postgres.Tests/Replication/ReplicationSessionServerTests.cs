@@ -265,6 +265,54 @@ public sealed class ReplicationSessionServerTests
     }
 
     [Fact]
+    public async Task Session_ServerRequestsRepliesEveryHalfSecond_KeepalivesAnsweredWithTheDurablePositionOnly()
+    {
+        await using var scenario = await PgScenario.CreateAsync();
+        await scenario.ExecAsync("CREATE TABLE sink (id bigint PRIMARY KEY)");
+        var store = await StoreAsync(scenario);
+
+        // With wal_sender_timeout=1s the server asks for a reply after 0.5 s of silence and drops a receiver that does
+        // not answer within 1 s; Npgsql's own periodic status update comes only every 10 s.
+        var impatient = new NpgsqlConnectionStringBuilder(scenario.ConnectionString) { Options = "-c synchronous_commit=on -c wal_sender_timeout=1000" }.ConnectionString;
+        await using var session = await PostgresReplicationSession.OpenAsync(impatient, store, Options(scenario), cancellationToken: Ct);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        var seen = new ConcurrentQueue<long>();
+        var consumer = ConsumeTransactionallyAsync(session, store, scenario, seen, stop.Token);
+        await scenario.InsertAsync(1, 3);
+        await WaitUntilAsync(() => Task.FromResult(seen.Count == 3), "the first rows");
+        var walSender = session.Connection.ProcessID;
+
+        var quiet = System.Diagnostics.Stopwatch.StartNew();
+        var replies = new HashSet<DateTime>();
+        while (quiet.Elapsed < TimeSpan.FromSeconds(3))
+        {
+            NpgsqlLogSequenceNumber flushed;
+            await using (var command = scenario.DataSource.CreateCommand("SELECT flush_lsn::text, reply_time FROM pg_stat_replication WHERE pid = $1"))
+            {
+                command.Parameters.Add(new NpgsqlParameter { Value = walSender });
+                await using var reader = await command.ExecuteReaderAsync(Ct);
+                (await reader.ReadAsync(Ct)).ShouldBeTrue("the walsender must stay connected");
+                flushed = PostgresOffset.ParseLsn(reader.GetString(0));
+                replies.Add(reader.GetDateTime(1));
+            }
+
+            // The reported flush position, read first, is never ahead of the durable checkpoint, read second.
+            flushed.ShouldBeLessThanOrEqualTo(await DurableCheckpointAsync(store));
+
+            await Task.Delay(100, Ct);
+        }
+
+        await scenario.InsertAsync(100, 1);
+        await WaitUntilAsync(() => Task.FromResult(seen.Count == 4), "a row after the quiet period");
+        await stop.CancelAsync();
+        await consumer;
+
+        replies.Count.ShouldBeGreaterThanOrEqualTo(3); // answered keepalives, not just the 10 s timer
+        session.Connection.ProcessID.ShouldBe(walSender);
+        (await scenario.SlotAsync())!.ConfirmedFlushLsn!.Value.ShouldBeLessThanOrEqualTo(await DurableCheckpointAsync(store));
+    }
+
+    [Fact]
     public async Task ReadAsync_SlotAdvancedAfterValidation_RecheckRefusesBeforeAnyMessage()
     {
         await using var scenario = await PgScenario.CreateAsync();

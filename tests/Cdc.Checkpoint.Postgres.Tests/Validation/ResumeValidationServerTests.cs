@@ -1,4 +1,6 @@
 using System.Globalization;
+using Cdc.Checkpoint.Postgres.Replication;
+using Cdc.Checkpoint.Postgres.Store;
 using Cdc.Checkpoint.Postgres.Tests.Support;
 using Cdc.Checkpoint.Postgres.Validation;
 using Cdc.Checkpoint.TestServers;
@@ -315,6 +317,22 @@ public sealed class ResumeValidationServerTests
             switchPoint.ShouldBeGreaterThanOrEqualTo(before.Lsn);
             ShouldBeRefused(diverged, ResumeVerdict.TimelineDiverged, CheckpointErrorCode.HistoryDiverged, "timeline 1", PostgresOffset.FormatLsn(switchPoint));
             ShouldBeRefused(unknownTimeline, ResumeVerdict.TimelineDiverged, CheckpointErrorCode.HistoryDiverged, "timeline 3");
+
+            // A session resuming that checkpoint re-records it on the new timeline, as an audited rewrite.
+            var store = new PostgresCheckpointStore(scenario.DataSource, "timeline");
+            await store.CreateSchemaAsync(Ct);
+            await store.SaveAsync(before, 5, Ct);
+            var options = new PostgresReplicationSessionOptions { SlotName = scenario.SlotName, PublicationNames = ["pub"] };
+            await using (var session = await PostgresReplicationSession.OpenAsync(scenario.ConnectionString, store, options, cancellationToken: Ct))
+            {
+                session.Validation.Verdict.ShouldBe(ResumeVerdict.ResumeOnNewTimeline);
+                session.StartPosition.Offset.Timeline.ShouldBe(2u);
+            }
+
+            var moved = (PostgresOffset)(await store.LoadAsync("postgres", Ct))!.Offset;
+            moved.Lsn.ShouldBe(before.Lsn);
+            moved.Timeline.ShouldBe(2u);
+            (await scenario.ScalarAsync<string>("SELECT reason FROM cdc_checkpoint_audit WHERE name = 'timeline'")).ShouldStartWith("timeline switch 1 -> 2");
         }
     }
 
