@@ -115,8 +115,24 @@ static async Task<int> DemoAsync(TailerOptions options, CancellationToken cancel
     {
         using var runStop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         await using var tailer = new Tailer(dataSource, directory, Console.Out, options);
-        tailer.Transaction += t => seen.Add(t.Gtid);
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        tailer.Transaction += t =>
+        {
+            lock (seen)
+            {
+                seen.Add(t.Gtid);
+            }
+        };
+        tailer.Started += _ => started.TrySetResult();
         var tailing = tailer.RunAsync(runStop.Token);
+
+        // Write only once the tailer knows where it starts (a fresh start begins at the server's current position).
+        await Task.WhenAny(started.Task, tailing).WaitAsync(TimeSpan.FromSeconds(60), cancellationToken);
+        if (tailing.IsCompleted)
+        {
+            await tailing;
+        }
+
         await using (var writer = await dataSource.OpenConnectionAsync(cancellationToken))
         {
             for (var i = 0; i < 40; i++)
@@ -136,7 +152,7 @@ static async Task<int> DemoAsync(TailerOptions options, CancellationToken cancel
 
         // Let the tailer catch up, then stop it (run 1) and start a new one that resumes from the checkpoint (run 2).
         var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!written.All(seen.Contains) && DateTime.UtcNow < deadline)
+        while (!AllSeen() && DateTime.UtcNow < deadline)
         {
             await Task.Delay(50, cancellationToken);
         }
@@ -154,6 +170,15 @@ static async Task<int> DemoAsync(TailerOptions options, CancellationToken cancel
     }
 
     var missing = written.Where(g => !seen.Contains(g)).ToList();
+    bool AllSeen()
+    {
+        lock (seen)
+        {
+            return written.All(seen.Contains);
+        }
+    }
+
+
     Console.WriteLine(missing.Count == 0
         ? $"every one of the {written.Count} committed transactions was seen, across a restart and binlog rotations"
         : $"MISSING {missing.Count} transactions: {string.Join(", ", missing)}");

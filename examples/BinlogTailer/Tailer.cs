@@ -73,6 +73,9 @@ public sealed class Tailer : IAsyncDisposable
         _checkpoint = new FileCheckpoint(checkpointDirectory, new FileCheckpointOptions { Codecs = OffsetCodecRegistry.Empty.WithMySql(), CreateDirectory = true });
     }
 
+    /// <summary>Raised once the checkpoint is validated and the starting point is known (the <c>READY</c> line).</summary>
+    public event Action<CheckpointOffset>? Started;
+
     /// <summary>Raised for every committed transaction, before it is checkpointed.</summary>
     public event Action<TailedTransaction>? Transaction;
 
@@ -147,6 +150,7 @@ public sealed class Tailer : IAsyncDisposable
         }
 
         await _output.WriteLineAsync($"READY {_committed} (count {_count})");
+        Started?.Invoke(_committed!);
     }
 
     private void Resume(CheckpointRecord record)

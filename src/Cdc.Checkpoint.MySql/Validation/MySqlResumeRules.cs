@@ -313,7 +313,7 @@ internal static class MySqlResumeRules
         }
 
         return Verdict(MySqlResumeVerdict.Resume, checkpoint, server, options,
-            $"Checkpoint {checkpoint} can resume on {where}: its GTIDs are in the server's binlog history (gtid_binlog_pos '{current}') and every later transaction is still in the binlog{(server.EarliestGtidPosition is { } e ? $" (the oldest file starts after '{e}')" : string.Empty)}.") with
+            $"Checkpoint {checkpoint} can resume on {where}: its GTIDs are in the server's binlog history (gtid_binlog_pos '{current}') and every later transaction is still in the binlog{server.EarliestGtidPosition switch { { IsEmpty: false } e => $" (the oldest binlog file starts after '{e}')", { } => " (the oldest binlog file starts before the first GTID)", null => string.Empty }}.") with
         {
             IgnoredDomains = ignored,
             BinlogPositionUsable = binlog is not null && file.State == FileState.Available,

@@ -29,7 +29,18 @@ internal sealed class TailerProcess : IDisposable
         }
     }
 
-    public static TailerProcess Start(string connectionString, string checkpointDirectory)
+    public string Errors
+    {
+        get
+        {
+            lock (_errors)
+            {
+                return _errors.ToString();
+            }
+        }
+    }
+
+    public static TailerProcess Start(string connectionString, string checkpointDirectory, params string[] extraArguments)
     {
         // The SDK copies a referenced executable's runtime config and deps next to this test assembly; this assembly's
         // own files (which list the example as a dependency) do as well.
@@ -53,7 +64,7 @@ internal sealed class TailerProcess : IDisposable
             "--connection-string", connectionString,
             "--checkpoint-dir", checkpointDirectory,
             "--poll-ms", "20",
-        })
+        }.Concat(extraArguments))
         {
             info.ArgumentList.Add(argument);
         }
@@ -111,6 +122,24 @@ internal sealed class TailerProcess : IDisposable
 
             await Task.Delay(20, TestContext.Current.CancellationToken);
         }
+    }
+
+    /// <summary>Waits for the process to exit by itself and returns its exit code.</summary>
+    public async Task<int> ExitCodeAsync(TimeSpan timeout)
+    {
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        limit.CancelAfter(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(limit.Token);
+        }
+        catch (OperationCanceledException) when (!TestContext.Current.CancellationToken.IsCancellationRequested)
+        {
+            Assert.Fail($"BinlogTailer (pid {_process.Id}) did not exit within {timeout.TotalSeconds} s.\nstdout (tail):\n{string.Join('\n', Lines.TakeLast(30))}\nstderr:\n{Errors}");
+        }
+
+        _process.WaitForExit(); // drain the redirected output
+        return _process.ExitCode;
     }
 
     /// <summary>SIGKILL, then wait until it is gone (its file lock is released by the kernel).</summary>

@@ -69,7 +69,7 @@ public sealed class TailerTests(TailerServer fixture) : IClassFixture<TailerServ
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var tailer = new BinlogTailer.Tailer(fixture.DataSource, _directory, TextWriter.Null, new TailerOptions { PollInterval = TimeSpan.FromMilliseconds(20) });
         tailer.Transaction += seen.Enqueue;
-        tailer.Checkpointed += (_, _) => started.TrySetResult();
+        tailer.Started += _ => started.TrySetResult();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
         var running = tailer.RunAsync(stop.Token);
         await started.Task.WaitAsync(Patience, Ct);
@@ -187,6 +187,47 @@ public sealed class TailerTests(TailerServer fixture) : IClassFixture<TailerServ
         var end = (await LoadAsync()).ShouldNotBeNull();
         end.CommittedEventCount.ShouldBeGreaterThanOrEqualTo(previous!.CommittedEventCount);
         Last(end).SequenceNumber.ShouldBeGreaterThanOrEqualTo(MariaDbGtid.Parse(lastCommitted).SequenceNumber);
+    }
+
+    [Fact]
+    public async Task Process_CheckpointPurgedFromTheServer_ExitsWithCode3UntilTheGapIsAccepted()
+    {
+        await using var connection = await fixture.DataSource.OpenConnectionAsync(Ct);
+        using (var first = TailerProcess.Start(fixture.Server.ConnectionString, _directory))
+        {
+            await first.WaitForAsync(lines => lines.Any(l => l.StartsWith("READY ", StringComparison.Ordinal)), Patience, "READY");
+            var gtid = await CommitAsync(connection, "INSERT INTO tailed (note) VALUES ('before the purge')");
+            await first.WaitForAsync(lines => lines.Any(l => l.StartsWith($"CHECKPOINT 1 gtid {gtid},", StringComparison.Ordinal)), Patience, $"the checkpoint of {gtid}");
+            await first.KillAsync();
+        }
+
+        var before = (await LoadAsync()).ShouldNotBeNull();
+        for (var i = 0; i < 3; i++)
+        {
+            await CommitAsync(connection, "INSERT INTO tailed (note) VALUES ('purged before the tailer saw it')");
+        }
+
+        await Validation.MariaDbResumeValidationTests.PurgeToCurrentAsync(connection);
+
+        using (var refused = TailerProcess.Start(fixture.Server.ConnectionString, _directory))
+        {
+            (await refused.ExitCodeAsync(Patience)).ShouldBe(3, refused.Errors);
+            refused.Lines.ShouldContain(l => l.StartsWith("VALIDATION PositionPurged: ", StringComparison.Ordinal));
+            refused.Errors.ShouldContain("refused (PositionUnavailable)");
+            refused.Errors.ShouldContain("AcceptPurgedTransactions");
+        }
+
+        (await LoadAsync()).ShouldNotBeNull().Offset.ShouldBe(before.Offset);
+
+        using var accepted = TailerProcess.Start(fixture.Server.ConnectionString, _directory, "--accept-purged");
+        await accepted.WaitForAsync(lines => lines.Any(l => l.StartsWith("READY ", StringComparison.Ordinal)), Patience, "READY after accepting the gap");
+        var after = await CommitAsync(connection, "INSERT INTO tailed (note) VALUES ('after the gap')");
+        await accepted.WaitForAsync(lines => lines.Any(l => l.StartsWith($"TX {after} ", StringComparison.Ordinal)), Patience, $"TX {after}");
+        await accepted.KillAsync();
+        accepted.Lines.ShouldContain(l => l.StartsWith("VALIDATION PositionPurged: ", StringComparison.Ordinal));
+        var resumed = (await LoadAsync()).ShouldNotBeNull();
+        resumed.CommittedEventCount.ShouldBeGreaterThan(before.CommittedEventCount);
+        resumed.Offset.CompareTo(before.Offset).ShouldBe(OffsetOrder.After);
     }
 
     private async Task WriteUntilCancelledAsync(ConcurrentQueue<string> committed, CancellationToken cancellationToken)
