@@ -8,6 +8,9 @@ internal static class SqlCommands
     /// <summary>MySQL/MariaDB error 1146, <c>ER_NO_SUCH_TABLE</c>.</summary>
     public const int NoSuchTable = 1146;
 
+    /// <summary>MySQL/MariaDB error 1227, <c>ER_SPECIFIC_ACCESS_DENIED_ERROR</c> ("you need the REPLICATION CLIENT privilege").</summary>
+    public const int SpecificAccessDenied = 1227;
+
     /// <summary>MySQL/MariaDB error 1381, <c>ER_NO_BINARY_LOGGING</c> ("You are not using binary logging").</summary>
     public const int NoBinaryLogging = 1381;
 

@@ -67,11 +67,11 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
 
     /// <summary>Creates a store for checkpoint <paramref name="name"/>. Nothing is touched until the first operation.</summary>
     /// <param name="dataSource">Connections to the database that holds the checkpoint tables.</param>
-    /// <param name="name">The checkpoint name (one consumer): 1–200 characters without control characters.</param>
+    /// <param name="name">The checkpoint name (one consumer): 1–200 characters without control characters or surrounding whitespace.</param>
     /// <param name="options">Options; defaults when <see langword="null"/>.</param>
     /// <param name="loggerFactory">Logger factory; no logging when <see langword="null"/>.</param>
     /// <param name="timeProvider">Clock for <c>updated_at</c> and <c>acquired_at</c>; the system clock when <see langword="null"/>.</param>
-    /// <exception cref="ArgumentException"><paramref name="name"/> is empty, too long or contains control characters.</exception>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is empty, too long, contains control characters or has surrounding whitespace.</exception>
     public MySqlCheckpointStore(
         DbDataSource dataSource,
         string name,
@@ -81,10 +81,11 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
     {
         ArgumentNullException.ThrowIfNull(dataSource);
         ArgumentNullException.ThrowIfNull(name);
-        if (name.Length == 0 || name.Length > MaxNameLength || name.Any(char.IsControl) || string.IsNullOrWhiteSpace(name))
+        // No surrounding whitespace: the utf8mb4_bin key collation pads with spaces, so 'a' and 'a ' would be one row.
+        if (name.Length == 0 || name.Length > MaxNameLength || name.Any(char.IsControl) || char.IsWhiteSpace(name[0]) || char.IsWhiteSpace(name[^1]))
         {
             throw new ArgumentException(
-                $"Checkpoint name '{name}' is not allowed: use 1-{MaxNameLength} characters without control characters.", nameof(name));
+                $"Checkpoint name '{name}' is not allowed: use 1-{MaxNameLength} characters without control characters or surrounding whitespace.", nameof(name));
         }
 
         _dataSource = dataSource;

@@ -89,11 +89,29 @@ public sealed class MySqlResumeValidator
     /// <param name="checkpoint">The checkpoint to probe for, if any.</param>
     /// <param name="cancellationToken">Cancels the queries.</param>
     /// <returns>The facts.</returns>
-    /// <exception cref="CheckpointException"><see cref="CheckpointErrorCode.Misconfigured"/> when an answer cannot be read.</exception>
+    /// <exception cref="CheckpointException">
+    /// <see cref="CheckpointErrorCode.Misconfigured"/> when an answer cannot be read or the user lacks the privilege to
+    /// read the binlog state.
+    /// </exception>
     /// <exception cref="DbException">The server could not be queried.</exception>
     public async Task<MySqlServerFacts> ReadServerFactsAsync(CheckpointOffset? checkpoint = null, CancellationToken cancellationToken = default)
     {
         CheckKind(checkpoint);
+        try
+        {
+            return await ReadFactsAsync(checkpoint, cancellationToken).ConfigureAwait(false);
+        }
+        catch (DbException ex) when (SqlCommands.ServerErrorNumber(ex) == SqlCommands.SpecificAccessDenied)
+        {
+            throw new CheckpointException(
+                CheckpointErrorCode.Misconfigured,
+                $"The database user may not read the binlog state: {ex.Message} Grant it REPLICATION CLIENT (MariaDB 10.5 and later: BINLOG MONITOR), which SHOW BINARY LOGS and SHOW MASTER STATUS / SHOW BINARY LOG STATUS need.",
+                ex);
+        }
+    }
+
+    private async Task<MySqlServerFacts> ReadFactsAsync(CheckpointOffset? checkpoint, CancellationToken cancellationToken)
+    {
         var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
@@ -180,7 +198,37 @@ public sealed class MySqlResumeValidator
                 throw Unreadable("the GTID variables", ex);
             }
 
-            var facts = new MySqlServerFacts
+            var files = ImmutableArray<BinlogFileInfo>.Empty;
+            BinlogPosition? current = null;
+            MariaDbGtidPosition? earliest = null;
+            BinlogGtidMapping? mapping = null;
+            if (logBin)
+            {
+                (files, current) = await ReadBinlogFilesAsync(connection, MySqlServerFlavor.MariaDb, version, cancellationToken).ConfigureAwait(false);
+                if (!files.IsEmpty)
+                {
+                    // The oldest file's Gtid_list: NULL only when the file was purged since SHOW BINARY LOGS; read again.
+                    earliest = await BinlogGtidPosAsync(connection, files[0].Name, 4, cancellationToken).ConfigureAwait(false);
+                    if (earliest is null)
+                    {
+                        if (attempt < EarliestAttempts)
+                        {
+                            continue;
+                        }
+
+                        throw new CheckpointException(
+                            CheckpointErrorCode.Misconfigured,
+                            $"BINLOG_GTID_POS('{files[0].Name}', 4) returned NULL {EarliestAttempts} times on MariaDB {version} (server_id {serverId}), so the oldest available GTID position is unknown. Check that the binlog files listed by SHOW BINARY LOGS are readable by the server, then retry.");
+                    }
+                }
+
+                if (checkpoint?.BinlogPosition is { } binlog && files.Any(f => string.Equals(f.Name, binlog.FileName, StringComparison.Ordinal)))
+                {
+                    mapping = new BinlogGtidMapping(binlog, await BinlogGtidPosAsync(connection, binlog.FileName, binlog.Position, cancellationToken).ConfigureAwait(false));
+                }
+            }
+
+            return new MySqlServerFacts
             {
                 Flavor = MySqlServerFlavor.MariaDb,
                 Version = version,
@@ -191,48 +239,6 @@ public sealed class MySqlResumeValidator
                 GtidBinlogState = state,
                 GtidStrictMode = strict,
                 GtidDomainId = domain,
-            };
-            if (!logBin)
-            {
-                return facts;
-            }
-
-            var (files, current) = await ReadBinlogFilesAsync(connection, MySqlServerFlavor.MariaDb, version, cancellationToken).ConfigureAwait(false);
-            MariaDbGtidPosition? earliest = null;
-            if (!files.IsEmpty)
-            {
-                // The oldest file's Gtid_list: NULL only when the file was purged since SHOW BINARY LOGS; read again.
-                earliest = await BinlogGtidPosAsync(connection, files[0].Name, 4, cancellationToken).ConfigureAwait(false);
-                if (earliest is null)
-                {
-                    if (attempt < EarliestAttempts)
-                    {
-                        continue;
-                    }
-
-                    throw new CheckpointException(
-                        CheckpointErrorCode.Misconfigured,
-                        $"BINLOG_GTID_POS('{files[0].Name}', 4) returned NULL {EarliestAttempts} times on {facts.Describe()}, so the oldest available GTID position is unknown. Check that the binlog files listed by SHOW BINARY LOGS are readable by the server, then retry.");
-                }
-            }
-
-            BinlogGtidMapping? mapping = null;
-            if (checkpoint?.BinlogPosition is { } binlog && files.Any(f => string.Equals(f.Name, binlog.FileName, StringComparison.Ordinal)))
-            {
-                mapping = new BinlogGtidMapping(binlog, await BinlogGtidPosAsync(connection, binlog.FileName, binlog.Position, cancellationToken).ConfigureAwait(false));
-            }
-
-            return new MySqlServerFacts
-            {
-                Flavor = facts.Flavor,
-                Version = facts.Version,
-                VersionText = facts.VersionText,
-                ServerId = facts.ServerId,
-                BinaryLoggingEnabled = true,
-                GtidBinlogPosition = facts.GtidBinlogPosition,
-                GtidBinlogState = facts.GtidBinlogState,
-                GtidStrictMode = facts.GtidStrictMode,
-                GtidDomainId = facts.GtidDomainId,
                 BinlogFiles = files,
                 CurrentBinlogPosition = current,
                 EarliestGtidPosition = earliest,

@@ -286,6 +286,8 @@ public sealed class MySqlCheckpointStoreTests(StoreDatabase database) : IClassFi
     {
         Should.Throw<ArgumentException>(() => database.NewStore(string.Empty));
         Should.Throw<ArgumentException>(() => database.NewStore("bad\nname"));
+        Should.Throw<ArgumentException>(() => database.NewStore("padded "));
+        Should.Throw<ArgumentException>(() => database.NewStore(" padded"));
         Should.Throw<ArgumentException>(() => database.NewStore(new string('x', MySqlCheckpointStore.MaxNameLength + 1)));
         Should.Throw<ArgumentException>(() => new MySqlCheckpointStoreOptions { TableName = "Bad-Name" });
         Should.Throw<ArgumentException>(() => new MySqlCheckpointStoreOptions { TableName = new string('t', MySqlCheckpointStoreOptions.MaxTableNameLength + 1) });

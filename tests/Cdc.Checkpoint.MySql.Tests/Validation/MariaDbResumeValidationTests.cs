@@ -256,6 +256,26 @@ public sealed class MariaDbResumeValidationTests(ValidationServers servers) : IC
     }
 
     [Fact]
+    public async Task ReadServerFactsAsync_UserWithoutBinlogMonitor_MisconfiguredNamingThePrivilege()
+    {
+        await using (var admin = await servers.SourceA.OpenConnectionAsync(Ct))
+        {
+            await MariaDbSql.ExecuteAsync(admin, "CREATE USER IF NOT EXISTS 'limited'@'127.0.0.1' IDENTIFIED BY 'limited-pw'");
+            await MariaDbSql.ExecuteAsync(admin, "GRANT SELECT ON *.* TO 'limited'@'127.0.0.1'");
+        }
+
+        var builder = new DbConnectionStringBuilder { ConnectionString = servers.A.ConnectionString };
+        builder["User"] = "limited";
+        builder["Password"] = "limited-pw";
+        await using var limited = new MariaDbTestDataSource(builder.ConnectionString);
+
+        var ex = await Should.ThrowAsync<CheckpointException>(() => new MySqlResumeValidator(limited).ValidateAsync(null, Ct));
+        ex.ErrorCode.ShouldBe(CheckpointErrorCode.Misconfigured);
+        ex.Message.ShouldContain("BINLOG MONITOR");
+        ex.InnerException.ShouldBeAssignableTo<DbException>();
+    }
+
+    [Fact]
     public async Task ValidateAsync_EveryValidation_CountedByVerdictFlavourAndOutcome()
     {
         var measurements = new List<(long Value, Dictionary<string, object?> Tags)>();
