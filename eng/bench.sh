@@ -6,19 +6,23 @@
 #   (d) slot   PostgresCheckpointStore.SaveAsync vs a raw single-row UPSERT through Npgsql on the throwaway server
 # (a) and (b) are interleaved in blocks of ten operations inside one run (harness mode `bench-paired`, the C program
 # serving blocks over stdin), so that both see the same disk at the same moments; BENCH_ROUNDS such runs are made and
-# each row reports the median of the per-round medians. The last line is always "save/limit ratio: X.XX": the median
-# over rounds of (limit median / save median) of the same round, that is the fraction of the disk's durable-replace
-# rate that FileCheckpoint achieves (1.00 = no overhead).
+# each row reports the median over rounds of the per-round median, p90 and mean latency. Rates and ratios come from
+# the mean latency (operations per second = 1e6 / mean µs): fsync latency on a shared disk is bimodal (a few ms, or
+# ~20 ms when it waits for a journal commit), so a median flips between the modes while the mean, that is the
+# throughput, stays put. The last line is always "save/limit ratio: X.XX": the median over rounds of
+# (limit mean / save mean) of the same round, the fraction of the disk's durable-replace rate that FileCheckpoint
+# achieves (1.00 = no overhead).
 #
 # usage: eng/bench.sh            (BENCH_SAVES=300 timed operations of each kind per round, BENCH_ROUNDS=5,
 #                                 BENCH_DIR=artifacts/bench)
 #        BENCH_PROFILE=1 eng/bench.sh   also count syscalls per save with strace -c (both programs)
+#        BENCH_CONTROL=0 eng/bench.sh   skip the A/A control (the limit against itself, which measures the noise)
 #        BENCH_NICE=-10 eng/bench.sh    run the measured programs at that nice level (both alike; below 0 needs root),
 #                                       which keeps a busy shared machine's CPU contention out of the disk figures
 #
 # Slots (c) and (d): when the coordinator and the PostgreSQL store exist, add a harness mode each (like
 # `bench-saves`) printing "NAME N median_us M p90_us P mean_us A" and call run_case for them in the marked places
-# below; the table and ratios pick them up. Until then their rows say "not measured".
+# below; the table and ratios pick them up. Until then their rows say "not measured (not built)".
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -72,6 +76,13 @@ for round in $(seq 1 "$ROUNDS"); do
   echo "eng/bench.sh: round $round/$ROUNDS"
   rm -rf "$BENCH_DIR/round"
   run_case - "${NICE[@]}" dotnet "$HARNESS" bench-paired "$BENCH_DIR/round" "$SAVES" "$LIMIT"
+  if [ "${BENCH_CONTROL:-1}" = 1 ]; then
+    # A/A control: the limit against a second copy of itself, interleaved the same way. Its ratio shows how much two
+    # identical programs differ on this disk in this run: the noise floor of the save/limit ratio.
+    rm -rf "$BENCH_DIR/round"
+    "${NICE[@]}" dotnet "$HARNESS" bench-paired "$BENCH_DIR/round" "$SAVES" "$LIMIT" control | sed 's/^limit/control_limit/' >"$BENCH_DIR/control.txt"
+    run_case - cat "$BENCH_DIR/control.txt"
+  fi
   if [ -n "$TMPFS_DIR" ]; then
     # Ten times the operations: they are cheap here, and the runtime needs them to reach its optimised code.
     rm -rf "$TMPFS_DIR/round"
@@ -83,7 +94,7 @@ for round in $(seq 1 "$ROUNDS"); do
   # (d) slot: run_case pg_store dotnet "$HARNESS" bench-pg-store "$SAVES"
   #           run_case pg_raw_upsert dotnet "$HARNESS" bench-pg-upsert "$SAVES"
 done
-rm -rf "$BENCH_DIR/round" "$BENCH_DIR/tmpfs.txt"
+rm -rf "$BENCH_DIR/round" "$BENCH_DIR/tmpfs.txt" "$BENCH_DIR/control.txt"
 
 # ---------------------------------------------------------------- table
 median_of() { # median_of NAME COLUMN -> the median over rounds of COLUMN (2 median, 3 p90, 4 mean), or empty
@@ -91,29 +102,31 @@ median_of() { # median_of NAME COLUMN -> the median over rounds of COLUMN (2 med
 }
 
 row() { # row LABEL NAME BASELINE_NAME
-  local median p90 base ratio rate
+  local median p90 mean base ratio rate
   median=$(median_of "$2" 2)
   if [ -z "$median" ]; then
-    printf '| %-46s | %12s | %12s | %10s | %-24s |\n' "$1" "not measured" "" "" "component not built yet"
+    printf '| %-46s | %10s | %10s | %10s | %8s | %-22s |\n' "$1" "-" "-" "-" "-" "not measured (not built)"
     return
   fi
   p90=$(median_of "$2" 3)
-  rate=$(awk -v m="$median" 'BEGIN { printf "%.0f", 1e6 / m }')
+  mean=$(median_of "$2" 4)
+  rate=$(awk -v m="$mean" 'BEGIN { printf "%.0f", 1e6 / m }')
   ratio=
   if [ -n "$3" ]; then
-    base=$(median_of "$3" 2)
-    [ -z "$base" ] || ratio=$(awk -v b="$base" -v m="$median" 'BEGIN { printf "%.2f of %s", b / m, "'"$3"'" }')
+    base=$(median_of "$3" 4)
+    [ -z "$base" ] || ratio=$(awk -v b="$base" -v m="$mean" 'BEGIN { printf "%.2f of %s", b / m, "'"$3"'" }')
   fi
-  printf '| %-46s | %12s | %12s | %10s | %-24s |\n' "$1" "$median" "$p90" "$rate" "$ratio"
+  printf '| %-46s | %10s | %10s | %10s | %8s | %-22s |\n' "$1" "$median" "$p90" "$mean" "$rate" "$ratio"
 }
 
 echo
 RECORD_BYTES=$(awk '$1 == "saves" { print $4; exit }' <(dotnet "$HARNESS" bench-saves "$BENCH_DIR/probe" 1))
 rm -rf "$BENCH_DIR/probe"
-printf '| %-46s | %12s | %12s | %10s | %-24s |\n' "case (record ~$RECORD_BYTES bytes)" "median µs" "p90 µs" "ops/s" "ratio (baseline/this)"
-printf '|%s|%s|%s|%s|%s|\n' "------------------------------------------------" "--------------" "--------------" "------------" "--------------------------"
+printf '| %-46s | %10s | %10s | %10s | %8s | %-22s |\n' "case (record ~$RECORD_BYTES bytes)" "median µs" "p90 µs" "mean µs" "ops/s" "rate vs baseline"
+printf '|%s|%s|%s|%s|%s|%s|\n' "------------------------------------------------" "------------" "------------" "------------" "----------" "------------------------"
 row "(a) limit: C durable replace" limit ""
 row "(b) FileCheckpoint.SaveAsync" saves limit
+[ "${BENCH_CONTROL:-1}" != 1 ] || row "    control: the limit against itself (A/A)" control control_limit
 [ -z "$TMPFS_DIR" ] || row "(a) limit on tmpfs (fsync nearly free)" tmpfs_limit ""
 [ -z "$TMPFS_DIR" ] || row "(b) FileCheckpoint.SaveAsync on tmpfs" tmpfs_saves tmpfs_limit
 row "(c) manifest coordinator, group commit (16)" group_commit per_save_commit
@@ -155,6 +168,10 @@ if [ "${BENCH_PROFILE:-0}" = 1 ]; then
 fi
 
 # Per-round ratios: each pairs a limit run and a save run taken back to back on the same disk.
-ratios=$(awk '$1 == "limit" { l[++nl] = $2 } $1 == "saves" { s[++ns] = $2 } END { for (i = 1; i <= nl && i <= ns; i++) printf "%.2f\n", l[i] / s[i] }' "$results")
+ratios=$(awk '$1 == "limit" { l[++nl] = $4 } $1 == "saves" { s[++ns] = $4 } END { for (i = 1; i <= nl && i <= ns; i++) printf "%.2f\n", l[i] / s[i] }' "$results")
 echo "per-round save/limit ratios: $(tr '\n' ' ' <<<"$ratios")"
+if [ "${BENCH_CONTROL:-1}" = 1 ]; then
+  control=$(awk '$1 == "control_limit" { l[++nl] = $4 } $1 == "control" { s[++ns] = $4 } END { for (i = 1; i <= nl && i <= ns; i++) printf "%.2f ", l[i] / s[i] }' "$results")
+  echo "per-round control (limit/limit) ratios, the noise floor: $control"
+fi
 echo "save/limit ratio: $(sort -g <<<"$ratios" | awk '{ v[NR] = $1 } END { printf "%.2f", v[int((NR + 1) / 2)] }')"

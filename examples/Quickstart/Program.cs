@@ -16,6 +16,9 @@ try
     return args switch
     {
         ["--consumer", var dir] => await RunConsumerAsync(dir),
+        ["--postgres", var connectionString] => await PostgresDemo.RunAsync(connectionString),
+        ["--postgres-consumer", var connectionString, var dir, var name, var expected] =>
+            await PostgresDemo.ConsumeAsync(connectionString, dir, name, int.Parse(expected, CultureInfo.InvariantCulture)),
         [] => await RunDemoAsync(),
         ["--help" or "-h"] => Usage(0),
         _ => Usage(2),
@@ -31,6 +34,9 @@ static int Usage(int code)
 {
     var writer = code == 0 ? Console.Out : Console.Error;
     writer.WriteLine("usage: dotnet run --project examples/Quickstart            # crash-and-resume demo, no server needed");
+    writer.WriteLine("       dotnet run --project examples/Quickstart -- --postgres \"Host=…;Database=…;Username=…\"");
+    writer.WriteLine("                                                           # the same against a real server (wal_level=logical,");
+    writer.WriteLine("                                                           # a role with REPLICATION; creates and drops quickstart_<random>)");
     writer.WriteLine("       dotnet run --project examples/Quickstart -- --help");
     return code;
 }

@@ -203,13 +203,17 @@ public static class ChildModes
     /// <param name="dir">A directory on the disk to measure; <c>save/</c> and <c>limit/</c> are created in it.</param>
     /// <param name="operations">Timed operations of each kind.</param>
     /// <param name="limitProgram">The compiled bench/limit/durable_replace.c.</param>
+    /// <param name="control">
+    /// A/A control: the "saves" side is a second instance of the limit program (in its own directory), which shows how
+    /// far two identical programs drift apart on this disk; its lines are <c>limit</c> and <c>control</c>.
+    /// </param>
     /// <returns>The exit code.</returns>
-    public static async Task<int> BenchPairedAsync(string dir, int operations, string limitProgram)
+    public static async Task<int> BenchPairedAsync(string dir, int operations, string limitProgram, bool control = false)
     {
         const int Block = 10;
         ArgumentOutOfRangeException.ThrowIfLessThan(operations, 1);
+        Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var limitDir = Path.Combine(dir, "limit");
-        Directory.CreateDirectory(limitDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         using var checkpoint = new FileCheckpoint(Path.Combine(dir, "save"), TortureOffsets.Options());
         var count = await checkpoint.GetCommittedCountAsync();
         var warmup = Math.Max(20, operations / 10);
@@ -220,14 +224,13 @@ public static class ChildModes
         }
 
         var recordBytes = new FileInfo(Path.Combine(checkpoint.DirectoryPath, TortureOffsets.RecordFileName)).Length;
-        var info = new ProcessStartInfo(limitProgram) { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (var argument in new[] { limitDir, "0", recordBytes.ToString(CultureInfo.InvariantCulture), "--stdin" })
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        using var limit = Process.Start(info) ?? throw new InvalidOperationException($"Could not start {limitProgram}.");
+        using var limit = StartLimit(limitProgram, limitDir, recordBytes);
         _ = await LimitBlockAsync(limit, warmup);
+        using var second = control ? StartLimit(limitProgram, Path.Combine(dir, "control"), recordBytes) : null;
+        if (second is not null)
+        {
+            _ = await LimitBlockAsync(second, warmup);
+        }
 
         var saves = new List<double>(operations);
         var limits = new List<double>(operations);
@@ -239,13 +242,20 @@ public static class ChildModes
                 limits.AddRange(await LimitBlockAsync(limit, n));
             }
 
-            for (var i = 0; i < n; i++)
+            if (second is not null)
             {
-                count++;
-                var offset = TortureOffsets.At(count);
-                var started = Stopwatch.GetTimestamp();
-                await checkpoint.SaveAsync(offset, count);
-                saves.Add(Stopwatch.GetElapsedTime(started).TotalMicroseconds);
+                saves.AddRange(await LimitBlockAsync(second, n));
+            }
+            else
+            {
+                for (var i = 0; i < n; i++)
+                {
+                    count++;
+                    var offset = TortureOffsets.At(count);
+                    var started = Stopwatch.GetTimestamp();
+                    await checkpoint.SaveAsync(offset, count);
+                    saves.Add(Stopwatch.GetElapsedTime(started).TotalMicroseconds);
+                }
             }
 
             if (block % 2 == 0)
@@ -254,11 +264,27 @@ public static class ChildModes
             }
         }
 
-        limit.StandardInput.Close();
-        await limit.WaitForExitAsync();
+        foreach (var program in second is null ? [limit] : new[] { limit, second })
+        {
+            program.StandardInput.Close();
+            await program.WaitForExitAsync();
+        }
+
         Out(Summary("limit", [.. limits], recordBytes));
-        Out(Summary("saves", [.. saves], recordBytes));
+        Out(Summary(control ? "control" : "saves", [.. saves], recordBytes));
         return 0;
+    }
+
+    private static Process StartLimit(string limitProgram, string directory, long recordBytes)
+    {
+        Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var info = new ProcessStartInfo(limitProgram) { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var argument in new[] { directory, "0", recordBytes.ToString(CultureInfo.InvariantCulture), "--stdin" })
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        return Process.Start(info) ?? throw new InvalidOperationException($"Could not start {limitProgram}.");
     }
 
     private static async Task<double[]> LimitBlockAsync(Process limit, int operations)

@@ -18,9 +18,10 @@ const string Usage = """
                               "release" -> "released"; "exit" or end of stdin -> exit
       perms DIR               create a file checkpoint, audit log, cursor and manifest store under DIR
       bench-saves DIR N       time N FileCheckpoint saves: "saves N record_bytes B median_us M p90_us P mean_us A"
-      bench-paired DIR N LIMIT_PROGRAM
+      bench-paired DIR N LIMIT_PROGRAM [control]
                               time N saves and N runs of the C limit (bench/limit/durable_replace.c) in interleaved
-                              blocks of 10 on the same disk: a "limit ..." line and a "saves ..." line
+                              blocks of 10 on the same disk: a "limit ..." line and a "saves ..." line; with
+                              "control", a second copy of the limit takes the place of the saves ("control ..." line)
 
     campaigns:
       crash DIR [KILLS] [SEED]          SIGKILL a writer KILLS times (default 1000) and check every invariant
@@ -50,7 +51,7 @@ try
         "lease-race" => await ChildModes.LeaseRaceAsync(dir),
         "perms" => await ChildModes.PermsAsync(dir),
         "bench-saves" when args.Length == 3 => await ChildModes.BenchSavesAsync(dir, int.Parse(args[2], CultureInfo.InvariantCulture)),
-        "bench-paired" when args.Length == 4 => await ChildModes.BenchPairedAsync(dir, int.Parse(args[2], CultureInfo.InvariantCulture), args[3]),
+        "bench-paired" when args.Length is 4 or 5 => await ChildModes.BenchPairedAsync(dir, int.Parse(args[2], CultureInfo.InvariantCulture), args[3], control: args.Length == 5 && args[4] == "control"),
         "crash" => await Campaigns.CrashAsync(dir, args),
         "lease-races" => await Campaigns.LeaseRacesAsync(dir, args),
         _ => Fail(),

@@ -1,0 +1,94 @@
+using Cdc.Checkpoint.Offsets;
+using Cdc.Checkpoint.Postgres.Validation;
+using Microsoft.Extensions.Logging;
+using NpgsqlTypes;
+
+namespace Cdc.Checkpoint.Postgres.Diagnostics;
+
+/// <summary>Source-generated log messages of Cdc.Checkpoint.Postgres; event ids are listed in <see cref="PostgresEventId"/>.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = PostgresEventId.ResumeValidated, Level = LogLevel.Information,
+        Message = "Resume validation of slot {Slot}: {Verdict}, action {Action}. Facts: {Facts}")]
+    public static partial void ResumeValidated(ILogger logger, string slot, ResumeVerdict verdict, ResumeAction action, ResumeFacts facts);
+
+    [LoggerMessage(EventId = PostgresEventId.ResumeRefused, Level = LogLevel.Error,
+        Message = "Refusing to resume slot {Slot}: {Verdict}. {Reason} Facts: {Facts}")]
+    public static partial void ResumeRefused(ILogger logger, string slot, ResumeVerdict verdict, string reason, ResumeFacts facts);
+
+    [LoggerMessage(EventId = PostgresEventId.GapAccepted, Level = LogLevel.Warning,
+        Message = "Slot {Slot}: {Verdict} accepted by an explicit opt-in, action {Action}; changes are lost. {Reason} Facts: {Facts}")]
+    public static partial void GapAccepted(ILogger logger, string slot, ResumeVerdict verdict, ResumeAction action, string reason, ResumeFacts facts);
+
+    [LoggerMessage(EventId = PostgresEventId.SlotCreated, Level = LogLevel.Information,
+        Message = "Created replication slot {Slot} with plugin {Plugin}; consistent point {ConsistentPoint}")]
+    public static partial void SlotCreated(ILogger logger, string slot, string plugin, NpgsqlLogSequenceNumber consistentPoint);
+
+    [LoggerMessage(EventId = PostgresEventId.RecheckPassed, Level = LogLevel.Debug,
+        Message = "Slot {Slot} is held by this session (walsender {Pid}) and has not moved past the start position {StartLsn}: {SlotFacts}")]
+    public static partial void RecheckPassed(ILogger logger, string slot, int pid, NpgsqlLogSequenceNumber startLsn, ReplicationSlotFacts slotFacts);
+
+    [LoggerMessage(EventId = PostgresEventId.RecheckFailed, Level = LogLevel.Error,
+        Message = "Slot {Slot} changed after the resume validation: {Reason}")]
+    public static partial void RecheckFailed(ILogger logger, string slot, string reason);
+
+    [LoggerMessage(EventId = PostgresEventId.TimelineSwitchRecorded, Level = LogLevel.Warning,
+        Message = "Slot {Slot}: the server moved from timeline {OldTimeline} to {NewTimeline}; checkpoint {Checkpoint} is before the switch point and was recorded on the new timeline")]
+    public static partial void TimelineSwitchRecorded(ILogger logger, string slot, uint oldTimeline, uint newTimeline, PostgresOffset checkpoint);
+
+    [LoggerMessage(EventId = PostgresEventId.SlotAdopted, Level = LogLevel.Warning,
+        Message = "Slot {Slot} had no checkpoint and was adopted at {Lsn} (AdoptSlotWithoutCheckpoint)")]
+    public static partial void SlotAdopted(ILogger logger, string slot, NpgsqlLogSequenceNumber lsn);
+
+    [LoggerMessage(EventId = PostgresEventId.TransactionSkipped, Level = LogLevel.Debug,
+        Message = "Slot {Slot}: skipped transaction committed at {CommitLsn}, which the checkpoint {Checkpoint} already covers")]
+    public static partial void TransactionSkipped(ILogger logger, string slot, NpgsqlLogSequenceNumber commitLsn, NpgsqlLogSequenceNumber checkpoint);
+
+    [LoggerMessage(EventId = PostgresEventId.Acknowledged, Level = LogLevel.Debug,
+        Message = "Slot {Slot}: acknowledged {Lsn} to the server (durable checkpoint {Durable})")]
+    public static partial void Acknowledged(ILogger logger, string slot, NpgsqlLogSequenceNumber lsn, NpgsqlLogSequenceNumber durable);
+
+    [LoggerMessage(EventId = PostgresEventId.AcknowledgeFailed, Level = LogLevel.Warning,
+        Message = "Slot {Slot}: sending the status update for {Lsn} failed; it goes with the next status update")]
+    public static partial void AcknowledgeFailed(ILogger logger, string slot, NpgsqlLogSequenceNumber lsn, Exception exception);
+
+    [LoggerMessage(EventId = PostgresEventId.IdleAdvanced, Level = LogLevel.Debug,
+        Message = "Slot {Slot}: nothing in flight; checkpointed the server's WAL end {Lsn} (count {Count})")]
+    public static partial void IdleAdvanced(ILogger logger, string slot, NpgsqlLogSequenceNumber lsn, ulong count);
+
+    [LoggerMessage(EventId = PostgresEventId.IdleAdvanceFailed, Level = LogLevel.Warning,
+        Message = "Slot {Slot}: checkpointing the idle position {Lsn} failed; the slot stays at the last durable checkpoint")]
+    public static partial void IdleAdvanceFailed(ILogger logger, string slot, NpgsqlLogSequenceNumber lsn, Exception exception);
+
+    [LoggerMessage(EventId = PostgresEventId.PositionCheckpointed, Level = LogLevel.Debug,
+        Message = "Slot {Slot}: checkpointed {Lsn} (count {Count})")]
+    public static partial void PositionCheckpointed(ILogger logger, string slot, NpgsqlLogSequenceNumber lsn, ulong count);
+
+    [LoggerMessage(EventId = PostgresEventId.StoreSchemaCreated, Level = LogLevel.Information,
+        Message = "Checkpoint tables {Table}, {Table}_fence and {Table}_audit are present")]
+    public static partial void StoreSchemaCreated(ILogger logger, string table);
+
+    [LoggerMessage(EventId = PostgresEventId.StoreEpochAcquired, Level = LogLevel.Information,
+        Message = "Acquired checkpoint {Name} in {Table} with fencing epoch {Epoch}")]
+    public static partial void StoreEpochAcquired(ILogger logger, string name, string table, long epoch);
+
+    [LoggerMessage(EventId = PostgresEventId.StoreSaved, Level = LogLevel.Debug,
+        Message = "Saved checkpoint {Name}/{SourceType} at {Offset} (committed events {Count}, epoch {Epoch})")]
+    public static partial void StoreSaved(ILogger logger, string name, string sourceType, CheckpointOffset offset, ulong count, long epoch);
+
+    [LoggerMessage(EventId = PostgresEventId.StoreSaveRefused, Level = LogLevel.Warning,
+        Message = "Refused checkpoint save for {Name}/{SourceType}: {Reason}")]
+    public static partial void StoreSaveRefused(ILogger logger, string name, string sourceType, string reason);
+
+    [LoggerMessage(EventId = PostgresEventId.StoreStaleEpoch, Level = LogLevel.Error,
+        Message = "Checkpoint {Name}: this owner's epoch {Epoch} is stale (current {CurrentEpoch}); another owner has taken over")]
+    public static partial void StoreStaleEpoch(ILogger logger, string name, long epoch, long currentEpoch);
+
+    [LoggerMessage(EventId = PostgresEventId.StoreRewound, Level = LogLevel.Warning,
+        Message = "Checkpoint {Name}/{SourceType} rewound from {OldOffset} (count {OldCount}) to {NewOffset} (count {NewCount}); reason: {Reason}")]
+    public static partial void StoreRewound(ILogger logger, string name, string sourceType, CheckpointOffset? oldOffset, ulong? oldCount, CheckpointOffset newOffset, ulong newCount, string reason);
+
+    [LoggerMessage(EventId = PostgresEventId.StoreLoaded, Level = LogLevel.Debug,
+        Message = "Loaded checkpoint {Name}/{SourceType} at {Offset} (committed events {Count}, epoch {Epoch})")]
+    public static partial void StoreLoaded(ILogger logger, string name, string sourceType, CheckpointOffset offset, ulong count, long epoch);
+}

@@ -1,0 +1,333 @@
+using System.Runtime.CompilerServices;
+using Cdc.Checkpoint.Postgres.Diagnostics;
+using Cdc.Checkpoint.Postgres.Validation;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+using Npgsql.Replication;
+using Npgsql.Replication.PgOutput;
+using Npgsql.Replication.PgOutput.Messages;
+using NpgsqlTypes;
+
+namespace Cdc.Checkpoint.Postgres.Replication;
+
+/// <summary>
+/// One run of a pgoutput consumer, done safely end to end: load the checkpoint, validate resuming against the live
+/// server, act on the verdict (fail closed, or create the slot on a fresh start), start replication at the
+/// checkpoint, check the slot again once the server has accepted <c>START_REPLICATION</c>, skip transactions the
+/// checkpoint covers, and acknowledge only durable checkpoints (<see cref="Acknowledger"/>), with idle advance.
+/// </summary>
+/// <remarks>
+/// <para>
+/// The checkpoint is the truth, not the slot: PostgreSQL 15 does not persist an advanced <c>confirmed_flush_lsn</c>
+/// across a server restart, so a slot behind the checkpoint is normal, and replication always starts at the
+/// checkpointed LSN. A slot ahead of it is a gap and is refused unless an opt-in accepts it.
+/// </para>
+/// <para>
+/// A slot is created only when there is no checkpoint (a fresh start; its consistent point is saved as the first
+/// checkpoint with event count 0) or when <see cref="ResumeValidationOptions.RecreateLostSlot"/> accepts losing the
+/// changes since the checkpoint.
+/// </para>
+/// <para>Not thread-safe except where noted on <see cref="Acknowledger"/>; <see cref="ReadAsync"/> can be enumerated once.</para>
+/// </remarks>
+public sealed class PostgresReplicationSession : IAsyncDisposable
+{
+    private readonly LogicalReplicationConnection _replication;
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly PostgresResumeValidator _validator;
+    private readonly PostgresReplicationSessionOptions _options;
+    private readonly TimeProvider _timeProvider;
+    private int _reading;
+    private int _disposed;
+
+    private PostgresReplicationSession(
+        LogicalReplicationConnection replication,
+        NpgsqlDataSource dataSource,
+        PostgresResumeValidator validator,
+        PostgresReplicationSessionOptions options,
+        ResumeValidationResult validation,
+        CheckpointPosition start,
+        ReplicationAcknowledger acknowledger,
+        TimeProvider timeProvider)
+    {
+        _replication = replication;
+        _dataSource = dataSource;
+        _validator = validator;
+        _options = options;
+        Validation = validation;
+        StartPosition = start;
+        Acknowledger = acknowledger;
+        _timeProvider = timeProvider;
+    }
+
+    /// <summary>The resume validation the session started on.</summary>
+    public ResumeValidationResult Validation { get; }
+
+    /// <summary>The durable position replication starts at (the checkpoint, or the new slot's consistent point).</summary>
+    public CheckpointPosition StartPosition { get; }
+
+    /// <summary>The acknowledger: mark processed transactions and report durable checkpoints through it.</summary>
+    public ReplicationAcknowledger Acknowledger { get; }
+
+    /// <summary>The replication connection (for its process id or status; do not start replication on it yourself).</summary>
+    public LogicalReplicationConnection Connection => _replication;
+
+    /// <summary>
+    /// Opens a session: connects, loads the checkpoint of source type <c>postgres</c> from <paramref name="store"/>,
+    /// validates resuming, and acts on the verdict.
+    /// </summary>
+    /// <param name="connectionString">An Npgsql connection string to the database whose changes are streamed; used for the replication connection and for reading <c>pg_replication_slots</c>.</param>
+    /// <param name="store">The checkpoint store; it must read <c>postgres</c> offsets as <see cref="PostgresOffset"/>.</param>
+    /// <param name="options">Slot, publications and policies.</param>
+    /// <param name="loggerFactory">Logger factory; no logging when <see langword="null"/>.</param>
+    /// <param name="timeProvider">Clock; the system clock when <see langword="null"/>.</param>
+    /// <param name="cancellationToken">Cancels opening.</param>
+    /// <returns>The session, ready for <see cref="ReadAsync"/>.</returns>
+    /// <exception cref="CheckpointException">
+    /// Resuming is refused (the code and message name the verdict and the operator's action), or the stored checkpoint
+    /// is of another kind or slot (<see cref="CheckpointErrorCode.Misconfigured"/>), or a save failed.
+    /// </exception>
+    /// <exception cref="NpgsqlException">The server cannot be reached.</exception>
+    public static async Task<PostgresReplicationSession> OpenAsync(
+        string connectionString,
+        ICheckpointStore store,
+        PostgresReplicationSessionOptions options,
+        ILoggerFactory? loggerFactory = null,
+        TimeProvider? timeProvider = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(options);
+        loggerFactory ??= NullLoggerFactory.Instance;
+        timeProvider ??= TimeProvider.System;
+        var logger = loggerFactory.CreateLogger<PostgresReplicationSession>();
+
+        var dataSource = NpgsqlDataSource.Create(connectionString);
+        var replication = new LogicalReplicationConnection(connectionString);
+        ReplicationAcknowledger? acknowledger = null;
+        try
+        {
+            await replication.Open(cancellationToken).ConfigureAwait(false);
+            var record = await store.LoadAsync(PostgresOffset.StreamingSourceType, cancellationToken).ConfigureAwait(false);
+            PostgresOffset? checkpoint = null;
+            if (record is not null)
+            {
+                checkpoint = record.Offset as PostgresOffset ?? throw new CheckpointException(
+                    CheckpointErrorCode.Misconfigured,
+                    $"The stored '{PostgresOffset.StreamingSourceType}' checkpoint {record.Offset} was not read as a PostgreSQL offset: configure the store's codecs with OffsetCodecRegistry.Empty.WithPostgres().");
+                if (!string.Equals(checkpoint.SlotName, options.SlotName, StringComparison.Ordinal))
+                {
+                    throw new CheckpointException(
+                        CheckpointErrorCode.Misconfigured,
+                        $"The stored checkpoint {checkpoint} belongs to slot '{checkpoint.SlotName}', but the session is configured for slot '{options.SlotName}'. Use the slot the checkpoint was taken on, or another checkpoint name/directory for the new slot.");
+                }
+            }
+
+            var validator = new PostgresResumeValidator(dataSource, options.Validation, loggerFactory);
+            var validation = await validator.ValidateAsync(replication, options.SlotName, checkpoint, cancellationToken).ConfigureAwait(false);
+            validation.ThrowIfRefused();
+
+            var facts = validation.Facts;
+            var identity = new PostgresOffset(
+                checkpoint?.Lsn ?? facts.ServerWalPosition,
+                options.SlotName,
+                facts.ServerSystemIdentifier,
+                facts.ServerTimeline,
+                string.IsNullOrEmpty(facts.ServerDatabase) ? null : facts.ServerDatabase);
+            var count = record?.CommittedEventCount ?? 0;
+            CheckpointPosition start;
+            switch (validation.Action)
+            {
+                case ResumeAction.StartAtCheckpoint:
+                    start = new CheckpointPosition(identity.WithLsn(checkpoint!.Lsn), count);
+                    if (validation.Verdict == ResumeVerdict.ResumeOnNewTimeline)
+                    {
+                        // Offsets of different timelines never compare, so the move to the new timeline is an explicit,
+                        // audited rewrite of the same LSN, justified by the history checked above.
+                        await store.RewindAsync(
+                            start.Offset,
+                            count,
+                            $"timeline switch {checkpoint.Timeline} -> {facts.ServerTimeline}: checkpoint {PostgresOffset.FormatLsn(checkpoint.Lsn)} is before the switch point {PostgresOffset.FormatLsn(facts.TimelineSwitchPoint!.Value)} in the server's history",
+                            cancellationToken).ConfigureAwait(false);
+                        Log.TimelineSwitchRecorded(logger, options.SlotName, checkpoint.Timeline!.Value, facts.ServerTimeline, start.Offset);
+                    }
+
+                    break;
+                case ResumeAction.CreateSlot or ResumeAction.RecreateSlot:
+                    if (validation.Action == ResumeAction.RecreateSlot)
+                    {
+                        await replication.DropReplicationSlot(options.SlotName, wait: false, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    var slot = await replication.CreatePgOutputReplicationSlot(
+                        options.SlotName,
+                        temporarySlot: false,
+                        slotSnapshotInitMode: LogicalSlotSnapshotInitMode.NoExport,
+                        cancellationToken: cancellationToken).ConfigureAwait(false);
+                    var consistentPoint = slot.ConsistentPoint;
+                    Log.SlotCreated(logger, options.SlotName, options.Validation.OutputPlugin, consistentPoint);
+                    start = new CheckpointPosition(identity.WithLsn(consistentPoint), record is null ? 0 : checked(count + 1));
+                    await store.SaveAsync(start.Offset, start.CommittedEventCount, cancellationToken).ConfigureAwait(false);
+                    break;
+                case ResumeAction.StartAtSlot:
+                    start = new CheckpointPosition(identity.WithLsn(validation.StartLsn!.Value), record is null ? 0 : checked(count + 1));
+                    await store.SaveAsync(start.Offset, start.CommittedEventCount, cancellationToken).ConfigureAwait(false);
+                    if (record is null)
+                    {
+                        Log.SlotAdopted(logger, options.SlotName, start.Lsn);
+                    }
+
+                    break;
+                default:
+                    throw new InvalidOperationException($"Unexpected resume action {validation.Action}.");
+            }
+
+            acknowledger = new ReplicationAcknowledger(
+                new NpgsqlReplicationFeedback(replication), store, start.Offset, start.CommittedEventCount, options.Acknowledgement, loggerFactory, timeProvider);
+            acknowledger.SetServerWalHint(facts.ServerWalPosition);
+            return new PostgresReplicationSession(replication, dataSource, validator, options, validation, start, acknowledger, timeProvider);
+        }
+        catch
+        {
+            if (acknowledger is not null)
+            {
+                await acknowledger.DisposeAsync().ConfigureAwait(false);
+            }
+
+            await replication.DisposeAsync().ConfigureAwait(false);
+            await dataSource.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Starts replication at <see cref="StartPosition"/> and yields the pgoutput messages of transactions after it.
+    /// Before the first message, the slot is checked again (held by this session, not moved past the start).
+    /// </summary>
+    /// <param name="cancellationToken">Stops the stream. Npgsql may still yield messages it had buffered; stop consuming on your own flag if you must stop at once.</param>
+    /// <returns>The messages; Npgsql reuses message instances, so read each one before moving on.</returns>
+    /// <exception cref="InvalidOperationException">The session is already being read.</exception>
+    /// <exception cref="CheckpointException">The slot changed after the validation, or is in use, or is gone (thrown on the first iteration).</exception>
+    public IAsyncEnumerable<PgOutputReplicationMessage> ReadAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (Interlocked.Exchange(ref _reading, 1) != 0)
+        {
+            throw new InvalidOperationException("A replication session can be read once; open a new session to stream again.");
+        }
+
+        return Acknowledger.TrackAsync(StartAndRecheckAsync(cancellationToken), StartPosition.Lsn, cancellationToken);
+    }
+
+    /// <summary>Stops the acknowledger and closes the replication connection.</summary>
+    /// <returns>A task that completes when everything is closed.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await Acknowledger.DisposeAsync().ConfigureAwait(false);
+        await _replication.DisposeAsync().ConfigureAwait(false);
+        await _dataSource.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private async IAsyncEnumerable<PgOutputReplicationMessage> StartAndRecheckAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        using var stream = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var slot = new PgOutputReplicationSlot(_options.SlotName);
+        var replicationOptions = new PgOutputReplicationOptions(_options.PublicationNames, _options.ProtocolVersion);
+        var enumerator = _replication.StartReplication(slot, replicationOptions, stream.Token, StartPosition.Lsn).GetAsyncEnumerator(stream.Token);
+        var pending = enumerator.MoveNextAsync().AsTask();
+        try
+        {
+            await RecheckAsync(pending, cancellationToken).ConfigureAwait(false);
+            await Acknowledger.OnStreamingConfirmedAsync(cancellationToken).ConfigureAwait(false);
+            while (await AwaitStartAsync(pending).ConfigureAwait(false))
+            {
+                yield return enumerator.Current;
+                pending = enumerator.MoveNextAsync().AsTask();
+            }
+        }
+        finally
+        {
+            await Acknowledger.OnStreamingStoppedAsync().ConfigureAwait(false);
+            if (!pending.IsCompleted)
+            {
+                await stream.CancelAsync().ConfigureAwait(false);
+                try
+                {
+                    await pending.ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is OperationCanceledException or NpgsqlException)
+                {
+                    // The stream is being abandoned; its end is of no interest.
+                }
+            }
+
+            await enumerator.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    // Waits until the server shows this session as the slot's holder, then checks the slot again, so nothing the
+    // validation saw can have changed unnoticed; an error of START_REPLICATION itself ends the wait.
+    private async Task RecheckAsync(Task<bool> pending, CancellationToken cancellationToken)
+    {
+        var started = _timeProvider.GetTimestamp();
+        var timeout = _options.Validation.RecheckTimeout;
+        while (true)
+        {
+            if (pending.IsCompleted && !await AwaitStartAsync(pending).ConfigureAwait(false))
+            {
+                return; // The server ended the stream at once: there is nothing to check or to consume.
+            }
+
+            if (await _validator.RecheckAfterStartAsync(Validation, StartPosition.Lsn, _replication.ProcessID, cancellationToken).ConfigureAwait(false))
+            {
+                return;
+            }
+
+            if (_timeProvider.GetElapsedTime(started) > timeout)
+            {
+                throw new CheckpointException(
+                    CheckpointErrorCode.InUse,
+                    $"Replication slot '{_options.SlotName}' did not show this session (walsender {_replication.ProcessID}) as its holder within {timeout.TotalSeconds:0.#} s after START_REPLICATION. Another process may hold it, or the SQL and replication connections reach different servers; check pg_replication_slots.active_pid.");
+            }
+
+            var delay = Task.Delay(_options.Validation.RecheckPollInterval, _timeProvider, cancellationToken);
+            await Task.WhenAny(pending, delay).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+    }
+
+    private async Task<bool> AwaitStartAsync(Task<bool> pending)
+    {
+        try
+        {
+            return await pending.ConfigureAwait(false);
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.ObjectInUse)
+        {
+            throw new CheckpointException(
+                CheckpointErrorCode.InUse,
+                $"START_REPLICATION on slot '{_options.SlotName}' was refused because another process holds the slot ({ex.MessageText}). Stop the other consumer and retry (transient).",
+                ex);
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UndefinedObject)
+        {
+            throw new CheckpointException(
+                CheckpointErrorCode.PositionUnavailable,
+                $"START_REPLICATION on slot '{_options.SlotName}' failed: {ex.MessageText}. The slot was dropped after the validation; nothing was consumed. Start again to get the validation verdict and the operator action.",
+                ex);
+        }
+        catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.ObjectNotInPrerequisiteState or "58P01")
+        {
+            throw new CheckpointException(
+                CheckpointErrorCode.PositionUnavailable,
+                $"START_REPLICATION on slot '{_options.SlotName}' at {PostgresOffset.FormatLsn(StartPosition.Lsn)} failed: {ex.MessageText}. The WAL the slot needs is gone (slot invalidated or WAL removed); see SlotInvalidated in docs/postgres.md.",
+                ex);
+        }
+    }
+}

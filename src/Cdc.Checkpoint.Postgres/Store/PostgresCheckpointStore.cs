@@ -1,0 +1,543 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Cdc.Checkpoint.Diagnostics;
+using Cdc.Checkpoint.Offsets;
+using Cdc.Checkpoint.Postgres.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+using NpgsqlTypes;
+using Log = Cdc.Checkpoint.Postgres.Diagnostics.Log;
+
+namespace Cdc.Checkpoint.Postgres.Store;
+
+/// <summary>
+/// A checkpoint store in a PostgreSQL table: one row per checkpoint name and source type, holding the typed offset
+/// (<c>jsonb</c>), the committed event count, the fencing epoch of the owner that wrote it, a store-wide write sequence
+/// and the update time. A sink that writes to the same database saves its rows and its offset in one transaction
+/// (<see cref="SaveAsync(NpgsqlTransaction, CheckpointOffset, ulong, CancellationToken)"/>), so both commit or neither
+/// does: exactly-once delivery into that sink.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Create the tables once with <see cref="CreateSchemaAsync"/> (or the SQL in <c>docs/postgres.md</c>); the store never
+/// creates them implicitly.
+/// </para>
+/// <para>
+/// Fencing: <see cref="AcquireAsync"/> increments the name's epoch in <c>{table}_fence</c> and makes this instance its
+/// owner (the first save acquires when it has not been called). Every save locks the fence row
+/// (<c>SELECT … FOR UPDATE</c>) and fails with <see cref="CheckpointErrorCode.StaleEpoch"/> when a newer owner has
+/// acquired the name since, so a paused former owner on another host cannot overwrite progress. The same lock makes
+/// the progress guards (<see cref="ProgressGuard"/>: no lower count, no conflicting offset at an equal count, no
+/// typed regression or divergence) atomic with the write.
+/// </para>
+/// <para>
+/// Loads do not need an epoch. <see cref="RewindAsync"/> skips the progress guards (never the fence) and writes an audit
+/// row to <c>{table}_audit</c> in the same transaction.
+/// </para>
+/// <para>Thread-safe. Errors of the server or the network during a save surface as
+/// <see cref="CheckpointErrorCode.WriteFailed"/> (the previous row is unchanged, the transaction rolled back); during a
+/// load they surface as <see cref="NpgsqlException"/>.</para>
+/// </remarks>
+public sealed class PostgresCheckpointStore : ICheckpointStore
+{
+    /// <summary>The format version of the rows this release writes (the <c>format_version</c> column).</summary>
+    public const int CurrentFormatVersion = 1;
+
+    /// <summary>The longest checkpoint name, in characters.</summary>
+    public const int MaxNameLength = 200;
+
+    private const string StoreTag = "postgres_table";
+
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly PostgresCheckpointStoreOptions _options;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _timeProvider;
+    private readonly string _table;
+    private readonly string _fence;
+    private readonly string _audit;
+    private readonly string _sequence;
+    private readonly Lock _acquireGate = new();
+    private Task<long>? _firstAcquire;
+    private long _epoch;
+
+    /// <summary>Creates a store for checkpoint <paramref name="name"/>. Nothing is touched until the first operation.</summary>
+    /// <param name="dataSource">Connections to the database that holds the checkpoint tables.</param>
+    /// <param name="name">The checkpoint name (one consumer): 1–200 characters without control characters.</param>
+    /// <param name="options">Options; defaults when <see langword="null"/>.</param>
+    /// <param name="loggerFactory">Logger factory; no logging when <see langword="null"/>.</param>
+    /// <param name="timeProvider">Clock for <c>updated_at</c> and <c>acquired_at</c>; the system clock when <see langword="null"/>.</param>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is empty, too long or contains control characters.</exception>
+    public PostgresCheckpointStore(
+        NpgsqlDataSource dataSource,
+        string name,
+        PostgresCheckpointStoreOptions? options = null,
+        ILoggerFactory? loggerFactory = null,
+        TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(dataSource);
+        ArgumentNullException.ThrowIfNull(name);
+        if (name.Length == 0 || name.Length > MaxNameLength || name.Any(char.IsControl) || string.IsNullOrWhiteSpace(name))
+        {
+            throw new ArgumentException(
+                $"Checkpoint name '{name}' is not allowed: use 1-{MaxNameLength} characters without control characters.", nameof(name));
+        }
+
+        _dataSource = dataSource;
+        Name = name;
+        _options = options ?? new PostgresCheckpointStoreOptions();
+        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<PostgresCheckpointStore>();
+        _timeProvider = timeProvider ?? TimeProvider.System;
+        _table = $"\"{_options.Schema}\".\"{_options.TableName}\"";
+        _fence = $"\"{_options.Schema}\".\"{_options.TableName}_fence\"";
+        _audit = $"\"{_options.Schema}\".\"{_options.TableName}_audit\"";
+        _sequence = $"\"{_options.Schema}\".\"{_options.TableName}_seq\"";
+    }
+
+    /// <summary>The checkpoint name.</summary>
+    public string Name { get; }
+
+    /// <summary>The fencing epoch this instance owns, or 0 before <see cref="AcquireAsync"/> (or the first save).</summary>
+    public long Epoch => Interlocked.Read(ref _epoch);
+
+    /// <summary>The qualified table name, as used in messages: <c>schema.table</c>.</summary>
+    public string TableName => $"{_options.Schema}.{_options.TableName}";
+
+    /// <summary>
+    /// Creates the checkpoint table, the fence and audit tables and the sequence if they do not exist. Safe to call
+    /// concurrently and repeatedly. Needs the <c>CREATE</c> privilege on the schema.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the command.</param>
+    /// <returns>A task that completes when the tables exist.</returns>
+    /// <exception cref="NpgsqlException">The server refused (for example, no privilege).</exception>
+    public async Task CreateSchemaAsync(CancellationToken cancellationToken = default)
+    {
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            await using (transaction.ConfigureAwait(false))
+            {
+                // Concurrent CREATE … IF NOT EXISTS can still collide on the catalog; one creator at a time.
+                await ExecuteAsync(connection, transaction, "SELECT pg_advisory_xact_lock(hashtext($1))", [TableName], cancellationToken).ConfigureAwait(false);
+                await ExecuteAsync(connection, transaction, SchemaSql, [], cancellationToken).ConfigureAwait(false);
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        Log.StoreSchemaCreated(_logger, TableName);
+    }
+
+    /// <summary>
+    /// Takes ownership of the checkpoint name: increments its fencing epoch and remembers the new value. Saves of any
+    /// owner that acquired earlier fail with <see cref="CheckpointErrorCode.StaleEpoch"/> from now on. Waits while another
+    /// owner's save transaction holds the fence row.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the command.</param>
+    /// <returns>The new epoch (1 for the first owner).</returns>
+    /// <exception cref="CheckpointException"><see cref="CheckpointErrorCode.Misconfigured"/> when the tables do not exist.</exception>
+    /// <exception cref="NpgsqlException">The server could not be reached.</exception>
+    public async Task<long> AcquireAsync(CancellationToken cancellationToken = default)
+    {
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var sql = $"""
+                INSERT INTO {_fence} (name, epoch, owner, acquired_at) VALUES ($1, 1, $2, $3)
+                ON CONFLICT (name) DO UPDATE SET epoch = {_fence}.epoch + 1, owner = EXCLUDED.owner, acquired_at = EXCLUDED.acquired_at
+                RETURNING epoch
+                """;
+            long epoch;
+            try
+            {
+                epoch = (long)(await ScalarAsync(connection, null, sql, [Name, _options.Owner, _timeProvider.GetUtcNow()], cancellationToken).ConfigureAwait(false))!;
+            }
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UndefinedTable)
+            {
+                throw MissingTables(ex);
+            }
+
+            Interlocked.Exchange(ref _epoch, epoch);
+            Log.StoreEpochAcquired(_logger, Name, TableName, epoch);
+            return epoch;
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Runs in a transaction of its own. Acquires the name first if this instance has no epoch yet.</remarks>
+    /// <exception cref="CheckpointException">
+    /// <see cref="CheckpointErrorCode.StaleEpoch"/> when another owner acquired the name; a progress-guard code; or
+    /// <see cref="CheckpointErrorCode.WriteFailed"/> when the server failed the transaction.
+    /// </exception>
+    public async ValueTask SaveAsync(CheckpointOffset offset, ulong committedEventCount, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(offset);
+        cancellationToken.ThrowIfCancellationRequested();
+        await WriteInOwnTransactionAsync(offset, committedEventCount, reason: null, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Saves the checkpoint inside the caller's transaction: it becomes visible, together with whatever else the
+    /// transaction wrote, only when the caller commits, and disappears with it on rollback. The fence row stays locked
+    /// until then, so keep the transaction short.
+    /// </summary>
+    /// <param name="transaction">An open transaction on a connection to the database holding the checkpoint tables.</param>
+    /// <param name="offset">The new offset.</param>
+    /// <param name="committedEventCount">The committed event count at that offset.</param>
+    /// <param name="cancellationToken">Cancels before anything is written.</param>
+    /// <returns>A task that completes when the row is written in the transaction (not yet committed).</returns>
+    /// <exception cref="CheckpointException">
+    /// <see cref="CheckpointErrorCode.StaleEpoch"/>, a progress-guard code, or <see cref="CheckpointErrorCode.WriteFailed"/>.
+    /// After a <see cref="CheckpointException"/> the caller's transaction must be rolled back.
+    /// </exception>
+    public async ValueTask SaveAsync(NpgsqlTransaction transaction, CheckpointOffset offset, ulong committedEventCount, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(transaction);
+        ArgumentNullException.ThrowIfNull(offset);
+        var connection = transaction.Connection ?? throw new ArgumentException("The transaction has completed; pass an open transaction.", nameof(transaction));
+        cancellationToken.ThrowIfCancellationRequested();
+        var epoch = await EnsureEpochAsync(cancellationToken).ConfigureAwait(false);
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            await WriteAsync(connection, transaction, epoch, offset, committedEventCount, reason: null, cancellationToken).ConfigureAwait(false);
+            CheckpointMetrics.RecordSave(StoreTag, offset.SourceType, started, null);
+        }
+        catch (CheckpointException ex)
+        {
+            CheckpointMetrics.RecordSave(StoreTag, offset.SourceType, started, ex.ErrorCode);
+            throw;
+        }
+        catch (NpgsqlException ex)
+        {
+            CheckpointMetrics.RecordSave(StoreTag, offset.SourceType, started, CheckpointErrorCode.WriteFailed);
+            throw WriteFailed(offset, ex);
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<CheckpointRecord?> LoadAsync(string sourceType, CancellationToken cancellationToken = default)
+    {
+        SourceTypeName.Validate(sourceType);
+        cancellationToken.ThrowIfCancellationRequested();
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            try
+            {
+                var record = await ReadRecordAsync(connection, null, sourceType, forUpdate: false, cancellationToken).ConfigureAwait(false);
+                if (record is not null)
+                {
+                    Log.StoreLoaded(_logger, Name, sourceType, record.Offset, record.CommittedEventCount, record.Epoch);
+                }
+
+                return record;
+            }
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UndefinedTable)
+            {
+                throw MissingTables(ex);
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Checks the fence, skips the progress guards, and writes an audit row in the same transaction.</remarks>
+    public async ValueTask RewindAsync(CheckpointOffset offset, ulong committedEventCount, string reason, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(offset);
+        ArgumentException.ThrowIfNullOrWhiteSpace(reason);
+        cancellationToken.ThrowIfCancellationRequested();
+        await WriteInOwnTransactionAsync(offset, committedEventCount, reason, cancellationToken).ConfigureAwait(false);
+    }
+
+    private string SchemaSql => $"""
+        CREATE TABLE IF NOT EXISTS {_table} (
+            name text NOT NULL CHECK (length(name) BETWEEN 1 AND {MaxNameLength}),
+            source_type text NOT NULL CHECK (source_type ~ '^[a-z][a-z0-9_]*$' AND length(source_type) <= 64),
+            "offset" jsonb NOT NULL,
+            committed_event_count numeric(20,0) NOT NULL CHECK (committed_event_count BETWEEN 0 AND 18446744073709551615),
+            epoch bigint NOT NULL CHECK (epoch > 0),
+            sequence bigint NOT NULL,
+            format_version integer NOT NULL,
+            updated_at timestamptz NOT NULL,
+            PRIMARY KEY (name, source_type));
+        CREATE TABLE IF NOT EXISTS {_fence} (
+            name text PRIMARY KEY,
+            epoch bigint NOT NULL CHECK (epoch > 0),
+            owner text NOT NULL,
+            acquired_at timestamptz NOT NULL);
+        CREATE TABLE IF NOT EXISTS {_audit} (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            name text NOT NULL,
+            source_type text NOT NULL,
+            old_offset jsonb,
+            old_count numeric(20,0),
+            new_offset jsonb NOT NULL,
+            new_count numeric(20,0) NOT NULL,
+            epoch bigint NOT NULL,
+            reason text NOT NULL,
+            at timestamptz NOT NULL);
+        CREATE SEQUENCE IF NOT EXISTS {_sequence};
+        """;
+
+    private async Task WriteInOwnTransactionAsync(CheckpointOffset offset, ulong committedEventCount, string? reason, CancellationToken cancellationToken)
+    {
+        var epoch = await EnsureEpochAsync(cancellationToken).ConfigureAwait(false);
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            await using (connection.ConfigureAwait(false))
+            {
+                var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+                await using (transaction.ConfigureAwait(false))
+                {
+                    await WriteAsync(connection, transaction, epoch, offset, committedEventCount, reason, cancellationToken).ConfigureAwait(false);
+                    await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            CheckpointMetrics.RecordSave(StoreTag, offset.SourceType, started, null);
+        }
+        catch (CheckpointException ex)
+        {
+            CheckpointMetrics.RecordSave(StoreTag, offset.SourceType, started, ex.ErrorCode);
+            throw;
+        }
+        catch (NpgsqlException ex)
+        {
+            CheckpointMetrics.RecordSave(StoreTag, offset.SourceType, started, CheckpointErrorCode.WriteFailed);
+            throw WriteFailed(offset, ex);
+        }
+    }
+
+    // The first save acquires once, however many saves start concurrently: acquiring twice would fence this very
+    // instance's earlier acquisition.
+    private async Task<long> EnsureEpochAsync(CancellationToken cancellationToken)
+    {
+        var epoch = Epoch;
+        if (epoch != 0)
+        {
+            return epoch;
+        }
+
+        Task<long> acquiring;
+        lock (_acquireGate)
+        {
+            if (_firstAcquire is null || _firstAcquire.IsFaulted || _firstAcquire.IsCanceled)
+            {
+                _firstAcquire = AcquireAsync(CancellationToken.None);
+            }
+
+            acquiring = _firstAcquire;
+        }
+
+        return await acquiring.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task WriteAsync(
+        NpgsqlConnection connection,
+        NpgsqlTransaction transaction,
+        long epoch,
+        CheckpointOffset offset,
+        ulong committedEventCount,
+        string? reason,
+        CancellationToken cancellationToken)
+    {
+        SourceTypeName.Validate(offset.SourceType);
+        var where = $"{TableName}/{Name}";
+        CheckpointRecord? existing;
+        try
+        {
+            // The fence row lock orders this save after any newer owner's acquisition, and serialises the guard below
+            // with every other save of the name until the transaction ends.
+            var current = await ScalarAsync(connection, transaction, $"SELECT epoch FROM {_fence} WHERE name = $1 FOR UPDATE", [Name], cancellationToken).ConfigureAwait(false);
+            if (current is not long currentEpoch || currentEpoch != epoch)
+            {
+                var newer = current as long? ?? 0;
+                Log.StoreStaleEpoch(_logger, Name, epoch, newer);
+                throw new CheckpointException(
+                    CheckpointErrorCode.StaleEpoch,
+                    string.Create(CultureInfo.InvariantCulture, $"Refusing to save checkpoint {where}: this owner holds fencing epoch {epoch}, but the name is now at epoch {newer} — another owner has taken over. Stop this consumer; the new owner continues from the stored checkpoint."));
+            }
+
+            existing = await ReadRecordAsync(connection, transaction, offset.SourceType, forUpdate: true, cancellationToken).ConfigureAwait(false);
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UndefinedTable)
+        {
+            throw MissingTables(ex);
+        }
+
+        if (reason is null)
+        {
+            ProgressGuard.Verdict verdict;
+            try
+            {
+                verdict = ProgressGuard.Check(where, existing, offset, committedEventCount);
+            }
+            catch (CheckpointException ex)
+            {
+                Log.StoreSaveRefused(_logger, Name, offset.SourceType, ex.Message);
+                throw;
+            }
+
+            if (verdict == ProgressGuard.Verdict.Repeat)
+            {
+                return;
+            }
+        }
+        else
+        {
+            await ExecuteAsync(
+                connection,
+                transaction,
+                $"""
+                INSERT INTO {_audit} (name, source_type, old_offset, old_count, new_offset, new_count, epoch, reason, at)
+                VALUES ($1, $2, $3::jsonb, $4::numeric, $5::jsonb, $6, $7, $8, $9)
+                """,
+                [Name, offset.SourceType, existing?.Offset.ToJsonString(), existing is null ? null : (decimal)existing.CommittedEventCount,
+                    offset.ToJsonString(), (decimal)committedEventCount, epoch, reason, _timeProvider.GetUtcNow()],
+                cancellationToken).ConfigureAwait(false);
+        }
+
+        await ExecuteAsync(
+            connection,
+            transaction,
+            $"""
+            INSERT INTO {_table} (name, source_type, "offset", committed_event_count, epoch, sequence, format_version, updated_at)
+            VALUES ($1, $2, $3::jsonb, $4, $5, nextval('{_sequence}'), $6, $7)
+            ON CONFLICT (name, source_type) DO UPDATE SET
+                "offset" = EXCLUDED."offset", committed_event_count = EXCLUDED.committed_event_count, epoch = EXCLUDED.epoch,
+                sequence = EXCLUDED.sequence, format_version = EXCLUDED.format_version, updated_at = EXCLUDED.updated_at
+            """,
+            [Name, offset.SourceType, offset.ToJsonString(), (decimal)committedEventCount, epoch, CurrentFormatVersion, _timeProvider.GetUtcNow()],
+            cancellationToken).ConfigureAwait(false);
+
+        if (reason is null)
+        {
+            Log.StoreSaved(_logger, Name, offset.SourceType, offset, committedEventCount, epoch);
+        }
+        else
+        {
+            Log.StoreRewound(_logger, Name, offset.SourceType, existing?.Offset, existing?.CommittedEventCount, offset, committedEventCount, reason);
+        }
+    }
+
+    private async Task<CheckpointRecord?> ReadRecordAsync(
+        NpgsqlConnection connection, NpgsqlTransaction? transaction, string sourceType, bool forUpdate, CancellationToken cancellationToken)
+    {
+        var sql = $"""
+            SELECT "offset"::text, committed_event_count::text, epoch, sequence, format_version, updated_at
+            FROM {_table} WHERE name = $1 AND source_type = $2{(forUpdate ? " FOR UPDATE" : string.Empty)}
+            """;
+        var command = new NpgsqlCommand(sql, connection, transaction)
+        {
+            Parameters = { new NpgsqlParameter { Value = Name }, new NpgsqlParameter { Value = sourceType } },
+        };
+        await using (command.ConfigureAwait(false))
+        {
+            var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    return null;
+                }
+
+                var offsetJson = reader.GetString(0);
+                var countText = reader.GetString(1);
+                var epoch = reader.GetInt64(2);
+                var sequence = reader.GetInt64(3);
+                var formatVersion = reader.GetInt32(4);
+                var updatedAt = reader.GetFieldValue<DateTimeOffset>(5);
+                return ParseRecord(sourceType, offsetJson, countText, epoch, sequence, formatVersion, updatedAt);
+            }
+        }
+    }
+
+    private CheckpointRecord ParseRecord(string sourceType, string offsetJson, string countText, long epoch, long sequence, int formatVersion, DateTimeOffset updatedAt)
+    {
+        var where = $"{TableName} row (name '{Name}', source_type '{sourceType}')";
+        if (formatVersion != CurrentFormatVersion)
+        {
+            throw new CheckpointException(
+                CheckpointErrorCode.UnsupportedFormatVersion,
+                $"Checkpoint {where} has format_version {formatVersion}; this release reads version {CurrentFormatVersion}. Upgrade Cdc.Checkpoint.Postgres.");
+        }
+
+        if (!ulong.TryParse(countText, NumberStyles.None, CultureInfo.InvariantCulture, out var count) || sequence < 0)
+        {
+            throw new CheckpointException(CheckpointErrorCode.Corrupt, $"Checkpoint {where} has committed_event_count '{countText}' and sequence {sequence}; expected unsigned 64-bit integers. Repair or rewind the row.");
+        }
+
+        CheckpointOffset offset;
+        try
+        {
+            using var document = JsonDocument.Parse(offsetJson);
+            offset = _options.Codecs.Read(sourceType, document.RootElement, formatVersion);
+        }
+        catch (Exception ex) when (ex is FormatException or JsonException or ArgumentException)
+        {
+            throw new CheckpointException(CheckpointErrorCode.Corrupt, $"Checkpoint {where} holds an offset that cannot be read: {ex.Message} Repair or rewind the row.", ex);
+        }
+
+        if (!string.Equals(offset.SourceType, sourceType, StringComparison.Ordinal))
+        {
+            throw new CheckpointException(CheckpointErrorCode.Corrupt, $"Checkpoint {where} was read as an offset of source type '{offset.SourceType}'.");
+        }
+
+        return new CheckpointRecord(sourceType, count, offset)
+        {
+            FormatVersion = formatVersion,
+            Sequence = (ulong)sequence,
+            SavedAt = updatedAt,
+            Epoch = epoch,
+        };
+    }
+
+    private CheckpointException MissingTables(PostgresException ex) =>
+        new(
+            CheckpointErrorCode.Misconfigured,
+            $"The checkpoint tables {TableName}, {TableName}_fence and {TableName}_audit do not exist ({ex.MessageText}). Create them once with PostgresCheckpointStore.CreateSchemaAsync or the SQL in docs/postgres.md.",
+            ex);
+
+    private CheckpointException WriteFailed(CheckpointOffset offset, Exception ex) =>
+        new(
+            CheckpointErrorCode.WriteFailed,
+            $"Saving checkpoint {TableName}/{Name} at {offset} failed: {ex.Message}. The transaction was not committed and the stored row is unchanged; retry when the server is reachable.",
+            ex);
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, object?[] parameters, CancellationToken cancellationToken)
+    {
+        var command = CreateCommand(connection, transaction, sql, parameters);
+        await using (command.ConfigureAwait(false))
+        {
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<object?> ScalarAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, object?[] parameters, CancellationToken cancellationToken)
+    {
+        var command = CreateCommand(connection, transaction, sql, parameters);
+        await using (command.ConfigureAwait(false))
+        {
+            return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static NpgsqlCommand CreateCommand(NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, object?[] parameters)
+    {
+        var command = new NpgsqlCommand(sql, connection, transaction);
+        foreach (var value in parameters)
+        {
+            command.Parameters.Add(value switch
+            {
+                null => new NpgsqlParameter { Value = DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text },
+                _ => new NpgsqlParameter { Value = value },
+            });
+        }
+
+        return command;
+    }
+}

@@ -1,0 +1,409 @@
+using Cdc.Checkpoint.Offsets;
+using Cdc.Checkpoint.Postgres.Replication;
+using Cdc.Checkpoint.Postgres.Tests.Support;
+using FsCheck;
+using FsCheck.Fluent;
+using Npgsql.Replication.PgOutput.Messages;
+using NpgsqlTypes;
+using Shouldly;
+using Xunit;
+
+namespace Cdc.Checkpoint.Postgres.Tests.Replication;
+
+/// <summary>The acknowledger's rules without a server: only durable LSNs reach the connection, never backwards, lag, idle advance.</summary>
+public sealed class AcknowledgerTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static readonly PostgresOffset Start = new(new NpgsqlLogSequenceNumber(1000), "ack_slot", 99, 1, "app");
+
+    private static NpgsqlLogSequenceNumber Lsn(ulong value) => new(value);
+
+    private static ReplicationAcknowledger Create(
+        FakeFeedback feedback, RecordingStore store, int lag = 0, TimeSpan? idle = null, TimeProvider? time = null, ulong count = 10) =>
+        new(feedback, store, Start, count, new ReplicationAcknowledgerOptions { AcknowledgeLag = lag, IdleAdvanceInterval = idle ?? Timeout.InfiniteTimeSpan }, null, time ?? new ManualTimeProvider());
+
+    [Fact]
+    public async Task MarkProcessed_CountGrowsByEventsAndAtLeastOne_AndNeverGoesBackwards()
+    {
+        await using var ack = Create(new FakeFeedback(), new RecordingStore());
+
+        var first = ack.MarkProcessed(Lsn(1100), 5);
+        var empty = ack.MarkProcessed(Lsn(1200), 0);
+
+        first.CommittedEventCount.ShouldBe(15UL);
+        first.Offset.ShouldBe(Start.WithLsn(Lsn(1100)));
+        empty.CommittedEventCount.ShouldBe(16UL);
+        Should.Throw<ArgumentOutOfRangeException>(() => ack.MarkProcessed(Lsn(1200), 1)).Message.ShouldContain("0/4B0");
+        Should.Throw<ArgumentOutOfRangeException>(() => ack.MarkProcessed(Lsn(1150), 1));
+        ack.Processed.ShouldBe(empty);
+    }
+
+    [Fact]
+    public async Task MarkDurableAsync_PositionNotProcessed_ThrowsAndAcknowledgesNothing()
+    {
+        var feedback = new FakeFeedback();
+        await using var ack = Create(feedback, new RecordingStore());
+        ack.MarkProcessed(Lsn(1100), 1);
+
+        var ex = await Should.ThrowAsync<ArgumentException>(async () => await ack.MarkDurableAsync(new CheckpointPosition(Start.WithLsn(Lsn(1200)), 12), Ct));
+
+        ex.Message.ShouldContain("past the last processed");
+        feedback.Statuses.ShouldBeEmpty();
+        ack.Durable.Lsn.ShouldBe(Start.Lsn);
+    }
+
+    [Fact]
+    public async Task MarkDurableAsync_DurablePositions_AcknowledgedInOrderAndNeverBackwards()
+    {
+        var feedback = new FakeFeedback();
+        await using var ack = Create(feedback, new RecordingStore());
+        var p1 = ack.MarkProcessed(Lsn(1100), 1);
+        var p2 = ack.MarkProcessed(Lsn(1200), 1);
+
+        await ack.MarkDurableAsync(p2, Ct);
+        await ack.MarkDurableAsync(p1, Ct); // late report of an older position: ignored
+        await ack.MarkDurableAsync(p2, Ct); // repeat: ignored
+
+        feedback.Statuses.ShouldBe([Lsn(1200)]);
+        feedback.Sends.ShouldBe(1);
+        ack.Acknowledged.ShouldBe(Lsn(1200));
+        ack.Durable.ShouldBe(p2);
+    }
+
+    [Fact]
+    public async Task MarkDurableAsync_WithLagTwo_AcknowledgesTheCheckpointTwoSavesOlder()
+    {
+        var feedback = new FakeFeedback();
+        await using var ack = Create(feedback, new RecordingStore(), lag: 2);
+        await ack.OnStreamingConfirmedAsync(Ct);
+        feedback.Statuses.ShouldBeEmpty(); // only the start checkpoint is known: nothing two saves older yet
+
+        foreach (var lsn in new ulong[] { 1100, 1200, 1300, 1400 })
+        {
+            await ack.MarkDurableAsync(ack.MarkProcessed(Lsn(lsn), 1), Ct);
+        }
+
+        feedback.Statuses.ShouldBe([Lsn(1000), Lsn(1100), Lsn(1200)]);
+    }
+
+    [Fact]
+    public async Task OnStreamingConfirmedAsync_NoLag_AcknowledgesTheStartCheckpoint()
+    {
+        var feedback = new FakeFeedback();
+        await using var ack = Create(feedback, new RecordingStore());
+
+        await ack.OnStreamingConfirmedAsync(Ct);
+
+        feedback.Statuses.ShouldBe([Start.Lsn]);
+    }
+
+    [Fact]
+    public async Task CheckpointAsync_SavesTheLatestProcessedPositionThenAcknowledgesIt()
+    {
+        var feedback = new FakeFeedback();
+        var store = new RecordingStore();
+        await using var ack = Create(feedback, store);
+        ack.MarkProcessed(Lsn(1100), 2);
+        var latest = ack.MarkProcessed(Lsn(1200), 3);
+
+        (await ack.CheckpointAsync(Ct)).ShouldBeTrue();
+        (await ack.CheckpointAsync(Ct)).ShouldBeFalse();
+
+        store.Saved.ShouldBe([(latest.Offset, 15UL)]);
+        feedback.Statuses.ShouldBe([Lsn(1200)]);
+        ack.Durable.ShouldBe(latest);
+    }
+
+    [Fact]
+    public async Task CheckpointAsync_StoreFails_NothingAcknowledgedAndDurableUnchanged()
+    {
+        var feedback = new FakeFeedback();
+        var store = new RecordingStore { FailWith = new CheckpointException(CheckpointErrorCode.WriteFailed, "disk full") };
+        await using var ack = Create(feedback, store);
+        ack.MarkProcessed(Lsn(1100), 2);
+
+        (await Should.ThrowAsync<CheckpointException>(async () => await ack.CheckpointAsync(Ct))).ErrorCode.ShouldBe(CheckpointErrorCode.WriteFailed);
+
+        feedback.Statuses.ShouldBeEmpty();
+        ack.Durable.Lsn.ShouldBe(Start.Lsn);
+    }
+
+    [Fact]
+    public async Task AcknowledgeAsync_ConnectionNotStreaming_StatusStillSetForTheNextUpdate()
+    {
+        var feedback = new FakeFeedback { Streaming = false };
+        await using var ack = Create(feedback, new RecordingStore());
+
+        await ack.MarkDurableAsync(ack.MarkProcessed(Lsn(1100), 1), Ct);
+
+        feedback.Statuses.ShouldBe([Lsn(1100)]);
+        feedback.Sends.ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task TryIdleAdvanceAsync_NothingInFlight_SavesTheKeepaliveWalEndThenAcknowledgesIt()
+    {
+        var feedback = new FakeFeedback();
+        var store = new RecordingStore();
+        await using var ack = Create(feedback, store);
+        feedback.LastReceivedLsn = Lsn(5000);
+
+        (await ack.TryIdleAdvanceAsync(Ct)).ShouldBeFalse(); // the stream is not confirmed yet
+        await ack.OnStreamingConfirmedAsync(Ct);
+        (await ack.TryIdleAdvanceAsync(Ct)).ShouldBeTrue();
+
+        store.Saved.ShouldBe([(Start.WithLsn(Lsn(5000)), 11UL)]);
+        feedback.Statuses.ShouldBe([Lsn(1000), Lsn(5000)]);
+        ack.Durable.ShouldBe(new CheckpointPosition(Start.WithLsn(Lsn(5000)), 11));
+        (await ack.TryIdleAdvanceAsync(Ct)).ShouldBeFalse(); // nothing new from the server
+    }
+
+    [Fact]
+    public async Task TryIdleAdvanceAsync_TransactionInFlightOrNotDurable_DoesNothing()
+    {
+        var feedback = new FakeFeedback();
+        var store = new RecordingStore();
+        await using var ack = Create(feedback, store);
+        await ack.OnStreamingConfirmedAsync(Ct);
+
+        await ack.OnBeginAsync(Ct);
+        feedback.LastReceivedLsn = Lsn(1500);
+        (await ack.TryIdleAdvanceAsync(Ct)).ShouldBeFalse(); // in a transaction
+
+        ack.OnCommit(Lsn(1600));
+        feedback.LastReceivedLsn = Lsn(1700);
+        (await ack.TryIdleAdvanceAsync(Ct)).ShouldBeFalse(); // received, not processed
+
+        ack.MarkProcessed(Lsn(1600), 1);
+        (await ack.TryIdleAdvanceAsync(Ct)).ShouldBeFalse(); // processed, not durable
+
+        await ack.CheckpointAsync(Ct);
+        (await ack.TryIdleAdvanceAsync(Ct)).ShouldBeTrue();
+
+        store.Saved.Select(s => s.Offset.Lsn).ShouldBe([Lsn(1600), Lsn(1700)]);
+    }
+
+    [Fact]
+    public async Task OnBeginAsync_WhileIdleAdvanceIsSaving_WaitsUntilTheSaveHasFinished()
+    {
+        var feedback = new FakeFeedback { LastReceivedLsn = Lsn(3000) };
+        var store = new RecordingStore { Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
+        await using var ack = Create(feedback, store);
+        await ack.OnStreamingConfirmedAsync(Ct);
+
+        var idle = ack.TryIdleAdvanceAsync(Ct).AsTask();
+        await store.Entered.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        var begin = ack.OnBeginAsync(Ct).AsTask();
+        await Task.Yield();
+        begin.IsCompleted.ShouldBeFalse();
+
+        store.Gate.SetResult();
+        (await idle).ShouldBeTrue();
+        await begin.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+
+        ack.OnCommit(Lsn(3500));
+        ack.MarkProcessed(Lsn(3500), 2).CommittedEventCount.ShouldBe(13UL); // after the idle advance's 11
+    }
+
+    [Fact]
+    public async Task TryIdleAdvanceAsync_SaveFails_NotDurableAndTheReservedCountIsNeverReused()
+    {
+        var feedback = new FakeFeedback { LastReceivedLsn = Lsn(3000) };
+        var store = new RecordingStore { FailWith = new CheckpointException(CheckpointErrorCode.WriteFailed, "server gone") };
+        await using var ack = Create(feedback, store);
+        await ack.OnStreamingConfirmedAsync(Ct);
+
+        (await ack.TryIdleAdvanceAsync(Ct)).ShouldBeFalse();
+
+        ack.Durable.Lsn.ShouldBe(Start.Lsn);
+        feedback.Statuses.ShouldBe([Start.Lsn]);
+        ack.OnCommit(Lsn(3500));
+        ack.MarkProcessed(Lsn(3500), 1).CommittedEventCount.ShouldBe(12UL);
+    }
+
+    [Fact]
+    public async Task IdleTimer_IntervalElapses_PerformsAnIdleAdvance()
+    {
+        var time = new ManualTimeProvider();
+        var feedback = new FakeFeedback { LastReceivedLsn = Lsn(4000) };
+        var store = new RecordingStore();
+        await using var ack = Create(feedback, store, idle: TimeSpan.FromSeconds(10), time: time);
+        await ack.OnStreamingConfirmedAsync(Ct);
+
+        time.Advance(TimeSpan.FromSeconds(9));
+        store.Saved.ShouldBeEmpty();
+        time.Advance(TimeSpan.FromSeconds(1));
+        await store.Entered.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        await WaitForAsync(() => ack.Acknowledged == Lsn(4000));
+
+        store.Saved.ShouldBe([(Start.WithLsn(Lsn(4000)), 11UL)]);
+    }
+
+    [Fact]
+    public async Task Acknowledger_AnySequenceOfOperations_ReportsOnlySavedPositionsInIncreasingOrder()
+    {
+        // 0: receive+process a transaction, 1: checkpoint, 2: keepalive moves the WAL end, 3: idle advance,
+        // 4: report a processed position as durable (as a transactional sink would after its commit)
+        var operations = Gen.ListOf(Gen.Choose(0, 4)).Select(l => l.ToArray());
+        Prop.ForAll(Arb.From(operations), ops =>
+        {
+            var feedback = new FakeFeedback();
+            var store = new RecordingStore();
+            var lag = ops.Length % 3;
+            var ack = Create(feedback, store, lag: lag);
+            ack.OnStreamingConfirmedAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
+            ulong wal = 1000;
+            var savedBeforeStatus = new HashSet<NpgsqlLogSequenceNumber> { Start.Lsn };
+            foreach (var op in ops)
+            {
+                switch (op)
+                {
+                    case 0:
+                        wal += 100;
+                        ack.OnBeginAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
+                        ack.OnCommit(Lsn(wal));
+                        ack.MarkProcessed(Lsn(wal), 2);
+                        break;
+                    case 1:
+                        ack.CheckpointAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
+                        break;
+                    case 2:
+                        wal += 50;
+                        feedback.LastReceivedLsn = Lsn(wal);
+                        break;
+                    case 3:
+                        ack.TryIdleAdvanceAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
+                        break;
+                    default:
+                        var processed = ack.Processed;
+                        store.SaveAsync(processed.Offset, processed.CommittedEventCount, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+                        ack.MarkDurableAsync(processed, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+                        break;
+                }
+
+                foreach (var saved in store.Saved)
+                {
+                    savedBeforeStatus.Add(saved.Offset.Lsn);
+                }
+
+                if (feedback.Statuses.Any(s => !savedBeforeStatus.Contains(s)) || ack.Acknowledged > ack.Durable.Lsn)
+                {
+                    return false;
+                }
+            }
+
+            ack.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            return feedback.Statuses.Zip(feedback.Statuses.Skip(1)).All(p => p.First < p.Second)
+                && store.Saved.Zip(store.Saved.Skip(1)).All(p => p.First.Count < p.Second.Count && p.First.Offset.Lsn < p.Second.Offset.Lsn);
+        }).QuickCheckThrowOnFailure();
+    }
+
+    [Fact]
+    public async Task TrackAsync_AfterTracking_MarkProcessedPastTheLastReceivedCommitIsRefused()
+    {
+        await using var ack = Create(new FakeFeedback(), new RecordingStore());
+        await foreach (var _ in ack.TrackAsync(Empty(), Start.Lsn, Ct))
+        {
+        }
+
+        ack.OnCommit(Lsn(1500));
+
+        Should.Throw<ArgumentOutOfRangeException>(() => ack.MarkProcessed(Lsn(1600), 1)).Message.ShouldContain("past the last commit received");
+        ack.MarkProcessed(Lsn(1500), 1).Lsn.ShouldBe(Lsn(1500));
+
+        static async IAsyncEnumerable<PgOutputReplicationMessage> Empty()
+        {
+            await Task.CompletedTask;
+            yield break;
+        }
+    }
+
+    private static async Task WaitForAsync(Func<bool> condition)
+    {
+        for (var i = 0; i < 1000 && !condition(); i++)
+        {
+            await Task.Delay(10, Ct);
+        }
+
+        condition().ShouldBeTrue();
+    }
+
+    internal sealed class FakeFeedback : IReplicationFeedback
+    {
+        private readonly Lock _gate = new();
+
+        public NpgsqlLogSequenceNumber LastReceivedLsn { get; set; }
+
+        public List<NpgsqlLogSequenceNumber> Statuses { get; } = [];
+
+        public int Sends { get; private set; }
+
+        public bool Streaming { get; init; } = true;
+
+        public void SetReplicationStatus(NpgsqlLogSequenceNumber lsn)
+        {
+            lock (_gate)
+            {
+                Statuses.Add(lsn);
+            }
+        }
+
+        public Task SendStatusUpdateAsync(CancellationToken cancellationToken)
+        {
+            if (!Streaming)
+            {
+                throw new InvalidOperationException("Status update can only be sent during replication");
+            }
+
+            lock (_gate)
+            {
+                Sends++;
+            }
+
+            return Task.CompletedTask;
+        }
+    }
+
+    /// <summary>An in-memory store that records saves, and can block or fail them.</summary>
+    internal sealed class RecordingStore : ICheckpointStore
+    {
+        private readonly InMemoryCheckpoint _inner = new();
+
+        public List<(PostgresOffset Offset, ulong Count)> Saved { get; } = [];
+
+        public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource? Gate { get; init; }
+
+        public Exception? FailWith { get; init; }
+
+        public async ValueTask SaveAsync(CheckpointOffset offset, ulong committedEventCount, CancellationToken cancellationToken = default)
+        {
+            Entered.TrySetResult();
+            if (Gate is not null)
+            {
+                await Gate.Task.WaitAsync(cancellationToken);
+            }
+
+            if (FailWith is not null)
+            {
+                throw FailWith;
+            }
+
+            await _inner.SaveAsync(offset, committedEventCount, cancellationToken);
+            lock (Saved)
+            {
+                if (Saved.Count == 0 || !Saved[^1].Offset.Equals(offset))
+                {
+                    Saved.Add(((PostgresOffset)offset, committedEventCount));
+                }
+            }
+        }
+
+        public ValueTask<CheckpointRecord?> LoadAsync(string sourceType, CancellationToken cancellationToken = default) => _inner.LoadAsync(sourceType, cancellationToken);
+
+        public ValueTask RewindAsync(CheckpointOffset offset, ulong committedEventCount, string reason, CancellationToken cancellationToken = default) =>
+            _inner.RewindAsync(offset, committedEventCount, reason, cancellationToken);
+    }
+}

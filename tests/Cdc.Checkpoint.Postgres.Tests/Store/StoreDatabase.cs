@@ -1,0 +1,28 @@
+using Cdc.Checkpoint.Conformance;
+using Cdc.Checkpoint.Offsets;
+using Cdc.Checkpoint.Postgres.Store;
+using Cdc.Checkpoint.TestServers;
+using Npgsql;
+
+namespace Cdc.Checkpoint.Postgres.Tests.Store;
+
+/// <summary>One database with the checkpoint tables, shared by the store tests of this process (names are unique per test).</summary>
+internal static class StoreDatabase
+{
+    private static readonly Lazy<Task<NpgsqlDataSource>> Shared = new(CreateAsync);
+
+    public static OffsetCodecRegistry Codecs { get; } = OffsetCodecRegistry.Empty.WithPostgres().With(ConformanceOffset.OffsetCodec);
+
+    public static Task<NpgsqlDataSource> GetAsync() => Shared.Value;
+
+    public static PostgresCheckpointStore NewStore(NpgsqlDataSource dataSource, string? name = null, TimeProvider? timeProvider = null, string owner = "test") =>
+        new(dataSource, name ?? "ckpt-" + Guid.NewGuid().ToString("N")[..12], new PostgresCheckpointStoreOptions { Codecs = Codecs, Owner = owner }, timeProvider: timeProvider);
+
+    private static async Task<NpgsqlDataSource> CreateAsync()
+    {
+        var server = await PostgresTestServer.GetAsync();
+        var dataSource = NpgsqlDataSource.Create(await server.CreateDatabaseAsync("store"));
+        await new PostgresCheckpointStore(dataSource, "schema").CreateSchemaAsync();
+        return dataSource;
+    }
+}
