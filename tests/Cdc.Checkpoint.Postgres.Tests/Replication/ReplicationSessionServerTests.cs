@@ -44,6 +44,7 @@ public sealed class ReplicationSessionServerTests
         await using var connection = await scenario.DataSource.OpenConnectionAsync(stop);
         NpgsqlTransaction? transaction = null;
         ulong events = 0;
+        var pending = new List<long>();
         try
         {
             await foreach (var message in session.ReadAsync(stop))
@@ -53,6 +54,7 @@ public sealed class ReplicationSessionServerTests
                     case BeginMessage:
                         transaction = await connection.BeginTransactionAsync(stop);
                         events = 0;
+                        pending.Clear();
                         break;
                     case InsertMessage insert:
                         var id = await ReadIdAsync(insert, stop);
@@ -61,7 +63,7 @@ public sealed class ReplicationSessionServerTests
                             await command.ExecuteNonQueryAsync(stop);
                         }
 
-                        seen.Enqueue(id);
+                        pending.Add(id);
                         events++;
                         break;
                     case CommitMessage commit:
@@ -70,6 +72,8 @@ public sealed class ReplicationSessionServerTests
                         await transaction!.CommitAsync(stop);
                         await transaction.DisposeAsync();
                         transaction = null;
+                        pending.ForEach(seen.Enqueue); // seen = committed to the sink
+                        pending.Clear();
                         await session.Acknowledger.MarkDurableAsync(position, stop);
                         break;
                 }
@@ -159,7 +163,9 @@ public sealed class ReplicationSessionServerTests
         }, Ct);
 
         await scenario.InsertAsync(1, 40);
-        await WaitUntilAsync(() => consumer.IsCompleted ? consumer.ContinueWith(_ => true, TaskScheduler.Default) : Task.FromResult(seen.Count >= 40), "40 rows in the sink");
+        await WaitUntilAsync(
+            async () => consumer.IsCompleted || await scenario.ScalarAsync<long>("SELECT count(*) FROM sink") == 40,
+            "40 rows committed to the sink");
         consumer.IsFaulted.ShouldBeFalse();
         var last = await DurableCheckpointAsync(store);
         await WaitUntilAsync(async () => (await scenario.SlotAsync())!.ConfirmedFlushLsn == last, "the slot to reach the durable checkpoint");
