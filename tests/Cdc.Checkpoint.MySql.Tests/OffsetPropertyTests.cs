@@ -11,7 +11,7 @@ public sealed class OffsetPropertyTests
 {
     private static readonly Config Many = Config.QuickThrowOnFailure.WithMaxTest(300);
 
-    private static readonly Gen<ulong> Skip = Gen.OneOf(Gen.Choose(0, 3).Select(x => (ulong)x), Gen.Constant(ulong.MaxValue));
+    private static readonly Gen<ulong> SkipCounts = Gen.OneOf(Gen.Choose(0, 3).Select(x => (ulong)x), Gen.Constant(ulong.MaxValue));
 
     private static readonly Gen<MySqlOffset> AnyMySqlOffset =
         from kind in Gen.Choose(0, 2)
@@ -20,8 +20,8 @@ public sealed class OffsetPropertyTests
         from hasUuid in Gen.Elements(true, false)
         from uuid in Gen.Elements(GtidGenerators.Uuids)
         from id in Gen.Elements<uint?>(null, 0u, 1u, uint.MaxValue)
-        from events in Skip
-        from rows in Skip
+        from events in SkipCounts
+        from rows in SkipCounts
         from snapshot in Gen.Elements(false, false, true)
         select new MySqlOffset(
             kind == 1 ? null : set,
@@ -37,8 +37,8 @@ public sealed class OffsetPropertyTests
         from position in GtidGenerators.MariaDbPosition
         from binlog in GtidGenerators.Binlog
         from id in Gen.Elements<uint?>(null, 0u, 7u)
-        from events in Skip
-        from rows in Skip
+        from events in SkipCounts
+        from rows in SkipCounts
         select new MariaDbOffset(kind == 1 ? null : position, kind == 0 ? null : binlog, id, events, rows);
 
     [Fact]
