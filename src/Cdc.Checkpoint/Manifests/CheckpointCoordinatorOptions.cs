@@ -25,7 +25,7 @@ public sealed class CheckpointCoordinatorOptions
     /// <summary>
     /// How long a write may wait for the requesters of the previous write to come back before it starts, so that they
     /// join it instead of the one after (group commit would otherwise settle into two alternating half-size batches).
-    /// The wait ends as soon as as many requests are queued as the previous write served, and only happens when the
+    /// The wait ends as soon as every requester the previous write served has asked again, and only happens when the
     /// previous write served more than one request, so a lone committer never waits.
     /// </summary>
     /// <value>Default 1 ms; <see cref="TimeSpan.Zero"/> turns the wait off.</value>
