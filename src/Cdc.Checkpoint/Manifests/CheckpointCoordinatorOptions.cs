@@ -28,6 +28,10 @@ public sealed class CheckpointCoordinatorOptions
     /// The wait ends as soon as every requester the previous write served has asked again, and only happens when the
     /// previous write served more than one request, so a lone committer never waits.
     /// </summary>
+    /// <remarks>
+    /// The wait is timed with the coordinator's <see cref="TimeProvider"/>; with a manually advanced fake clock whose
+    /// timers only fire when time is advanced, set this to <see cref="TimeSpan.Zero"/>.
+    /// </remarks>
     /// <value>Default 1 ms; <see cref="TimeSpan.Zero"/> turns the wait off.</value>
     /// <exception cref="ArgumentOutOfRangeException">Negative or more than one second.</exception>
     public TimeSpan MaxCommitDelay
