@@ -23,7 +23,7 @@ namespace Cdc.Checkpoint.Benchmarks;
 public class GroupCommitBenchmarks
 {
     private const int Sources = 16;
-    private const int OffsetsPerSource = 8;
+    private const int OffsetsPerSource = 32;
     private const int OffsetsPerInvoke = Sources * OffsetsPerSource;
 
     private static readonly string[] SourceNames = Enumerable.Range(0, Sources).Select(i => $"source-{i:D2}").ToArray();

@@ -244,7 +244,7 @@ public sealed class Tailer : IAsyncDisposable
                 }
 
                 break;
-            case "Gtid":
+            case "Gtid" or "Gtid_tagged": // MySQL 8.3+ writes tagged GTIDs in their own event type
                 if (BinlogEventText.TryParseMySqlGtid(e.Info, out var mySqlGtid))
                 {
                     _pendingMySql = mySqlGtid;

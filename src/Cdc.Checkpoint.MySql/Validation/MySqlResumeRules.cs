@@ -77,7 +77,7 @@ internal static class MySqlResumeRules
         if (!gtids.IsEmpty && !sameServer && !SharesSource(gtids, executed.Union(purged)))
         {
             return Verdict(MySqlResumeVerdict.ServerMismatch, checkpoint, server, options,
-                $"Checkpoint {checkpoint} holds transactions of source(s) {Sources(gtids)} only, and {where} has never executed a transaction of any of them (gtid_executed '{executed}'): the checkpoint was taken on another server or replication topology. Point the consumer at the right server; to start over on this one, {Resnapshot}.");
+                $"Checkpoint {checkpoint} holds transactions of source(s) {Sources(gtids)} only, and {where} has never executed a transaction of any of them (gtid_executed '{Short(executed)}'): the checkpoint was taken on another server or replication topology. Point the consumer at the right server; to start over on this one, {Resnapshot}.");
         }
 
         // MySQL's rule: the checkpoint must be contained in gtid_executed.
@@ -87,12 +87,12 @@ internal static class MySqlResumeRules
             var holes = unknown.Intersect(BelowLast(executed));
             return holes.IsEmpty
                 ? Verdict(MySqlResumeVerdict.CheckpointAhead, checkpoint, server, options,
-                    $"Checkpoint {checkpoint} includes {Count(unknown)} transaction(s) that {where} has not executed: {unknown} (gtid_executed '{executed}'). The server is behind the checkpoint: restored from an older backup, its GTID history reset (RESET MASTER / RESET BINARY LOGS AND GTIDS), or a replica that has not caught up. Resume against the server the checkpoint came from, or wait until this one has executed them.") with
+                    $"Checkpoint {checkpoint} includes {Count(unknown)} transaction(s) that {where} has not executed: {unknown} (gtid_executed '{Short(executed)}'). The server is behind the checkpoint: restored from an older backup, its GTID history reset (RESET MASTER / RESET BINARY LOGS AND GTIDS), or a replica that has not caught up. Resume against the server the checkpoint came from, or wait until this one has executed them.") with
                 {
                     UnknownGtids = unknown,
                 }
                 : Verdict(MySqlResumeVerdict.HistoryDiverged, checkpoint, server, options,
-                    $"Checkpoint {checkpoint} includes transaction(s) {holes} that {where} never executed although it executed later transactions of the same source (gtid_executed '{executed}'): the histories diverged (errant transactions, or a failover to a server that missed them). Compare the sets, repair the topology, or {Resnapshot}.") with
+                    $"Checkpoint {checkpoint} includes transaction(s) {holes} that {where} never executed although it executed later transactions of the same source (gtid_executed '{Short(executed)}'): the histories diverged (errant transactions, or a failover to a server that missed them). Compare the sets, repair the topology, or {Resnapshot}.") with
                 {
                     UnknownGtids = unknown,
                 };
@@ -112,7 +112,7 @@ internal static class MySqlResumeRules
         if (!missing.IsEmpty)
         {
             return Verdict(MySqlResumeVerdict.PositionPurged, checkpoint, server, options,
-                $"{Count(missing)} transaction(s) the consumer still needs after checkpoint {checkpoint} are already purged from the binlog of {where}: {missing} (gtid_purged '{purged}'). They can no longer be streamed: {Resnapshot}, or set AcceptPurgedTransactions to continue with that gap. Raise binlog_expire_logs_seconds so the binlog outlives consumer outages.") with
+                $"{Count(missing)} transaction(s) the consumer still needs after checkpoint {checkpoint} are already purged from the binlog of {where}: {missing} (gtid_purged '{Short(purged)}'). They can no longer be streamed: {Resnapshot}, or set AcceptPurgedTransactions to continue with that gap. Raise binlog_expire_logs_seconds so the binlog outlives consumer outages.") with
             {
                 PurgedGtids = missing,
             };
@@ -190,12 +190,12 @@ internal static class MySqlResumeRules
             else if (sameServerId)
             {
                 return Verdict(MySqlResumeVerdict.HistoryDiverged, checkpoint, server, options,
-                    $"Checkpoint {checkpoint} was taken on server_id {server.ServerId}, but the binlog of {where} has no trace of domain(s) {listed} (gtid_binlog_state '{Join(state)}'): the binlog was reset (RESET MASTER) or the domains were deleted. If they were deleted on purpose (FLUSH BINARY LOGS DELETE_DOMAIN_ID), set IgnoreMissingDomains; otherwise {Resnapshot}.");
+                    $"Checkpoint {checkpoint} was taken on server_id {server.ServerId}, but the binlog of {where} has no trace of domain(s) {listed} (gtid_binlog_state '{Short(Join(state))}'): the binlog was reset (RESET MASTER) or the domains were deleted. If they were deleted on purpose (FLUSH BINARY LOGS DELETE_DOMAIN_ID), set IgnoreMissingDomains; otherwise {Resnapshot}.");
             }
             else
             {
                 return Verdict(MySqlResumeVerdict.ServerMismatch, checkpoint, server, options,
-                    $"Domain(s) {listed} of checkpoint {checkpoint} never appeared in the binlog of {where} (gtid_binlog_state '{Join(state)}'): the checkpoint was taken on another server or replication topology (checkpoint server_id {Id(checkpoint.ServerId)}). Point the consumer at the right server; if those domains were removed on purpose (FLUSH BINARY LOGS DELETE_DOMAIN_ID), set IgnoreMissingDomains.");
+                    $"Domain(s) {listed} of checkpoint {checkpoint} never appeared in the binlog of {where} (gtid_binlog_state '{Short(Join(state))}'): the checkpoint was taken on another server or replication topology (checkpoint server_id {Id(checkpoint.ServerId)}). Point the consumer at the right server; if those domains were removed on purpose (FLUSH BINARY LOGS DELETE_DOMAIN_ID), set IgnoreMissingDomains.");
             }
         }
 
@@ -212,13 +212,13 @@ internal static class MySqlResumeRules
         if (foreign.Count > 0)
         {
             return Verdict(MySqlResumeVerdict.ServerMismatch, checkpoint, server, options,
-                $"GTID(s) {string.Join(", ", foreign)} of checkpoint {checkpoint} were written by server_id(s) that never wrote to those domains on {where} (gtid_binlog_state '{Join(state)}'): the checkpoint was taken on another server or replication topology (checkpoint server_id {Id(checkpoint.ServerId)}). Point the consumer at the right server; to start over on this one, {Resnapshot}.");
+                $"GTID(s) {string.Join(", ", foreign)} of checkpoint {checkpoint} were written by server_id(s) that never wrote to those domains on {where} (gtid_binlog_state '{Short(Join(state))}'): the checkpoint was taken on another server or replication topology (checkpoint server_id {Id(checkpoint.ServerId)}). Point the consumer at the right server; to start over on this one, {Resnapshot}.");
         }
 
         if (neverBinlogged.Count > 0)
         {
             return Verdict(MySqlResumeVerdict.HistoryDiverged, checkpoint, server, options,
-                $"GTID(s) {string.Join(", ", neverBinlogged)} of checkpoint {checkpoint} are not in the binlog history of {where}: no transaction of that server_id was ever binlogged in that domain (gtid_binlog_state '{Join(state)}'), so MariaDB would refuse this position too (error 1945). Find the server the checkpoint came from, or {Resnapshot}.");
+                $"GTID(s) {string.Join(", ", neverBinlogged)} of checkpoint {checkpoint} are not in the binlog history of {where}: no transaction of that server_id was ever binlogged in that domain (gtid_binlog_state '{Short(Join(state))}'), so MariaDB would refuse this position too (error 1945). Find the server the checkpoint came from, or {Resnapshot}.");
         }
 
         // 2. The checkpoint's binlog file, when it still exists here, must be the same binlog (reset detection).
@@ -264,13 +264,13 @@ internal static class MySqlResumeRules
         if (diverged.Count > 0)
         {
             return Verdict(MySqlResumeVerdict.HistoryDiverged, checkpoint, server, options,
-                $"Checkpoint {checkpoint} and the binlog of {where} disagree: {string.Join("; ", diverged)} (gtid_binlog_pos '{current}', gtid_binlog_state '{Join(state)}'). The histories diverged (a failover to a server that missed transactions, or transactions written on both sides): repair the topology, or {Resnapshot}.");
+                $"Checkpoint {checkpoint} and the binlog of {where} disagree: {string.Join("; ", diverged)} (gtid_binlog_pos '{Short(current)}', gtid_binlog_state '{Short(Join(state))}'). The histories diverged (a failover to a server that missed transactions, or transactions written on both sides): repair the topology, or {Resnapshot}.");
         }
 
         if (ahead.Count > 0)
         {
             return Verdict(MySqlResumeVerdict.CheckpointAhead, checkpoint, server, options,
-                $"Checkpoint {checkpoint} is ahead of {where}: {string.Join("; ", ahead)} (gtid_binlog_pos '{current}'). The server was restored from an older backup, its binlog was reset (RESET MASTER), or it is a replica that has not caught up. Resume against the server the checkpoint came from, or wait until this one has binlogged those transactions.");
+                $"Checkpoint {checkpoint} is ahead of {where}: {string.Join("; ", ahead)} (gtid_binlog_pos '{Short(current)}'). The server was restored from an older backup, its binlog was reset (RESET MASTER), or it is a replica that has not caught up. Resume against the server the checkpoint came from, or wait until this one has binlogged those transactions.");
         }
 
         // The GTIDs are there, but the binlog position is beyond the server's binlog: after RESET MASTER the sequence
@@ -313,7 +313,7 @@ internal static class MySqlResumeRules
         }
 
         return Verdict(MySqlResumeVerdict.Resume, checkpoint, server, options,
-            $"Checkpoint {checkpoint} can resume on {where}: its GTIDs are in the server's binlog history (gtid_binlog_pos '{current}') and every later transaction is still in the binlog{server.EarliestGtidPosition switch { { IsEmpty: false } e => $" (the oldest binlog file starts after '{e}')", { } => " (the oldest binlog file starts before the first GTID)", null => string.Empty }}.") with
+            $"Checkpoint {checkpoint} can resume on {where}: its GTIDs are in the server's binlog history (gtid_binlog_pos '{Short(current)}') and every later transaction is still in the binlog{server.EarliestGtidPosition switch { { IsEmpty: false } e => $" (the oldest binlog file starts after '{e}')", { } => " (the oldest binlog file starts before the first GTID)", null => string.Empty }}.") with
         {
             IgnoredDomains = ignored,
             BinlogPositionUsable = binlog is not null && file.State == FileState.Available,
@@ -497,6 +497,14 @@ internal static class MySqlResumeRules
 
     private static string Sources(GtidSet set) =>
         string.Join(", ", set.Entries.Select(static e => e.Tag.Length == 0 ? e.SourceId.ToString("D") : $"{e.SourceId:D}:{e.Tag}").Distinct(StringComparer.Ordinal));
+
+    /// <summary>Server-side state in a message, cut short: a gtid_executed with thousands of sources must not flood the log.</summary>
+    private static string Short(object value)
+    {
+        const int Limit = 600;
+        var text = value.ToString() ?? string.Empty;
+        return text.Length <= Limit ? text : string.Create(CultureInfo.InvariantCulture, $"{text[..Limit]}… ({text.Length} characters)");
+    }
 
     private static string Count(GtidSet set) => set.TransactionCount.ToString(CultureInfo.InvariantCulture);
 

@@ -445,9 +445,10 @@ public sealed class CheckpointCoordinator : IAsyncDisposable
                     return;
                 }
 
-                if (_options.MaxCommitDelay > TimeSpan.Zero && previousRequests > 1 && _nextBatch.Requests < previousRequests)
+                if (_options.MaxCommitDelay > TimeSpan.Zero && previousRequests > 1)
                 {
-                    _nextBatch.Target = previousRequests;
+                    // Wait for everyone the previous write just released, on top of those who queued during it.
+                    _nextBatch.Target = _nextBatch.Requests + previousRequests;
                     filled = _nextBatch.Filled.Task;
                 }
             }

@@ -25,9 +25,13 @@ public sealed class CheckpointCoordinatorOptions
     /// <summary>
     /// How long a write may wait for the requesters of the previous write to come back before it starts, so that they
     /// join it instead of the one after (group commit would otherwise settle into two alternating half-size batches).
-    /// The wait ends as soon as as many requests are queued as the previous write served, and only happens when the
+    /// The wait ends as soon as every requester the previous write served has asked again, and only happens when the
     /// previous write served more than one request, so a lone committer never waits.
     /// </summary>
+    /// <remarks>
+    /// The wait is timed with the coordinator's <see cref="TimeProvider"/>; with a manually advanced fake clock whose
+    /// timers only fire when time is advanced, set this to <see cref="TimeSpan.Zero"/>.
+    /// </remarks>
     /// <value>Default 1 ms; <see cref="TimeSpan.Zero"/> turns the wait off.</value>
     /// <exception cref="ArgumentOutOfRangeException">Negative or more than one second.</exception>
     public TimeSpan MaxCommitDelay

@@ -344,11 +344,8 @@ public sealed class FileManifestStore : IManifestStore
             Log.CheckpointPruned(_logger, id, path);
         }
 
-        if (removed > 0)
-        {
-            DurableFile.FsyncDirectory(CheckpointsDirectory);
-        }
-
+        // No directory fsync: a removal that a crash undoes only brings back an old checkpoint (whole, or damaged and
+        // then skipped by recovery), which the next prune removes again. It would cost every save one more fsync.
         return removed;
     }
 
@@ -872,8 +869,9 @@ public sealed class FileManifestStore : IManifestStore
     {
         try
         {
-            // The manifest goes first: if the process dies half-way, what is left is an orphan (no manifest), which
-            // recovery ignores and cleanup removes, never a checkpoint with missing parts.
+            // The manifest goes first: if the process dies half-way, what is left is normally an orphan (no manifest),
+            // which recovery ignores and cleanup removes. Should a crash persist the removals in another order, what is
+            // left is an old checkpoint missing its sidecar, which validation rejects: never a wrong recovery.
             if (manifestPath is not null)
             {
                 File.Delete(manifestPath);
