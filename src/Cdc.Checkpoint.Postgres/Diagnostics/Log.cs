@@ -52,6 +52,10 @@ internal static partial class Log
         Message = "Slot {Slot}: sending the status update for {Lsn} failed; it goes with the next status update")]
     public static partial void AcknowledgeFailed(ILogger logger, string slot, NpgsqlLogSequenceNumber lsn, Exception exception);
 
+    [LoggerMessage(EventId = PostgresEventId.AcknowledgeDeferred, Level = LogLevel.Debug,
+        Message = "Slot {Slot}: {Lsn} is set as the replication status; it is sent with the first status update once the stream has received data")]
+    public static partial void AcknowledgeDeferred(ILogger logger, string slot, NpgsqlLogSequenceNumber lsn);
+
     [LoggerMessage(EventId = PostgresEventId.IdleAdvanced, Level = LogLevel.Debug,
         Message = "Slot {Slot}: nothing in flight; checkpointed the server's WAL end {Lsn} (count {Count})")]
     public static partial void IdleAdvanced(ILogger logger, string slot, NpgsqlLogSequenceNumber lsn, ulong count);

@@ -48,6 +48,9 @@ public static class PostgresEventId
     /// <summary>A processed position was checkpointed by the acknowledger.</summary>
     public const int PositionCheckpointed = 4024;
 
+    /// <summary>An acknowledgement was not sent yet because the replication stream has received nothing so far; the status goes with Npgsql's first update.</summary>
+    public const int AcknowledgeDeferred = 4025;
+
     /// <summary>The table store's tables were created or found present.</summary>
     public const int StoreSchemaCreated = 4040;
 

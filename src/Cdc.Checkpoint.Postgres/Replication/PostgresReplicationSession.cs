@@ -236,7 +236,12 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
 
     private async IAsyncEnumerable<PgOutputReplicationMessage> StartAndRecheckAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        using var stream = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        // The stream is not linked to the caller's token directly: on cancellation the acknowledger stops sending
+        // status updates (and waits for one in flight) before Npgsql's stream is torn down, because Npgsql fails an
+        // update that races with the end of its stream and then never sends another one.
+        using var stream = new CancellationTokenSource();
+        Task? stopping = null;
+        var registration = cancellationToken.Register(() => stopping = StopStreamAsync(stream));
         var slot = new PgOutputReplicationSlot(_options.SlotName);
         var replicationOptions = new PgOutputReplicationOptions(_options.PublicationNames, _options.ProtocolVersion);
         var enumerator = _replication.StartReplication(slot, replicationOptions, stream.Token, StartPosition.Lsn).GetAsyncEnumerator(stream.Token);
@@ -253,6 +258,12 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
         }
         finally
         {
+            await registration.DisposeAsync().ConfigureAwait(false);
+            if (stopping is not null)
+            {
+                await stopping.ConfigureAwait(false);
+            }
+
             await Acknowledger.OnStreamingStoppedAsync().ConfigureAwait(false);
             if (!pending.IsCompleted)
             {
@@ -269,6 +280,12 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
 
             await enumerator.DisposeAsync().ConfigureAwait(false);
         }
+    }
+
+    private async Task StopStreamAsync(CancellationTokenSource stream)
+    {
+        await Acknowledger.OnStreamingStoppedAsync().ConfigureAwait(false);
+        await stream.CancelAsync().ConfigureAwait(false);
     }
 
     // Waits until the server shows this session as the slot's holder, then checks the slot again, so nothing the

@@ -58,6 +58,7 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
     private bool _streamingConfirmed;
     private bool _sessionManaged;
     private bool _inTransaction;
+    private bool _feedbackUnusable;
     private TaskCompletionSource? _idleAdvance;
     private ITimer? _idleTimer;
     private int _idleTimerBusy;
@@ -620,10 +621,21 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
         {
             lock (_gate)
             {
-                if (_sessionManaged && !_streamingConfirmed)
+                if ((_sessionManaged && !_streamingConfirmed) || _feedbackUnusable)
                 {
                     return; // The stream has ended; the status goes with the next stream's first update.
                 }
+            }
+
+            // Npgsql's replication stream is only ready for a status update once it has received something from the
+            // server (it creates its feedback timers after CopyBothResponse, and a status update sent before that
+            // dereferences them and leaves its feedback lock taken, which stalls the stream at the next keepalive).
+            // The server sends a keepalive as soon as decoding has caught up; until then the status is set and goes
+            // with Npgsql's first update.
+            if (_feedback.LastReceivedLsn == default)
+            {
+                Log.AcknowledgeDeferred(_logger, SlotName, lsn);
+                return;
             }
 
             await _feedback.SendStatusUpdateAsync(cancellationToken).ConfigureAwait(false);
@@ -632,6 +644,18 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
         catch (InvalidOperationException)
         {
             // Not streaming (yet, or any more): the status is set and goes with the next status update.
+        }
+        catch (NullReferenceException ex)
+        {
+            // Npgsql 10 throws this from SendStatusUpdate when its stream ends while the update is being sent (the
+            // stream's cleanup clears the feedback timers the update re-arms), and then never releases its feedback
+            // lock: any further update would wait forever, so none is sent on this connection again.
+            lock (_gate)
+            {
+                _feedbackUnusable = true;
+            }
+
+            Log.AcknowledgeFailed(_logger, SlotName, lsn, ex);
         }
         catch (Exception ex) when (ex is NpgsqlException or IOException)
         {

@@ -45,6 +45,11 @@ public sealed class PostgresCheckpointStore : ICheckpointStore
     /// <summary>The format version of the rows this release writes (the <c>format_version</c> column).</summary>
     public const int CurrentFormatVersion = 1;
 
+    // The offset column holds the offset JSON in the shape of the file checkpoint's current format, so the codecs read
+    // it as that version: format_version is the version of the row layout, not of the offset JSON (a codec given 1
+    // would read the rustcdc v1 shape, which differs for MySQL and MariaDB offsets).
+    private const int OffsetJsonVersion = Files.FileCheckpoint.CurrentFormatVersion;
+
     /// <summary>The longest checkpoint name, in characters.</summary>
     public const int MaxNameLength = 200;
 
@@ -475,7 +480,7 @@ public sealed class PostgresCheckpointStore : ICheckpointStore
         try
         {
             using var document = JsonDocument.Parse(offsetJson);
-            offset = _options.Codecs.Read(sourceType, document.RootElement, formatVersion);
+            offset = _options.Codecs.Read(sourceType, document.RootElement, OffsetJsonVersion);
         }
         catch (Exception ex) when (ex is FormatException or JsonException or ArgumentException)
         {

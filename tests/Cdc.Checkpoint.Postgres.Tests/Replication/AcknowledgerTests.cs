@@ -72,6 +72,48 @@ public sealed class AcknowledgerTests
     }
 
     [Fact]
+    public async Task MarkDurableAsync_StreamHasReceivedNothingYet_SetsTheStatusButSendsOnlyOnceDataArrived()
+    {
+        // Npgsql 10 is not ready for a status update between START_REPLICATION and the first message from the server.
+        var feedback = new FakeFeedback { LastReceivedLsn = default };
+        await using var ack = Create(feedback, new RecordingStore());
+        await ack.OnStreamingConfirmedAsync(Ct);
+        var p1 = ack.MarkProcessed(Lsn(1100), 1);
+
+        await ack.MarkDurableAsync(p1, Ct);
+
+        feedback.Statuses.ShouldBe([Start.Lsn, Lsn(1100)]);
+        feedback.SendAttempts.ShouldBe(0);
+        ack.Acknowledged.ShouldBe(Lsn(1100));
+
+        feedback.LastReceivedLsn = Lsn(1300);
+        var p2 = ack.MarkProcessed(Lsn(1200), 1);
+        await ack.MarkDurableAsync(p2, Ct);
+
+        feedback.Statuses.ShouldBe([Start.Lsn, Lsn(1100), Lsn(1200)]);
+        feedback.Sends.ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task MarkDurableAsync_SendFailsWithNpgsqlsNullReference_NoFurtherSendIsAttemptedButStatusesStillSet()
+    {
+        // Npgsql 10 throws NullReferenceException when its stream ends during an update, and keeps its feedback lock.
+        var feedback = new FakeFeedback { SendFailure = new NullReferenceException() };
+        await using var ack = Create(feedback, new RecordingStore());
+        var p1 = ack.MarkProcessed(Lsn(1100), 1);
+        var p2 = ack.MarkProcessed(Lsn(1200), 1);
+
+        await ack.MarkDurableAsync(p1, Ct);
+        feedback.SendFailure = null;
+        await ack.MarkDurableAsync(p2, Ct);
+
+        feedback.SendAttempts.ShouldBe(1);
+        feedback.Sends.ShouldBe(0);
+        feedback.Statuses.ShouldBe([Lsn(1100), Lsn(1200)]);
+        ack.Acknowledged.ShouldBe(Lsn(1200));
+    }
+
+    [Fact]
     public async Task MarkDurableAsync_WithLagTwo_AcknowledgesTheCheckpointTwoSavesOlder()
     {
         var feedback = new FakeFeedback();
@@ -333,7 +375,13 @@ public sealed class AcknowledgerTests
     {
         private readonly Lock _gate = new();
 
-        public NpgsqlLogSequenceNumber LastReceivedLsn { get; set; }
+        /// <summary>Non-zero by default: a stream that has received data from the server.</summary>
+        public NpgsqlLogSequenceNumber LastReceivedLsn { get; set; } = new(1);
+
+        /// <summary>Thrown by every send when set (Npgsql's failures).</summary>
+        public Exception? SendFailure { get; set; }
+
+        public int SendAttempts { get; private set; }
 
         public List<NpgsqlLogSequenceNumber> Statuses { get; } = [];
 
@@ -351,9 +399,19 @@ public sealed class AcknowledgerTests
 
         public Task SendStatusUpdateAsync(CancellationToken cancellationToken)
         {
+            lock (_gate)
+            {
+                SendAttempts++;
+            }
+
             if (!Streaming)
             {
                 throw new InvalidOperationException("Status update can only be sent during replication");
+            }
+
+            if (SendFailure is not null)
+            {
+                throw SendFailure;
             }
 
             lock (_gate)
