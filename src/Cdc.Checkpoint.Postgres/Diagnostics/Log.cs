@@ -44,6 +44,14 @@ internal static partial class Log
         Message = "Slot {Slot}: skipped transaction committed at {CommitLsn}, which the checkpoint {Checkpoint} already covers")]
     public static partial void TransactionSkipped(ILogger logger, string slot, NpgsqlLogSequenceNumber commitLsn, NpgsqlLogSequenceNumber checkpoint);
 
+    [LoggerMessage(EventId = PostgresEventId.WalSenderTerminated, Level = LogLevel.Warning,
+        Message = "Slot {Slot}: the stream did not end within {Timeout} after cancellation (the walsender missed the cancel request); terminating walsender {Pid}")]
+    public static partial void WalSenderTerminated(ILogger logger, string slot, int pid, TimeSpan timeout);
+
+    [LoggerMessage(EventId = PostgresEventId.WalSenderTerminateFailed, Level = LogLevel.Error,
+        Message = "Slot {Slot}: terminating walsender {Pid} failed; the stream ends when the server drops it (wal_sender_timeout)")]
+    public static partial void WalSenderTerminateFailed(ILogger logger, string slot, int pid, Exception exception);
+
     [LoggerMessage(EventId = PostgresEventId.Acknowledged, Level = LogLevel.Debug,
         Message = "Slot {Slot}: acknowledged {Lsn} to the server (durable checkpoint {Durable})")]
     public static partial void Acknowledged(ILogger logger, string slot, NpgsqlLogSequenceNumber lsn, NpgsqlLogSequenceNumber durable);

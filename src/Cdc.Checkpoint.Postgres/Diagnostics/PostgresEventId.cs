@@ -33,6 +33,12 @@ public static class PostgresEventId
     /// <summary>A transaction the checkpoint already covers was received again and skipped.</summary>
     public const int TransactionSkipped = 4008;
 
+    /// <summary>A cancelled stream did not end in time, so its walsender was terminated from SQL (PostgreSQL ignores a cancel that arrives before START_REPLICATION runs).</summary>
+    public const int WalSenderTerminated = 4009;
+
+    /// <summary>Terminating the walsender of a stream that did not end failed.</summary>
+    public const int WalSenderTerminateFailed = 4010;
+
     /// <summary>A durable LSN was reported to the server as flushed and applied.</summary>
     public const int Acknowledged = 4020;
 

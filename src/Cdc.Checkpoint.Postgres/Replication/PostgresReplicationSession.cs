@@ -37,7 +37,11 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
     private readonly PostgresResumeValidator _validator;
     private readonly PostgresReplicationSessionOptions _options;
     private readonly TimeProvider _timeProvider;
+    private readonly ILogger _logger;
     private int _reading;
+
+    /// <summary>How long a cancelled stream may take to end before its walsender is terminated from SQL.</summary>
+    private static readonly TimeSpan StreamStopTimeout = TimeSpan.FromSeconds(5);
     private int _disposed;
 
     private PostgresReplicationSession(
@@ -48,7 +52,8 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
         ResumeValidationResult validation,
         CheckpointPosition start,
         ReplicationAcknowledger acknowledger,
-        TimeProvider timeProvider)
+        TimeProvider timeProvider,
+        ILogger logger)
     {
         _replication = replication;
         _dataSource = dataSource;
@@ -58,6 +63,7 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
         StartPosition = start;
         Acknowledger = acknowledger;
         _timeProvider = timeProvider;
+        _logger = logger;
     }
 
     /// <summary>The resume validation the session started on.</summary>
@@ -186,7 +192,7 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
             acknowledger = new ReplicationAcknowledger(
                 new NpgsqlReplicationFeedback(replication), store, start.Offset, start.CommittedEventCount, options.Acknowledgement, loggerFactory, timeProvider);
             acknowledger.SetServerWalHint(facts.ServerWalPosition);
-            return new PostgresReplicationSession(replication, dataSource, validator, options, validation, start, acknowledger, timeProvider);
+            return new PostgresReplicationSession(replication, dataSource, validator, options, validation, start, acknowledger, timeProvider, logger);
         }
         catch
         {
@@ -240,12 +246,13 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
         // status updates (and waits for one in flight) before Npgsql's stream is torn down, because Npgsql fails an
         // update that races with the end of its stream and then never sends another one.
         using var stream = new CancellationTokenSource();
-        Task? stopping = null;
-        var registration = cancellationToken.Register(() => stopping = StopStreamAsync(stream));
+        var walSender = _replication.ProcessID;
         var slot = new PgOutputReplicationSlot(_options.SlotName);
         var replicationOptions = new PgOutputReplicationOptions(_options.PublicationNames, _options.ProtocolVersion);
         var enumerator = _replication.StartReplication(slot, replicationOptions, stream.Token, StartPosition.Lsn).GetAsyncEnumerator(stream.Token);
         var pending = enumerator.MoveNextAsync().AsTask();
+        Task? stopping = null;
+        var registration = cancellationToken.Register(() => stopping = StopStreamAsync(stream, pending, walSender));
         try
         {
             await RecheckAsync(pending, cancellationToken).ConfigureAwait(false);
@@ -267,7 +274,7 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
             await Acknowledger.OnStreamingStoppedAsync().ConfigureAwait(false);
             if (!pending.IsCompleted)
             {
-                await stream.CancelAsync().ConfigureAwait(false);
+                await EndStreamAsync(stream, pending, walSender).ConfigureAwait(false);
                 try
                 {
                     await pending.ConfigureAwait(false);
@@ -282,10 +289,39 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
         }
     }
 
-    private async Task StopStreamAsync(CancellationTokenSource stream)
+    private async Task StopStreamAsync(CancellationTokenSource stream, Task<bool> pending, int walSender)
     {
         await Acknowledger.OnStreamingStoppedAsync().ConfigureAwait(false);
+        await EndStreamAsync(stream, pending, walSender).ConfigureAwait(false);
+    }
+
+    // Cancels the stream, and ends the walsender from SQL when the cancellation does not end it. PostgreSQL ignores a
+    // cancel request that reaches the walsender while it is still reading START_REPLICATION; the walsender then
+    // streams, Npgsql resets its read timeout to wal_receiver_timeout when CopyBoth begins, and the keepalives keep
+    // the stream alive: without this, a session stopped right after it started could wait forever.
+    private async Task EndStreamAsync(CancellationTokenSource stream, Task<bool> pending, int walSender)
+    {
         await stream.CancelAsync().ConfigureAwait(false);
+        var delay = Task.Delay(StreamStopTimeout, _timeProvider, CancellationToken.None);
+        if (await Task.WhenAny(pending, delay).ConfigureAwait(false) == pending)
+        {
+            return;
+        }
+
+        Log.WalSenderTerminated(_logger, _options.SlotName, walSender, StreamStopTimeout);
+        try
+        {
+            var command = _dataSource.CreateCommand("SELECT pg_catalog.pg_terminate_backend($1)");
+            await using (command.ConfigureAwait(false))
+            {
+                command.Parameters.Add(new NpgsqlParameter { Value = walSender });
+                await command.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        catch (NpgsqlException ex)
+        {
+            Log.WalSenderTerminateFailed(_logger, _options.SlotName, walSender, ex);
+        }
     }
 
     // Waits until the server shows this session as the slot's holder, then checks the slot again, so nothing the

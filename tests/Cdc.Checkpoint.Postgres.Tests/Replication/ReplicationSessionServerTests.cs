@@ -353,6 +353,51 @@ public sealed class ReplicationSessionServerTests
     }
 
     [Fact]
+    public async Task ReadAsync_CancelRequestReachesWalSenderBeforeStartReplication_StreamStillEnds()
+    {
+        await using var scenario = await PgScenario.CreateAsync();
+        var store = await StoreAsync(scenario);
+        await using (await PostgresReplicationSession.OpenAsync(scenario.ConnectionString, store, Options(scenario), cancellationToken: Ct))
+        {
+        }
+
+        await scenario.InsertAsync(1, 3);
+        await using var session = await PostgresReplicationSession.OpenAsync(scenario.ConnectionString, store, Options(scenario), cancellationToken: Ct);
+        await scenario.ExecAsync("SELECT pg_replication_slot_advance($1, pg_current_wal_flush_lsn())", scenario.SlotName);
+
+        // Freeze the walsender before it reads START_REPLICATION. The recheck fails at once (the slot moved), the session
+        // cancels the stream, and PostgreSQL's cancel request reaches a walsender that is still reading its command:
+        // when it resumes it ignores the cancel and streams. Npgsql alone would wait on that stream forever.
+        var walSender = session.Connection.ProcessID;
+        await SignalAsync("STOP", walSender);
+        var resumed = Task.Run(async () =>
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1), Ct);
+            await SignalAsync("CONT", walSender);
+        }, Ct);
+
+        var reading = Task.Run(async () =>
+        {
+            await foreach (var _ in session.ReadAsync(Ct))
+            {
+            }
+        }, Ct);
+        var ex = await Should.ThrowAsync<CheckpointException>(() => reading.WaitAsync(TimeSpan.FromSeconds(60), Ct));
+        await resumed;
+
+        ex.ErrorCode.ShouldBe(CheckpointErrorCode.PositionUnavailable);
+        (await scenario.ScalarAsync<long>($"SELECT count(*) FROM pg_stat_activity WHERE pid = {walSender}")).ShouldBe(0, "the walsender that missed the cancel request was terminated");
+        (await scenario.SlotAsync())!.ActivePid.ShouldBeNull();
+    }
+
+    private static async Task SignalAsync(string signal, int pid)
+    {
+        using var kill = System.Diagnostics.Process.Start("kill", $"-{signal} {pid}");
+        await kill.WaitForExitAsync(Ct);
+        kill.ExitCode.ShouldBe(0, $"kill -{signal} {pid}");
+    }
+
+    [Fact]
     public async Task ReadAsync_SlotTakenByAnotherConnectionAfterValidation_FailsAsInUse()
     {
         await using var scenario = await PgScenario.CreateAsync();
