@@ -48,7 +48,7 @@ public sealed class PostgresOffsetCodec : IOffsetCodec
         ArgumentNullException.ThrowIfNull(json);
         try
         {
-            using var document = JsonDocument.Parse(json);
+            using var document = OffsetJsonText.Parse(json);
             return ReadOffset(sourceType, document.RootElement);
         }
         catch (JsonException ex)
@@ -70,6 +70,13 @@ public sealed class PostgresOffsetCodec : IOffsetCodec
         if (offset.ValueKind != JsonValueKind.Object)
         {
             throw Invalid(offset, $"expected a JSON object, found {offset.ValueKind}");
+        }
+
+        // First, so that nothing below decodes a name or string that cannot be decoded (that throws
+        // InvalidOperationException, and Read promises FormatException).
+        if (OffsetJsonText.FindUndecodable(offset) is { } undecodable)
+        {
+            throw Invalid(offset, $"{undecodable} {OffsetJsonText.NotUnicode}");
         }
 
         // Checked here rather than left to the serializer so the message names the member in plain words.
@@ -135,7 +142,7 @@ public sealed class PostgresOffsetCodec : IOffsetCodec
             case JsonValueKind.String when PostgresOffset.TryParseLsn(lsn.GetString(), out var parsed):
                 return parsed;
             default:
-                throw Invalid(offset, $"'lsn' {lsn.GetRawText()} is neither an unsigned 64-bit integer nor 'X/Y' hexadecimal text such as '0/16B3748'");
+                throw Invalid(offset, $"'lsn' {OffsetJsonText.RawText(lsn)} is neither an unsigned 64-bit integer nor 'X/Y' hexadecimal text such as '0/16B3748'");
         }
     }
 
@@ -152,7 +159,7 @@ public sealed class PostgresOffsetCodec : IOffsetCodec
                                            && ulong.TryParse(systemIdentifier.GetString(), NumberStyles.None, CultureInfo.InvariantCulture, out value):
                 break;
             default:
-                throw Invalid(offset, $"'system_identifier' {systemIdentifier.GetRawText()} is not an unsigned 64-bit decimal integer");
+                throw Invalid(offset, $"'system_identifier' {OffsetJsonText.RawText(systemIdentifier)} is not an unsigned 64-bit decimal integer");
         }
 
         return value != 0 ? value : throw Invalid(offset, "'system_identifier' is 0; a PostgreSQL system identifier never is");
@@ -171,5 +178,5 @@ public sealed class PostgresOffsetCodec : IOffsetCodec
     };
 
     private static FormatException Invalid(JsonElement offset, string reason, Exception? inner = null) =>
-        new($"PostgreSQL offset {GenericOffset.Quote(offset.GetRawText())} is not valid: {reason}. Expected {{\"lsn\":\"X/Y\",\"slot_name\":\"my_slot\"}} with optional \"system_identifier\", \"timeline\" and \"database\".", inner);
+        new($"PostgreSQL offset {OffsetJsonText.QuoteRaw(offset)} is not valid: {reason}. Expected {{\"lsn\":\"X/Y\",\"slot_name\":\"my_slot\"}} with optional \"system_identifier\", \"timeline\" and \"database\".", inner);
 }

@@ -1,4 +1,5 @@
 using Cdc.Checkpoint.Diagnostics;
+using Cdc.Checkpoint.Internal;
 using Cdc.Checkpoint.Offsets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -36,29 +37,41 @@ public sealed class InMemoryCheckpoint : ICheckpointStore
     public ValueTask SaveAsync(CheckpointOffset offset, ulong committedEventCount, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(offset);
-        cancellationToken.ThrowIfCancellationRequested();
-        if (Interlocked.Exchange(ref _warned, 1) == 0)
+        try
         {
-            Log.InMemoryNotDurable(_logger);
-        }
-
-        lock (_gate)
-        {
-            _records.TryGetValue(offset.SourceType, out var existing);
-            if (ProgressGuard.Check($"memory:{offset.SourceType}", existing, offset, committedEventCount) == ProgressGuard.Verdict.Advance)
+            cancellationToken.ThrowIfCancellationRequested();
+            if (Interlocked.Exchange(ref _warned, 1) == 0)
             {
-                Store(offset, committedEventCount);
+                Log.InMemoryNotDurable(_logger);
             }
-        }
 
-        return ValueTask.CompletedTask;
+            lock (_gate)
+            {
+                _records.TryGetValue(offset.SourceType, out var existing);
+                if (ProgressGuard.Check($"memory:{offset.SourceType}", existing, offset, committedEventCount) == ProgressGuard.Verdict.Advance)
+                {
+                    Store(offset, committedEventCount);
+                }
+            }
+
+            return ValueTask.CompletedTask;
+        }
+        catch (Exception ex)
+        {
+            // A refused save (CheckpointException) goes into the task, as with the durable stores.
+            return SyncWork.Failed(ex, cancellationToken);
+        }
     }
 
     /// <inheritdoc />
     public ValueTask<CheckpointRecord?> LoadAsync(string sourceType, CancellationToken cancellationToken = default)
     {
         SourceTypeName.Validate(sourceType);
-        cancellationToken.ThrowIfCancellationRequested();
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<CheckpointRecord?>(cancellationToken);
+        }
+
         lock (_gate)
         {
             return ValueTask.FromResult(_records.GetValueOrDefault(sourceType));
@@ -70,7 +83,11 @@ public sealed class InMemoryCheckpoint : ICheckpointStore
     {
         ArgumentNullException.ThrowIfNull(offset);
         ArgumentException.ThrowIfNullOrWhiteSpace(reason);
-        cancellationToken.ThrowIfCancellationRequested();
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled(cancellationToken);
+        }
+
         lock (_gate)
         {
             _records.TryGetValue(offset.SourceType, out var existing);

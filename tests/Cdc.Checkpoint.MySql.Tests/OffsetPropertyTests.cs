@@ -13,7 +13,7 @@ public sealed class OffsetPropertyTests
 
     private static readonly Gen<ulong> SkipCounts = Gen.OneOf(Gen.Choose(0, 3).Select(x => (ulong)x), Gen.Constant(ulong.MaxValue));
 
-    private static readonly Gen<MySqlOffset> AnyMySqlOffset =
+    internal static readonly Gen<MySqlOffset> AnyMySqlOffset =
         from kind in Gen.Choose(0, 2)
         from set in GtidGenerators.WideSet
         from binlog in GtidGenerators.Binlog
@@ -32,7 +32,7 @@ public sealed class OffsetPropertyTests
             rows,
             snapshot ? MySqlOffset.SnapshotSourceType : MySqlOffset.DefaultSourceType);
 
-    private static readonly Gen<MariaDbOffset> AnyMariaDbOffset =
+    internal static readonly Gen<MariaDbOffset> AnyMariaDbOffset =
         from kind in Gen.Choose(0, 2)
         from position in GtidGenerators.MariaDbPosition
         from binlog in GtidGenerators.Binlog

@@ -142,9 +142,10 @@ public sealed partial class SyscallFaultInjectionTests(ITestOutputHelper output)
         var open = Index(ours, 0, l => l.Contains($"openat(AT_FDCWD", StringComparison.Ordinal) && l.Contains($"\"{TempPath}\", O_WRONLY|O_CREAT|O_EXCL|O_CLOEXEC, 0600) = ", StringComparison.Ordinal), "create the temp file exclusively with mode 0600");
         var tempFd = FdRegex().Match(ours[open]).Groups["fd"].Value;
         var recordBytes = new FileInfo(RecordPath).Length;
-        var write = Index(ours, open + 1, l => l.Contains($"write64({tempFd}<{TempPath}>", StringComparison.Ordinal) && l.EndsWith($"= {recordBytes}", StringComparison.Ordinal), "write the whole record to the temp file");
+        var write = Index(ours, open + 1, l => (l.Contains($" write({tempFd}<{TempPath}>", StringComparison.Ordinal) || l.Contains($" pwrite64({tempFd}<{TempPath}>", StringComparison.Ordinal)) && l.EndsWith($"= {recordBytes}", StringComparison.Ordinal), "write the whole record to the temp file");
         var fsync = Index(ours, write + 1, l => l.Contains($"fsync({tempFd}<{TempPath}>) = 0", StringComparison.Ordinal), "fsync the temp file");
-        var rename = Index(ours, fsync + 1, l => l.Contains($"rename(\"{TempPath}\", \"{RecordPath}\") = 0", StringComparison.Ordinal), "rename it over the record");
+        var close = Index(ours, fsync + 1, l => l.Contains($"close({tempFd}<{TempPath}>) = 0", StringComparison.Ordinal), "close the temp file");
+        var rename = Index(ours, close + 1, l => l.Contains($"rename(\"{TempPath}\", \"{RecordPath}\") = 0", StringComparison.Ordinal), "rename it over the record");
         var openDir = Index(ours, rename + 1, l => l.Contains($"\"{Dir}\", O_RDONLY|O_CLOEXEC|O_DIRECTORY) = ", StringComparison.Ordinal), "open the directory");
         var dirFd = FdRegex().Match(ours[openDir]).Groups["fd"].Value;
         Index(ours, openDir + 1, l => l.Contains($"fsync({dirFd}<{Dir}>) = 0", StringComparison.Ordinal), "fsync the directory");
@@ -153,6 +154,26 @@ public sealed partial class SyscallFaultInjectionTests(ITestOutputHelper output)
         ours.ShouldNotContain(l => l.Contains($"\"{RecordPath}\", O_WRONLY", StringComparison.Ordinal) || l.Contains($"\"{RecordPath}\", O_RDWR", StringComparison.Ordinal));
         ours.ShouldNotContain(l => l.Contains("fdatasync(", StringComparison.Ordinal));
         ours.Count(l => l.Contains($"fsync({tempFd}<{TempPath}>)", StringComparison.Ordinal)).ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task Save_TracedWithStrace_TempFileSeesOnlyTheSyscallsOfTheMinimalDurableReplace()
+    {
+        // Every syscall that names the temp file or one of its descriptors (strace -P, all syscalls): the five of
+        // bench/limit/durable_replace.c and nothing else — no flock or lseek from a FileStream, no lstat before the rename.
+        await SaveFirstRecordAsync();
+        var run = await HarnessChild.RunAsync(
+            ["save-once", Dir, "200"],
+            ["strace", "-f", "-qq", "-y", "-o", TraceLog, "-P", TempPath],
+            HarnessEnvironment,
+            TimeSpan.FromMinutes(3));
+        run.Lines.ShouldBe(["ok 200"], run.StandardError);
+
+        var trace = await File.ReadAllLinesAsync(TraceLog, TestContext.Current.CancellationToken);
+        output.WriteLine(string.Join('\n', trace));
+        var calls = Calls(trace);
+        calls.ShouldAllBe(c => !c.Failed);
+        calls.Select(c => c.Name == "pwrite64" ? "write" : c.Name).ShouldBe(["openat", "write", "fsync", "close", "rename"]);
     }
 
     private async Task<byte[]> SaveFirstRecordAsync()

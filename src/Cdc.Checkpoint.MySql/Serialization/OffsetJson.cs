@@ -20,6 +20,14 @@ internal static class OffsetJson
                 $"The {sourceType} offset must be a JSON object, but it is {offset.ValueKind}: {Raw(offset)}. The checkpoint record is damaged or was written for another source type.");
         }
 
+        // Before the serializer: it turns a lone surrogate escape into a JsonException, but bytes that are not UTF-8
+        // into an InvalidOperationException, and its message does not say what is wrong with the text.
+        if (OffsetJsonText.FindUndecodable(offset) is { } undecodable)
+        {
+            throw new FormatException(
+                $"Invalid {sourceType} offset JSON {Raw(offset)}: {undecodable} {OffsetJsonText.NotUnicode}. The checkpoint record is damaged.");
+        }
+
         try
         {
             return offset.Deserialize(typeInfo)
@@ -73,5 +81,5 @@ internal static class OffsetJson
     public static bool IsFamily([NotNullWhen(true)] string? sourceType, string family) =>
         sourceType is not null && SourceTypeName.IsValid(sourceType) && string.Equals(SourceTypeName.FamilyOf(sourceType), family, StringComparison.Ordinal);
 
-    public static string Raw(JsonElement element) => GenericOffset.Quote(element.GetRawText());
+    public static string Raw(JsonElement element) => OffsetJsonText.QuoteRaw(element);
 }

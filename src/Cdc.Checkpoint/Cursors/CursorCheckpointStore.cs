@@ -187,6 +187,12 @@ public sealed class CursorCheckpointStore
 
             return ValueTask.FromException<T>(ex);
         }
+        catch (Exception ex)
+        {
+            // Anything else the file work throws (ObjectDisposedException, an unexpected IOException) goes into the
+            // task too: the caller that awaits later must see it there.
+            return ValueTask.FromException<T>(ex);
+        }
     }
 
     private CursorCheckpoint? Load(string path, string cursorId, string expectedIdentity)

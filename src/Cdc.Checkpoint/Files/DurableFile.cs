@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using Cdc.Checkpoint.Internal;
 using Microsoft.Win32.SafeHandles;
@@ -49,29 +50,24 @@ internal static class DurableFile
     private static bool Write(string directory, string fileName, ReadOnlySpan<byte> contents, bool overwrite)
     {
         var finalPath = Path.Combine(directory, fileName);
-        var tempPath = Path.Combine(directory, TempNameForTests?.Invoke(directory, fileName) ?? $"{fileName}.{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}{TempSuffix}");
+        var tempPath = Path.Combine(directory, TempNameForTests?.Invoke(directory, fileName) ?? NextTempName(fileName));
+        var created = false;
         var renamed = false;
         try
         {
-            WriteAndSync(tempPath, finalPath, contents);
-            BeforeRenameHook?.Invoke(tempPath);
-            try
+            if (LibC.IsSupported)
             {
-                // Without overwrite, .NET renames with link(2) + unlink(2) on Unix: the link fails with EEXIST
-                // when the target exists, so the check and the create are one atomic step.
-                File.Move(tempPath, finalPath, overwrite);
+                WriteAndSyncNative(tempPath, finalPath, contents, ref created);
             }
-            catch (IOException) when (!overwrite && Path.Exists(finalPath))
+            else
+            {
+                WriteAndSyncManaged(tempPath, finalPath, contents, ref created);
+            }
+
+            BeforeRenameHook?.Invoke(tempPath);
+            if (!MoveIntoPlace(tempPath, finalPath, overwrite))
             {
                 return false;
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                throw new CheckpointException(
-                    CheckpointErrorCode.WriteFailed,
-                    $"Could not rename '{tempPath}' over '{finalPath}': {ex.Message}. The previous file is unchanged; check the directory's permissions and that the file system is writable.",
-                    ex)
-                { Path = finalPath };
             }
 
             renamed = true;
@@ -80,14 +76,79 @@ internal static class DurableFile
         }
         finally
         {
-            if (!renamed)
+            // Only a file this call created is removed: when the exclusive create failed, whatever holds the name
+            // (another writer's temp file, a planted link) is not ours to delete.
+            if (created && !renamed)
             {
                 TryDelete(tempPath);
             }
         }
     }
 
-    private static void WriteAndSync(string tempPath, string finalPath, ReadOnlySpan<byte> contents)
+    /// <summary>
+    /// A fresh temp name: the target's name, this process's id and random token (both taken once), and a counter.
+    /// </summary>
+    /// <remarks>
+    /// Unique without a syscall per save (random bytes cost a getpid and a getrandom each time): the counter separates
+    /// the writes of this process, the pid the live processes, and the random token a process that reuses the pid of
+    /// one that crashed and left a temp file behind (in a container every start may get the same pid). The create is
+    /// still exclusive, so even a collision or a planted name can only fail a save, never redirect or mix its bytes.
+    /// </remarks>
+    private static string NextTempName(string fileName) =>
+        string.Create(CultureInfo.InvariantCulture, $"{fileName}.{ProcessTempToken}{(ulong)Interlocked.Increment(ref _tempCounter):x}{TempSuffix}");
+
+    private static readonly string ProcessTempToken =
+        string.Create(CultureInfo.InvariantCulture, $"{Environment.ProcessId:x}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}-");
+
+    private static long _tempCounter;
+
+    // Linux: the syscalls of a durable write and nothing else (what bench/limit/durable_replace.c does). FileStream
+    // would add flock(LOCK_EX) and flock(LOCK_UN) for FileShare.None and two lseeks for its position, none of which
+    // protect anything: the name is new and exclusive, and only this call knows it.
+    private static void WriteAndSyncNative(string tempPath, string finalPath, ReadOnlySpan<byte> contents, ref bool created)
+    {
+        var fd = LibC.CreateExclusive(tempPath, (int)PrivateFileMode);
+        if (fd < 0)
+        {
+            throw CreateFailed(tempPath, finalPath, LibC.Describe(-fd), inner: null);
+        }
+
+        created = true;
+        var open = true;
+        try
+        {
+            var errno = LibC.WriteAll(fd, contents);
+            if (errno != 0)
+            {
+                throw WriteFailed(tempPath, finalPath, LibC.Describe(errno), inner: null);
+            }
+
+            errno = LibC.Fsync(fd);
+            if (errno != 0)
+            {
+                throw FsyncFailed(tempPath, finalPath, errno);
+            }
+
+            open = false;
+            errno = LibC.CloseChecked(fd);
+            if (errno != 0)
+            {
+                throw new CheckpointException(
+                    CheckpointErrorCode.WriteFailed,
+                    $"close of '{tempPath}' failed: {LibC.Describe(errno)}. Nothing was renamed: the previous file '{finalPath}' is unchanged. The storage reported an error; check the disk before retrying.")
+                { Path = finalPath };
+            }
+        }
+        finally
+        {
+            if (open)
+            {
+                LibC.Close(fd);
+            }
+        }
+    }
+
+    private static void WriteAndSyncManaged(string tempPath, string finalPath, ReadOnlySpan<byte> contents, ref bool created)
     {
         FileStream stream;
         try
@@ -104,13 +165,10 @@ internal static class DurableFile
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new CheckpointException(
-                CheckpointErrorCode.WriteFailed,
-                $"Could not create the temp file '{tempPath}': {ex.Message}. The previous file '{finalPath}' is unchanged; check that the directory is writable by this user.",
-                ex)
-            { Path = finalPath };
+            throw CreateFailed(tempPath, finalPath, ex.Message, ex);
         }
 
+        created = true;
         using (stream)
         {
             try
@@ -120,46 +178,78 @@ internal static class DurableFile
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
+                throw WriteFailed(tempPath, finalPath, ex.Message, ex);
+            }
+
+            // Not Linux: there is no libc fsync to call here (LibC is Linux only), so the runtime's flush is used.
+            try
+            {
+                RandomAccess.FlushToDisk(stream.SafeFileHandle);
+            }
+            catch (IOException ex)
+            {
                 throw new CheckpointException(
                     CheckpointErrorCode.WriteFailed,
-                    $"Could not write '{tempPath}': {ex.Message}. The previous file '{finalPath}' is unchanged; check free disk space.",
+                    $"Flushing '{tempPath}' to disk failed: {ex.Message}. Nothing was renamed: the previous file '{finalPath}' is unchanged. The storage reported an error; check the disk before retrying.",
                     ex)
                 { Path = finalPath };
             }
-
-            FsyncHandle(stream.SafeFileHandle, tempPath, finalPath);
         }
     }
 
-    private static void FsyncHandle(SafeFileHandle handle, string tempPath, string finalPath)
+    private static bool MoveIntoPlace(string tempPath, string finalPath, bool overwrite)
     {
-        if (!LibC.IsSupported)
+        if (overwrite && LibC.IsSupported)
         {
-            RandomAccess.FlushToDisk(handle);
-            return;
-        }
-
-        var added = false;
-        handle.DangerousAddRef(ref added);
-        try
-        {
-            var errno = LibC.Fsync((int)handle.DangerousGetHandle());
+            // rename(2) itself: File.Move lstat()s the source first only to word a missing-file error.
+            var errno = LibC.Rename(tempPath, finalPath);
             if (errno != 0)
             {
-                throw new CheckpointException(
-                    CheckpointErrorCode.WriteFailed,
-                    $"fsync of '{tempPath}' failed: {LibC.Describe(errno)}. Nothing was renamed: the previous file '{finalPath}' is unchanged. The storage reported an error; check the disk before retrying.")
-                { Path = finalPath };
+                throw RenameFailed(tempPath, finalPath, LibC.Describe(errno), inner: null);
             }
+
+            return true;
         }
-        finally
+
+        try
         {
-            if (added)
-            {
-                handle.DangerousRelease();
-            }
+            // Without overwrite, .NET renames with link(2) + unlink(2) on Unix: the link fails with EEXIST when the
+            // target exists, so the check and the create are one atomic step.
+            File.Move(tempPath, finalPath, overwrite);
+            return true;
+        }
+        catch (IOException) when (!overwrite && Path.Exists(finalPath))
+        {
+            return false;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw RenameFailed(tempPath, finalPath, ex.Message, ex);
         }
     }
+
+    private static CheckpointException CreateFailed(string tempPath, string finalPath, string reason, Exception? inner) => new(
+        CheckpointErrorCode.WriteFailed,
+        $"Could not create the temp file '{tempPath}': {reason}. The previous file '{finalPath}' is unchanged; check that the directory is writable by this user.",
+        inner)
+    { Path = finalPath };
+
+    private static CheckpointException WriteFailed(string tempPath, string finalPath, string reason, Exception? inner) => new(
+        CheckpointErrorCode.WriteFailed,
+        $"Could not write '{tempPath}': {reason}. The previous file '{finalPath}' is unchanged; check free disk space.",
+        inner)
+    { Path = finalPath };
+
+    private static CheckpointException FsyncFailed(string tempPath, string finalPath, int errno) => new(
+        CheckpointErrorCode.WriteFailed,
+        $"fsync of '{tempPath}' failed: {LibC.Describe(errno)}. Nothing was renamed: the previous file '{finalPath}' is unchanged. The storage reported an error; check the disk before retrying.")
+    { Path = finalPath };
+
+    private static CheckpointException RenameFailed(string tempPath, string finalPath, string reason, Exception? inner) => new(
+        CheckpointErrorCode.WriteFailed,
+        $"Could not rename '{tempPath}' over '{finalPath}': {reason}. The previous file is unchanged; check the directory's permissions and that the file system is writable.",
+        inner)
+    { Path = finalPath };
 
     /// <summary>fsyncs a directory so a rename inside it is durable.</summary>
     /// <exception cref="CheckpointException"><see cref="CheckpointErrorCode.WriteFailed"/> when the directory cannot be flushed.</exception>

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Cdc.Checkpoint.Diagnostics;
+using Cdc.Checkpoint.Internal;
 using Cdc.Checkpoint.Leasing;
 using Cdc.Checkpoint.Offsets;
 using Microsoft.Extensions.Logging;
@@ -24,6 +25,9 @@ namespace Cdc.Checkpoint.Files;
 /// <see cref="CheckpointErrorCode.LeaseHeld"/>. A directory holds one source family: <c>postgres</c> and
 /// <c>postgres_snapshot</c> may live together, <c>postgres</c> and <c>mysql</c> may not.</para>
 /// <para>Thread-safe: saves of all instances on one directory in this process are serialised.</para>
+/// <para>The file work is synchronous, but every <c>*Async</c> method reports I/O and data errors
+/// (<see cref="CheckpointException"/>) and cancellation through the returned task, never from the call; only invalid
+/// arguments throw at the call.</para>
 /// </remarks>
 public sealed class FileCheckpoint : ICheckpointStore, IDisposable, IAsyncDisposable
 {
@@ -81,8 +85,15 @@ public sealed class FileCheckpoint : ICheckpointStore, IDisposable, IAsyncDispos
     /// <exception cref="CheckpointException"><see cref="CheckpointErrorCode.LeaseHeld"/> when another live process owns the directory.</exception>
     public ValueTask<LeaseInfo> AcquireLeaseAsync(CancellationToken cancellationToken = default)
     {
-        cancellationToken.ThrowIfCancellationRequested();
-        return ValueTask.FromResult(EnsureLease().Info);
+        try
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            return ValueTask.FromResult(EnsureLease().Info);
+        }
+        catch (Exception ex)
+        {
+            return SyncWork.Failed<LeaseInfo>(ex, cancellationToken);
+        }
     }
 
     /// <inheritdoc />
@@ -152,15 +163,22 @@ public sealed class FileCheckpoint : ICheckpointStore, IDisposable, IAsyncDispos
     public ValueTask<CheckpointRecord?> LoadAsync(string sourceType, CancellationToken cancellationToken = default)
     {
         SourceTypeName.Validate(sourceType);
-        cancellationToken.ThrowIfCancellationRequested();
-        var state = LoadState(EnsureLease(), forceRescan: true);
-        state.Records.TryGetValue(sourceType, out var record);
-        if (record is not null)
+        try
         {
-            Log.CheckpointLoaded(_logger, record.SourceType, record.Offset, record.CommittedEventCount, DirectoryPath);
-        }
+            cancellationToken.ThrowIfCancellationRequested();
+            var state = LoadState(EnsureLease(), forceRescan: true);
+            state.Records.TryGetValue(sourceType, out var record);
+            if (record is not null)
+            {
+                Log.CheckpointLoaded(_logger, record.SourceType, record.Offset, record.CommittedEventCount, DirectoryPath);
+            }
 
-        return ValueTask.FromResult(record);
+            return ValueTask.FromResult(record);
+        }
+        catch (Exception ex)
+        {
+            return SyncWork.Failed<CheckpointRecord?>(ex, cancellationToken);
+        }
     }
 
     /// <summary>
@@ -173,9 +191,16 @@ public sealed class FileCheckpoint : ICheckpointStore, IDisposable, IAsyncDispos
     /// <exception cref="CheckpointException">A record is corrupt, insecure or unsupported, or the directory mixes source families.</exception>
     public ValueTask<CheckpointRecord?> LoadLatestAsync(CancellationToken cancellationToken = default)
     {
-        cancellationToken.ThrowIfCancellationRequested();
-        var state = LoadState(EnsureLease(), forceRescan: true);
-        return ValueTask.FromResult(Latest(state.Records.Values));
+        try
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var state = LoadState(EnsureLease(), forceRescan: true);
+            return ValueTask.FromResult(Latest(state.Records.Values));
+        }
+        catch (Exception ex)
+        {
+            return SyncWork.Failed<CheckpointRecord?>(ex, cancellationToken);
+        }
     }
 
     /// <summary>Loads the offset of <typeparamref name="TOffset"/>'s kind, read with its own codec.</summary>
@@ -214,10 +239,17 @@ public sealed class FileCheckpoint : ICheckpointStore, IDisposable, IAsyncDispos
     /// <returns>The records.</returns>
     public ValueTask<IReadOnlyList<CheckpointRecord>> ListAsync(CancellationToken cancellationToken = default)
     {
-        cancellationToken.ThrowIfCancellationRequested();
-        var state = LoadState(EnsureLease(), forceRescan: true);
-        IReadOnlyList<CheckpointRecord> list = [.. state.Records.Values.OrderBy(r => r.SourceType, StringComparer.Ordinal)];
-        return ValueTask.FromResult(list);
+        try
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var state = LoadState(EnsureLease(), forceRescan: true);
+            IReadOnlyList<CheckpointRecord> list = [.. state.Records.Values.OrderBy(r => r.SourceType, StringComparer.Ordinal)];
+            return ValueTask.FromResult(list);
+        }
+        catch (Exception ex)
+        {
+            return SyncWork.Failed<IReadOnlyList<CheckpointRecord>>(ex, cancellationToken);
+        }
     }
 
     /// <summary>

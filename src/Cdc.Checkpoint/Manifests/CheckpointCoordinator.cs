@@ -404,11 +404,19 @@ public sealed class CheckpointCoordinator : IAsyncDisposable
     /// <exception cref="ObjectDisposedException">The coordinator was disposed.</exception>
     public ValueTask<CheckpointManifest> CommitAsync(CancellationToken cancellationToken = default)
     {
-        cancellationToken.ThrowIfCancellationRequested();
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<CheckpointManifest>(cancellationToken);
+        }
+
         Batch batch;
         lock (_gate)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_disposed)
+            {
+                return ValueTask.FromException<CheckpointManifest>(new ObjectDisposedException(GetType().FullName));
+            }
+
             batch = _nextBatch ??= new Batch();
             batch.Requests++;
             if (batch.Target > 0 && batch.Requests >= batch.Target)

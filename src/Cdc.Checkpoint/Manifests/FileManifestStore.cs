@@ -6,6 +6,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Cdc.Checkpoint.Diagnostics;
 using Cdc.Checkpoint.Files;
+using Cdc.Checkpoint.Internal;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -225,14 +226,26 @@ public sealed class FileManifestStore : IManifestStore
     /// <inheritdoc />
     public ValueTask<CheckpointManifest?> LoadLatestAsync(CancellationToken cancellationToken = default)
     {
-        cancellationToken.ThrowIfCancellationRequested();
+        try
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            return new(LoadLatestCore());
+        }
+        catch (Exception ex)
+        {
+            return SyncWork.Failed<CheckpointManifest?>(ex, cancellationToken);
+        }
+    }
+
+    private CheckpointManifest? LoadLatestCore()
+    {
         var (pointer, problem) = ReadPointer();
         if (pointer is { } id)
         {
             var manifest = LoadCore(id);
             if (manifest is not null)
             {
-                return new(manifest);
+                return manifest;
             }
 
             problem = $"names checkpoint {id}, which has no manifest";
@@ -244,21 +257,40 @@ public sealed class FileManifestStore : IManifestStore
         }
 
         var newest = Scan().LastOrDefault(d => d.HasManifest);
-        return new(newest.Id == 0 ? null : LoadCore(newest.Id));
+        return newest.Id == 0 ? null : LoadCore(newest.Id);
     }
 
     /// <inheritdoc />
     public ValueTask<CheckpointManifest?> LoadAsync(ulong checkpointId, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfZero(checkpointId);
-        cancellationToken.ThrowIfCancellationRequested();
-        return new(LoadCore(checkpointId));
+        try
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            return new(LoadCore(checkpointId));
+        }
+        catch (Exception ex)
+        {
+            return SyncWork.Failed<CheckpointManifest?>(ex, cancellationToken);
+        }
     }
 
     /// <inheritdoc />
     public ValueTask<IReadOnlyList<ManifestListEntry>> ListAsync(CancellationToken cancellationToken = default)
     {
-        cancellationToken.ThrowIfCancellationRequested();
+        try
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            return new(ListCore());
+        }
+        catch (Exception ex)
+        {
+            return SyncWork.Failed<IReadOnlyList<ManifestListEntry>>(ex, cancellationToken);
+        }
+    }
+
+    private List<ManifestListEntry> ListCore()
+    {
         var result = new List<ManifestListEntry>();
         foreach (var entry in Scan())
         {
@@ -280,7 +312,7 @@ public sealed class FileManifestStore : IManifestStore
             }
         }
 
-        return new(result);
+        return result;
     }
 
     /// <inheritdoc />
@@ -387,16 +419,34 @@ public sealed class FileManifestStore : IManifestStore
     public ValueTask<byte[]?> LoadSidecarAsync(ulong checkpointId, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfZero(checkpointId);
-        cancellationToken.ThrowIfCancellationRequested();
-        var manifest = LoadCore(checkpointId);
-        return new(manifest is null ? null : ReadSidecar(manifest));
+        try
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            return new(LoadCore(checkpointId) is { } manifest ? ReadSidecar(manifest) : null);
+        }
+        catch (Exception ex)
+        {
+            return SyncWork.Failed<byte[]?>(ex, cancellationToken);
+        }
     }
 
     /// <inheritdoc />
     public ValueTask<ImmutableSortedDictionary<string, ReadOnlyMemory<byte>>> LoadOperatorStatesAsync(CheckpointManifest manifest, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(manifest);
-        cancellationToken.ThrowIfCancellationRequested();
+        try
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            return new(LoadOperatorStatesCore(manifest));
+        }
+        catch (Exception ex)
+        {
+            return SyncWork.Failed<ImmutableSortedDictionary<string, ReadOnlyMemory<byte>>>(ex, cancellationToken);
+        }
+    }
+
+    private ImmutableSortedDictionary<string, ReadOnlyMemory<byte>> LoadOperatorStatesCore(CheckpointManifest manifest)
+    {
         byte[]? sidecar = null;
         if (manifest.OperatorStates.Values.Any(s => s.IsInSidecar))
         {
@@ -413,7 +463,7 @@ public sealed class FileManifestStore : IManifestStore
                 : state.Inline;
         }
 
-        return new(builder.ToImmutable());
+        return builder.ToImmutable();
     }
 
     /// <inheritdoc />
@@ -466,8 +516,15 @@ public sealed class FileManifestStore : IManifestStore
     public ValueTask<ManifestValidationResult> ValidateAsync(ulong checkpointId, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfZero(checkpointId);
-        cancellationToken.ThrowIfCancellationRequested();
-        return new(ValidateCore(checkpointId));
+        try
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            return new(ValidateCore(checkpointId));
+        }
+        catch (Exception ex)
+        {
+            return SyncWork.Failed<ManifestValidationResult>(ex, cancellationToken);
+        }
     }
 
     private ManifestValidationResult ValidateCore(ulong id)
@@ -529,7 +586,19 @@ public sealed class FileManifestStore : IManifestStore
     /// <inheritdoc />
     public ValueTask<ManifestRecovery?> RecoverLatestValidAsync(CancellationToken cancellationToken = default)
     {
-        cancellationToken.ThrowIfCancellationRequested();
+        try
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            return new(RecoverLatestValidCore(cancellationToken));
+        }
+        catch (Exception ex)
+        {
+            return SyncWork.Failed<ManifestRecovery?>(ex, cancellationToken);
+        }
+    }
+
+    private ManifestRecovery? RecoverLatestValidCore(CancellationToken cancellationToken)
+    {
         var directories = Scan();
         var checkpoints = directories.Where(d => d.HasManifest).Select(d => d.Id).ToList();
         var highest = directories.Count == 0 ? 0 : directories[^1].Id;
@@ -579,12 +648,12 @@ public sealed class FileManifestStore : IManifestStore
             if (result.IsValid)
             {
                 Log.CheckpointRecovered(_logger, id, result.Manifest!.Epoch, CheckpointsDirectory, examined, skipped.Count);
-                return new(new ManifestRecovery(
+                return new ManifestRecovery(
                     result.Manifest,
                     skipped.ToImmutable(),
                     result.Findings.Where(f => f.Severity == ValidationSeverity.Warning).ToImmutableArray(),
                     highest,
-                    examined));
+                    examined);
             }
 
             Log.InvalidCheckpointSkipped(_logger, id, result.FatalReason);
@@ -593,7 +662,7 @@ public sealed class FileManifestStore : IManifestStore
 
         if (checkpoints.Count == 0)
         {
-            return new((ManifestRecovery?)null);
+            return null;
         }
 
         throw new CheckpointException(

@@ -80,7 +80,11 @@ public sealed class ManifestCheckpointStore : ICheckpointStore, IAsyncDisposable
     public ValueTask<CheckpointRecord?> LoadAsync(string sourceType, CancellationToken cancellationToken = default)
     {
         SourceTypeName.Validate(sourceType);
-        cancellationToken.ThrowIfCancellationRequested();
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<CheckpointRecord?>(cancellationToken);
+        }
+
         var manifest = Coordinator.LastCommitted;
         if (manifest is null || !manifest.SourceOffsets.TryGetValue(sourceType, out var position))
         {

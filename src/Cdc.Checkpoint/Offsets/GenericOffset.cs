@@ -37,7 +37,7 @@ public sealed class GenericOffset : CheckpointOffset
         ArgumentNullException.ThrowIfNull(json);
         try
         {
-            using var document = JsonDocument.Parse(json);
+            using var document = OffsetJsonText.Parse(json);
             return new GenericOffset(sourceType, document.RootElement);
         }
         catch (JsonException ex)

@@ -64,8 +64,9 @@ public sealed class OffsetCodecRegistry
         }
         catch (InvalidOperationException ex)
         {
-            // JsonElement.GetString() throws this for a string holding an escaped lone surrogate (found by fuzzing);
-            // codecs promise FormatException for bad JSON.
+            // JsonElement.GetString() throws this for a string holding an escaped lone surrogate or bytes that are not
+            // UTF-8 (found by fuzzing); codecs promise FormatException for bad JSON. The codecs of this repository check
+            // for such text first (OffsetJsonText.FindUndecodable); this keeps the promise for codecs that do not.
             throw new FormatException($"The {sourceType} offset JSON holds a string that cannot be decoded: {ex.Message}", ex);
         }
     }

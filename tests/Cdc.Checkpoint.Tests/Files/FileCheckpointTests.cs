@@ -531,6 +531,19 @@ public sealed class FileCheckpointTests : IDisposable
     }
 
     [Fact]
+    public async Task SeedRaw_JsonTextWithLoneSurrogate_ThrowsFormatExceptionNotArgumentException()
+    {
+        // The parser refuses a lone surrogate character with ArgumentException (it cannot be encoded as UTF-8).
+        var json = "{\"position\":1,\"stream\":\"" + '\ud800' + "\"}";
+
+        var ex = await Should.ThrowAsync<FormatException>(async () => await FileCheckpoint.SeedRawAsync(_dir.Path, "conformance", json, 1, Options, cancellationToken: Ct));
+
+        ex.Message.ShouldContain(json);
+        ex.Message.ShouldContain("lone surrogate");
+        File.Exists(_dir.File("checkpoint_conformance.json")).ShouldBeFalse();
+    }
+
+    [Fact]
     public async Task Save_FailureBeforeRename_LeavesPreviousRecordAndNoTempFile()
     {
         using var checkpoint = Open();

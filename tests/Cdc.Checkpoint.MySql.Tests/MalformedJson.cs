@@ -1,0 +1,103 @@
+using System.Globalization;
+using System.Text;
+using FsCheck;
+using FsCheck.Fluent;
+
+namespace Cdc.Checkpoint.MySql.Tests;
+
+/// <summary>
+/// Byte-level inputs for codec robustness tests: text that is valid JSON but not valid Unicode, and mutations of valid
+/// offset JSON that mix such text with JSON punctuation and boundary values.
+/// </summary>
+internal static class MalformedJson
+{
+    /// <summary>
+    /// String contents that <c>JsonDocument</c> accepts but cannot decode: lone surrogate escapes and bytes that are
+    /// not UTF-8 (a lone byte ≥ 0x80, a truncated sequence, a CESU-8 surrogate, a code point above U+10FFFF, an
+    /// overlong encoding).
+    /// </summary>
+    public static byte[][] Undecodable { get; } =
+    [
+        "\\ud800"u8.ToArray(),
+        "\\udfff"u8.ToArray(),
+        "x\\uDBFFy"u8.ToArray(),
+        "\\udc00\\ud800"u8.ToArray(),
+        [0xFF],
+        [0x80],
+        [0xC3],
+        [0xE2, 0x82],
+        [0xED, 0xA0, 0x80],
+        [0xF4, 0x90, 0x80, 0x80],
+        [0xC0, 0xAF],
+    ];
+
+    private static readonly byte[][] Tokens =
+    [
+        .. Undecodable,
+        "\""u8.ToArray(), "{"u8.ToArray(), "}"u8.ToArray(), "["u8.ToArray(), "]"u8.ToArray(), ":"u8.ToArray(), ","u8.ToArray(),
+        "null"u8.ToArray(), "true"u8.ToArray(), "0"u8.ToArray(), "-1"u8.ToArray(), "1e400"u8.ToArray(), "18446744073709551616"u8.ToArray(),
+        "\\u0000"u8.ToArray(), "\\\""u8.ToArray(), "\\\\"u8.ToArray(), "é"u8.ToArray(), "\\ud83d\\ude00"u8.ToArray(), "\"mysql-bin.000001\""u8.ToArray(), "\"3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5\""u8.ToArray(),
+    ];
+
+    /// <summary>One edit: insert a token, replace a byte with a token, delete a few bytes, or flip a bit.</summary>
+    private readonly record struct Edit(int Kind, int Position, int Token, int Amount);
+
+    private static readonly Gen<Edit> EditGen =
+        from kind in Gen.Choose(0, 3)
+        from position in Gen.Choose(0, int.MaxValue)
+        from token in Gen.Choose(0, Tokens.Length - 1)
+        from amount in Gen.Choose(1, 8)
+        select new Edit(kind, position, token, amount);
+
+    /// <summary>The UTF-8 of valid JSON texts from <paramref name="seeds"/>, each edited 1–6 times.</summary>
+    public static Gen<JsonBytes> Mutated(Gen<string> seeds) =>
+        from seed in seeds
+        from count in Gen.Choose(1, 6)
+        from edits in Gen.ArrayOf(EditGen, count)
+        select new JsonBytes(Apply(Encoding.UTF8.GetBytes(seed), edits));
+
+    private static byte[] Apply(byte[] seed, Edit[] edits)
+    {
+        var bytes = new List<byte>(seed);
+        foreach (var edit in edits)
+        {
+            var at = bytes.Count == 0 ? 0 : edit.Position % (bytes.Count + 1);
+            switch (edit.Kind)
+            {
+                case 0:
+                    bytes.InsertRange(at, Tokens[edit.Token]);
+                    break;
+                case 1 when at < bytes.Count:
+                    bytes.RemoveAt(at);
+                    bytes.InsertRange(at, Tokens[edit.Token]);
+                    break;
+                case 2 when at < bytes.Count:
+                    bytes.RemoveRange(at, Math.Min(edit.Amount, bytes.Count - at));
+                    break;
+                case 3 when at < bytes.Count:
+                    bytes[at] ^= (byte)(1 << (edit.Amount % 8));
+                    break;
+                default:
+                    bytes.InsertRange(at, Tokens[edit.Token]);
+                    break;
+            }
+        }
+
+        return [.. bytes];
+    }
+}
+
+/// <summary>Bytes meant as JSON, shown readably when a property fails (bytes that are not ASCII as \xNN).</summary>
+internal sealed record JsonBytes(byte[] Bytes)
+{
+    public override string ToString()
+    {
+        var text = new StringBuilder();
+        foreach (var b in Bytes)
+        {
+            text.Append(b < 0x80 ? ((char)b).ToString() : string.Create(CultureInfo.InvariantCulture, $"\\x{b:X2}"));
+        }
+
+        return text.ToString();
+    }
+}
