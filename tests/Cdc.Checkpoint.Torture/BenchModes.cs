@@ -1,0 +1,304 @@
+using System.Collections.Immutable;
+using System.Diagnostics;
+using System.Globalization;
+using Cdc.Checkpoint.Manifests;
+using Cdc.Checkpoint.Offsets;
+using Cdc.Checkpoint.Postgres;
+using Cdc.Checkpoint.Postgres.Store;
+using Cdc.Checkpoint.TestServers;
+using Npgsql;
+
+namespace Cdc.Checkpoint.Torture;
+
+/// <summary>
+/// The benchmark modes behind rows (c) and (d) of eng/bench.sh (docs/BENCHMARKS.md). Each compares a library path with
+/// its baseline in interleaved blocks inside one process, so both see the same disk or server at the same moments, and
+/// prints one <c>NAME N median_us M p90_us P mean_us A</c> line per side.
+/// </summary>
+public static class BenchModes
+{
+    /// <summary>The environment variable naming an existing PostgreSQL server for <see cref="PostgresStoreAsync"/>.</summary>
+    public const string PostgresOverrideVariable = "BENCH_POSTGRES";
+
+    /// <summary>
+    /// Row (c): durable offsets per second of <paramref name="sources"/> concurrent sources, each making every offset
+    /// durable before it moves on. Group commit: the sources report to one <see cref="CheckpointCoordinator"/> and await
+    /// <see cref="CheckpointCoordinator.CommitAsync"/>. Baseline: one durable manifest save per offset through a
+    /// <see cref="FileManifestStore"/> (every save carries all sources, as the coordinator's manifests do). Both stores
+    /// live under <paramref name="dir"/> with the same options.
+    /// </summary>
+    /// <param name="dir">A directory on the disk to measure; <c>group/</c> and <c>per-save/</c> are created in it.</param>
+    /// <param name="offsets">Timed durable offsets of each kind (rounded up to whole blocks).</param>
+    /// <param name="sources">Concurrent sources.</param>
+    /// <returns>The exit code.</returns>
+    /// <remarks>
+    /// A block is every source making two offsets durable; its wall time divided by its offsets is one sample, in µs per
+    /// durable offset. The printed median and p90 are over blocks, the mean is total time over total offsets, so
+    /// 10⁶ / mean is durable offsets per second. Lines: <c>group_commit …</c> and <c>per_save_commit …</c>.
+    /// </remarks>
+    public static async Task<int> GroupCommitAsync(string dir, int offsets, int sources)
+    {
+        const int PerSourcePerBlock = 2;
+        ArgumentOutOfRangeException.ThrowIfLessThan(offsets, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(sources, 1);
+        Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var names = Enumerable.Range(0, sources).Select(i => string.Create(CultureInfo.InvariantCulture, $"source_{i:D2}")).ToArray();
+        var options = new FileManifestStoreOptions { Codecs = OffsetCodecRegistry.Empty.WithPostgres() };
+
+        // Baseline: each source publishes its position and saves a manifest of all positions, under a fresh id.
+        var perSaveStore = new FileManifestStore(Path.Combine(dir, "per-save"), options);
+        var positions = new SourcePosition[sources];
+        var positionsGate = new Lock();
+        var perSaveCounts = new ulong[sources];
+        long nextId = 0;
+        for (var i = 0; i < sources; i++)
+        {
+            positions[i] = new SourcePosition(TortureOffsets.At(0));
+        }
+
+        async Task PerSaveAsync(int source)
+        {
+            var count = ++perSaveCounts[source];
+            ImmutableSortedDictionary<string, SourcePosition> snapshot;
+            lock (positionsGate)
+            {
+                positions[source] = new SourcePosition(TortureOffsets.At(count), count);
+                snapshot = ImmutableSortedDictionary.CreateRange(StringComparer.Ordinal, names.Select((name, i) => KeyValuePair.Create(name, positions[i])));
+            }
+
+            var id = (ulong)Interlocked.Increment(ref nextId);
+            await perSaveStore.SaveAsync(new CheckpointManifest { CheckpointId = id, Epoch = id, CreatedAt = DateTimeOffset.UtcNow, SourceOffsets = snapshot });
+        }
+
+        await using var coordinator = await CheckpointCoordinator.StartAsync(new FileManifestStore(Path.Combine(dir, "group"), options));
+        var groupCounts = new ulong[sources];
+
+        async Task GroupAsync(int source)
+        {
+            var count = ++groupCounts[source];
+            coordinator.ReportOffset(names[source], TortureOffsets.At(count), count);
+            await coordinator.CommitAsync();
+        }
+
+        // One block: every source, on its own task, makes PerSourcePerBlock offsets durable one after the other.
+        async Task<double> BlockAsync(Func<int, Task> durableOffset)
+        {
+            var started = Stopwatch.GetTimestamp();
+            await Task.WhenAll(Enumerable.Range(0, sources).Select(source => Task.Run(async () =>
+            {
+                for (var i = 0; i < PerSourcePerBlock; i++)
+                {
+                    await durableOffset(source);
+                }
+            })));
+            return Stopwatch.GetElapsedTime(started).TotalMicroseconds / (sources * PerSourcePerBlock);
+        }
+
+        var perBlock = sources * PerSourcePerBlock;
+        var blocks = Math.Max(4, (offsets + perBlock - 1) / perBlock);
+        for (var i = 0; i < 2; i++)
+        {
+            _ = await BlockAsync(GroupAsync);
+            _ = await BlockAsync(PerSaveAsync);
+        }
+
+        var group = new double[blocks];
+        var perSave = new double[blocks];
+        for (var block = 0; block < blocks; block++)
+        {
+            if (block % 2 == 1)
+            {
+                perSave[block] = await BlockAsync(PerSaveAsync);
+            }
+
+            group[block] = await BlockAsync(GroupAsync);
+            if (block % 2 == 0)
+            {
+                perSave[block] = await BlockAsync(PerSaveAsync);
+            }
+        }
+
+        ChildModes.Out(Summary("group_commit", group, blocks * perBlock));
+        ChildModes.Out(Summary("per_save_commit", perSave, blocks * perBlock));
+        return 0;
+    }
+
+    /// <summary>
+    /// Row (d): <see cref="PostgresCheckpointStore.SaveAsync(CheckpointOffset, ulong, CancellationToken)"/> against a
+    /// raw single-row UPSERT of the same row through Npgsql, interleaved in blocks of ten on one server and one data
+    /// source. Both sides open a pooled connection from the same <see cref="NpgsqlDataSource"/>, run one transaction
+    /// and commit it; the raw side writes the same columns (same offset JSON, count, epoch, a sequence value, format
+    /// version, time) into a table of the same shape, with no fence, no guard and no read.
+    /// </summary>
+    /// <param name="operations">Timed operations of each kind.</param>
+    /// <param name="durable">
+    /// Turn <c>fsync</c> and <c>synchronous_commit</c> on for the run (throwaway cluster only): each commit then waits
+    /// for the WAL flush, as on a production server. Off by default, which leaves only round trips and server CPU.
+    /// </param>
+    /// <returns>The exit code.</returns>
+    /// <remarks>
+    /// The server: <c>BENCH_POSTGRES</c> (a connection string), else <c>CDC_TEST_POSTGRES</c>, else a throwaway
+    /// PostgreSQL 15 cluster (<see cref="PostgresTestServer"/>), removed at exit. Lines: <c>pg_store …</c> and
+    /// <c>pg_raw_upsert …</c>; a third line <c>pg_server …</c> describes the server settings that matter.
+    /// </remarks>
+    public static async Task<int> PostgresStoreAsync(int operations, bool durable)
+    {
+        const int Block = 10;
+        ArgumentOutOfRangeException.ThrowIfLessThan(operations, 1);
+        var external = Environment.GetEnvironmentVariable(PostgresOverrideVariable);
+        string connectionString;
+        PostgresTestServer? server = null;
+        if (!string.IsNullOrWhiteSpace(external))
+        {
+            connectionString = external;
+        }
+        else
+        {
+            server = await PostgresTestServer.GetAsync();
+            connectionString = server.IsExternal ? server.ConnectionString : await server.CreateDatabaseAsync("bench");
+        }
+
+        var table = "cdc_bench_" + Guid.NewGuid().ToString("N")[..8];
+        var raw = table + "_raw";
+        await using var dataSource = NpgsqlDataSource.Create(connectionString);
+        if (durable)
+        {
+            if (server is null || server.IsExternal)
+            {
+                throw new InvalidOperationException("durable mode changes server settings and only runs on the throwaway cluster; unset BENCH_POSTGRES and CDC_TEST_POSTGRES, or configure the external server yourself.");
+            }
+
+            await ExecuteAsync(dataSource, "ALTER SYSTEM SET fsync = on");
+            await ExecuteAsync(dataSource, "ALTER SYSTEM SET synchronous_commit = on");
+            await ExecuteAsync(dataSource, "SELECT pg_reload_conf()");
+            await Task.Delay(500); // the postmaster signals the backends; give them a moment to reread the file
+        }
+
+        var store = new PostgresCheckpointStore(
+            dataSource,
+            "bench",
+            new PostgresCheckpointStoreOptions { TableName = table, Codecs = OffsetCodecRegistry.Empty.WithPostgres(), Owner = "bench" });
+        try
+        {
+            await store.CreateSchemaAsync();
+            await ExecuteAsync(dataSource, $"CREATE TABLE {raw} (LIKE {table} INCLUDING ALL); CREATE SEQUENCE {raw}_seq");
+            var epoch = await store.AcquireAsync();
+            var upsert = $"""
+                INSERT INTO {raw} (name, source_type, "offset", committed_event_count, epoch, sequence, format_version, updated_at)
+                VALUES ($1, $2, $3::jsonb, $4, $5, nextval('{raw}_seq'), $6, $7)
+                ON CONFLICT (name, source_type) DO UPDATE SET
+                    "offset" = EXCLUDED."offset", committed_event_count = EXCLUDED.committed_event_count, epoch = EXCLUDED.epoch,
+                    sequence = EXCLUDED.sequence, format_version = EXCLUDED.format_version, updated_at = EXCLUDED.updated_at
+                """;
+
+            ulong storeCount = 0;
+            ulong rawCount = 0;
+            async Task<double> StoreSaveAsync()
+            {
+                storeCount++;
+                var offset = TortureOffsets.At(storeCount);
+                var started = Stopwatch.GetTimestamp();
+                await store.SaveAsync(offset, storeCount);
+                return Stopwatch.GetElapsedTime(started).TotalMicroseconds;
+            }
+
+            async Task<double> RawUpsertAsync()
+            {
+                rawCount++;
+                var offset = TortureOffsets.At(rawCount);
+                var started = Stopwatch.GetTimestamp();
+                await using (var connection = await dataSource.OpenConnectionAsync())
+                await using (var transaction = await connection.BeginTransactionAsync())
+                {
+                    await using var command = new NpgsqlCommand(upsert, connection, transaction)
+                    {
+                        Parameters =
+                        {
+                            new NpgsqlParameter { Value = "bench" },
+                            new NpgsqlParameter { Value = offset.SourceType },
+                            new NpgsqlParameter { Value = offset.ToJsonString() },
+                            new NpgsqlParameter { Value = (decimal)rawCount },
+                            new NpgsqlParameter { Value = epoch },
+                            new NpgsqlParameter { Value = PostgresCheckpointStore.CurrentFormatVersion },
+                            new NpgsqlParameter { Value = DateTimeOffset.UtcNow },
+                        },
+                    };
+                    await command.ExecuteNonQueryAsync();
+                    await transaction.CommitAsync();
+                }
+
+                return Stopwatch.GetElapsedTime(started).TotalMicroseconds;
+            }
+
+            var warmup = Math.Max(50, operations / 10);
+            for (var i = 0; i < warmup; i++)
+            {
+                _ = await StoreSaveAsync();
+                _ = await RawUpsertAsync();
+            }
+
+            var storeMicros = new List<double>(operations);
+            var rawMicros = new List<double>(operations);
+            for (var block = 0; storeMicros.Count < operations; block++)
+            {
+                var n = Math.Min(Block, operations - storeMicros.Count);
+                if (block % 2 == 1)
+                {
+                    for (var i = 0; i < n; i++)
+                    {
+                        rawMicros.Add(await RawUpsertAsync());
+                    }
+                }
+
+                for (var i = 0; i < n; i++)
+                {
+                    storeMicros.Add(await StoreSaveAsync());
+                }
+
+                if (block % 2 == 0)
+                {
+                    for (var i = 0; i < n; i++)
+                    {
+                        rawMicros.Add(await RawUpsertAsync());
+                    }
+                }
+            }
+
+            var settings = await ScalarAsync(
+                dataSource,
+                "SELECT 'version ' || current_setting('server_version_num') || ' fsync ' || current_setting('fsync') || ' synchronous_commit ' || current_setting('synchronous_commit')");
+            ChildModes.Out(Summary("pg_store", [.. storeMicros], storeMicros.Count));
+            ChildModes.Out(Summary("pg_raw_upsert", [.. rawMicros], rawMicros.Count));
+            ChildModes.Out($"pg_server {settings}");
+            return 0;
+        }
+        finally
+        {
+            await ExecuteAsync(dataSource, $"DROP TABLE IF EXISTS {raw}, {table}, {table}_fence, {table}_audit; DROP SEQUENCE IF EXISTS {raw}_seq, {table}_seq");
+        }
+    }
+
+    private static async Task ExecuteAsync(NpgsqlDataSource dataSource, string sql)
+    {
+        await using var command = dataSource.CreateCommand(sql);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    private static async Task<string> ScalarAsync(NpgsqlDataSource dataSource, string sql)
+    {
+        await using var command = dataSource.CreateCommand(sql);
+        return (string)(await command.ExecuteScalarAsync())!;
+    }
+
+    // Blocks in (c) have equal sizes, so the mean of the per-block samples is also total time over total operations.
+    private static string Summary(string word, double[] micros, int operations)
+    {
+        var mean = micros.Average();
+        Array.Sort(micros);
+        return string.Create(
+            CultureInfo.InvariantCulture,
+            $"{word} {operations} median_us {Percentile(micros, 0.5):F1} p90_us {Percentile(micros, 0.9):F1} mean_us {mean:F1}");
+    }
+
+    private static double Percentile(double[] sorted, double p) => sorted[Math.Min(sorted.Length - 1, (int)(p * sorted.Length))];
+}
