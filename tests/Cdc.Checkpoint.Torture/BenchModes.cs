@@ -138,13 +138,17 @@ public static class BenchModes
     /// Turn <c>fsync</c> and <c>synchronous_commit</c> on for the run (throwaway cluster only): each commit then waits
     /// for the WAL flush, as on a production server. Off by default, which leaves only round trips and server CPU.
     /// </param>
+    /// <param name="prepared">
+    /// Let Npgsql prepare statements it sees repeatedly (<c>Max Auto Prepare=16</c>), for both sides alike: the server
+    /// then skips parsing and planning. Off by default, as in Npgsql.
+    /// </param>
     /// <returns>The exit code.</returns>
     /// <remarks>
     /// The server: <c>BENCH_POSTGRES</c> (a connection string), else <c>CDC_TEST_POSTGRES</c>, else a throwaway
     /// PostgreSQL 15 cluster (<see cref="PostgresTestServer"/>), removed at exit. Lines: <c>pg_store …</c> and
     /// <c>pg_raw_upsert …</c>; a third line <c>pg_server …</c> describes the server settings that matter.
     /// </remarks>
-    public static async Task<int> PostgresStoreAsync(int operations, bool durable)
+    public static async Task<int> PostgresStoreAsync(int operations, bool durable, bool prepared)
     {
         const int Block = 10;
         ArgumentOutOfRangeException.ThrowIfLessThan(operations, 1);
@@ -163,6 +167,11 @@ public static class BenchModes
 
         var table = "cdc_bench_" + Guid.NewGuid().ToString("N")[..8];
         var raw = table + "_raw";
+        if (prepared)
+        {
+            connectionString = new NpgsqlConnectionStringBuilder(connectionString) { MaxAutoPrepare = 16, AutoPrepareMinUsages = 2 }.ConnectionString;
+        }
+
         await using var dataSource = NpgsqlDataSource.Create(connectionString);
         if (durable)
         {
@@ -194,8 +203,25 @@ public static class BenchModes
                     sequence = EXCLUDED.sequence, format_version = EXCLUDED.format_version, updated_at = EXCLUDED.updated_at
                 """;
 
+            // The store's own statements for another name, sent bare through Npgsql (no guards, no parsing, no
+            // metrics): splits the store's cost into what the server does for them and what the library adds.
+            await ExecuteAsync(dataSource, $"INSERT INTO {table}_fence (name, epoch, owner, acquired_at) VALUES ('bare', 1, 'bench', now())");
+            var bareSql = new[]
+            {
+                $"SELECT epoch FROM {table}_fence WHERE name = $1 FOR UPDATE",
+                $"SELECT \"offset\"::text, committed_event_count::text, epoch, sequence, format_version, updated_at FROM {table} WHERE name = $1 AND source_type = $2 FOR UPDATE",
+                $"""
+                INSERT INTO {table} (name, source_type, "offset", committed_event_count, epoch, sequence, format_version, updated_at)
+                SELECT $1, $2, $3::jsonb, $4, $5, nextval('{table}_seq'), $6, $7 FROM {table}_fence WHERE name = $1 AND epoch = $5
+                ON CONFLICT (name, source_type) DO UPDATE SET
+                    "offset" = EXCLUDED."offset", committed_event_count = EXCLUDED.committed_event_count, epoch = EXCLUDED.epoch,
+                    sequence = EXCLUDED.sequence, format_version = EXCLUDED.format_version, updated_at = EXCLUDED.updated_at
+                """,
+            };
+
             ulong storeCount = 0;
             ulong rawCount = 0;
+            ulong bareCount = 0;
             async Task<double> StoreSaveAsync()
             {
                 storeCount++;
@@ -233,15 +259,59 @@ public static class BenchModes
                 return Stopwatch.GetElapsedTime(started).TotalMicroseconds;
             }
 
+            async Task<double> BareStatementsAsync()
+            {
+                bareCount++;
+                var offset = TortureOffsets.At(bareCount);
+                var started = Stopwatch.GetTimestamp();
+                await using (var connection = await dataSource.OpenConnectionAsync())
+                await using (var transaction = await connection.BeginTransactionAsync())
+                {
+                    await using var batch = new NpgsqlBatch(connection, transaction)
+                    {
+                        BatchCommands =
+                        {
+                            new NpgsqlBatchCommand(bareSql[0]) { Parameters = { new NpgsqlParameter { Value = "bare" } } },
+                            new NpgsqlBatchCommand(bareSql[1]) { Parameters = { new NpgsqlParameter { Value = "bare" }, new NpgsqlParameter { Value = offset.SourceType } } },
+                            new NpgsqlBatchCommand(bareSql[2])
+                            {
+                                Parameters =
+                                {
+                                    new NpgsqlParameter { Value = "bare" },
+                                    new NpgsqlParameter { Value = offset.SourceType },
+                                    new NpgsqlParameter { Value = offset.ToJsonString() },
+                                    new NpgsqlParameter { Value = (decimal)bareCount },
+                                    new NpgsqlParameter { Value = 1L },
+                                    new NpgsqlParameter { Value = PostgresCheckpointStore.CurrentFormatVersion },
+                                    new NpgsqlParameter { Value = DateTimeOffset.UtcNow },
+                                },
+                            },
+                        },
+                    };
+                    await using (var reader = await batch.ExecuteReaderAsync())
+                    {
+                        while (await reader.NextResultAsync())
+                        {
+                        }
+                    }
+
+                    await transaction.CommitAsync();
+                }
+
+                return Stopwatch.GetElapsedTime(started).TotalMicroseconds;
+            }
+
             var warmup = Math.Max(50, operations / 10);
             for (var i = 0; i < warmup; i++)
             {
                 _ = await StoreSaveAsync();
                 _ = await RawUpsertAsync();
+                _ = await BareStatementsAsync();
             }
 
             var storeMicros = new List<double>(operations);
             var rawMicros = new List<double>(operations);
+            var bareMicros = new List<double>(operations);
             for (var block = 0; storeMicros.Count < operations; block++)
             {
                 var n = Math.Min(Block, operations - storeMicros.Count);
@@ -258,6 +328,11 @@ public static class BenchModes
                     storeMicros.Add(await StoreSaveAsync());
                 }
 
+                for (var i = 0; i < n; i++)
+                {
+                    bareMicros.Add(await BareStatementsAsync());
+                }
+
                 if (block % 2 == 0)
                 {
                     for (var i = 0; i < n; i++)
@@ -272,7 +347,8 @@ public static class BenchModes
                 "SELECT 'version ' || current_setting('server_version_num') || ' fsync ' || current_setting('fsync') || ' synchronous_commit ' || current_setting('synchronous_commit')");
             ChildModes.Out(Summary("pg_store", [.. storeMicros], storeMicros.Count));
             ChildModes.Out(Summary("pg_raw_upsert", [.. rawMicros], rawMicros.Count));
-            ChildModes.Out($"pg_server {settings}");
+            ChildModes.Out(Summary("pg_store_sql", [.. bareMicros], bareMicros.Count));
+            ChildModes.Out($"pg_server {settings} max_auto_prepare {dataSource.ConnectionString.Contains("Max Auto Prepare", StringComparison.OrdinalIgnoreCase)}");
             return 0;
         }
         finally
