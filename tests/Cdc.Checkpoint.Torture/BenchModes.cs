@@ -212,7 +212,7 @@ public static class BenchModes
                 $"SELECT \"offset\"::text, committed_event_count::text, epoch, sequence, format_version, updated_at FROM {table} WHERE name = $1 AND source_type = $2 FOR UPDATE",
                 $"""
                 INSERT INTO {table} (name, source_type, "offset", committed_event_count, epoch, sequence, format_version, updated_at)
-                SELECT $1, $2, $3::jsonb, $4, $5, nextval('{table}_seq'), $6, $7 FROM {table}_fence WHERE name = $1 AND epoch = $5
+                VALUES ($1, $2, $3::jsonb, $4, $5, nextval('{table}_seq'), $6, $7)
                 ON CONFLICT (name, source_type) DO UPDATE SET
                     "offset" = EXCLUDED."offset", committed_event_count = EXCLUDED.committed_event_count, epoch = EXCLUDED.epoch,
                     sequence = EXCLUDED.sequence, format_version = EXCLUDED.format_version, updated_at = EXCLUDED.updated_at
