@@ -145,8 +145,10 @@ public static class BenchModes
     /// <returns>The exit code.</returns>
     /// <remarks>
     /// The server: <c>BENCH_POSTGRES</c> (a connection string), else <c>CDC_TEST_POSTGRES</c>, else a throwaway
-    /// PostgreSQL 15 cluster (<see cref="PostgresTestServer"/>), removed at exit. Lines: <c>pg_store …</c> and
-    /// <c>pg_raw_upsert …</c>; a third line <c>pg_server …</c> describes the server settings that matter.
+    /// PostgreSQL 15 cluster (<see cref="PostgresTestServer"/>), removed at exit. Lines: <c>pg_store …</c>,
+    /// <c>pg_raw_upsert …</c> and <c>pg_store_sql …</c> (the store's own statements sent bare: no guards, no parsing);
+    /// <c>pg_cpu NAME client_us C server_us S</c>, the CPU time per operation of this process and of the server
+    /// backend; and <c>pg_server …</c>, the server settings that matter.
     /// </remarks>
     public static async Task<int> PostgresStoreAsync(int operations, bool durable, bool prepared)
     {
@@ -309,51 +311,81 @@ public static class BenchModes
                 _ = await BareStatementsAsync();
             }
 
-            var storeMicros = new List<double>(operations);
-            var rawMicros = new List<double>(operations);
-            var bareMicros = new List<double>(operations);
-            for (var block = 0; storeMicros.Count < operations; block++)
+            // CPU time, besides wall time: on a shared machine the wall time of a round trip is mostly waiting to be
+            // scheduled, while CPU time shows the work each side costs the client and the server backend (a local
+            // server's backend, read from /proc/PID/schedstat; pooling reuses the one physical connection throughout).
+            var backend = await ScalarAsync(dataSource, "SELECT pg_backend_pid()::text");
+            var sides = new[] { new Side("store", StoreSaveAsync), new Side("raw_upsert", RawUpsertAsync), new Side("store_sql", BareStatementsAsync) };
+            async Task RunAsync(Side side, int n)
             {
-                var n = Math.Min(Block, operations - storeMicros.Count);
+                var client = CpuNanoseconds(Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
+                var server = CpuNanoseconds(backend);
+                for (var i = 0; i < n; i++)
+                {
+                    side.Micros.Add(await side.Operation());
+                }
+
+                side.ClientNanoseconds += CpuNanoseconds(Environment.ProcessId.ToString(CultureInfo.InvariantCulture)) - client;
+                side.ServerNanoseconds += CpuNanoseconds(backend) - server;
+            }
+
+            for (var block = 0; sides[0].Micros.Count < operations; block++)
+            {
+                var n = Math.Min(Block, operations - sides[0].Micros.Count);
                 if (block % 2 == 1)
                 {
-                    for (var i = 0; i < n; i++)
-                    {
-                        rawMicros.Add(await RawUpsertAsync());
-                    }
+                    await RunAsync(sides[1], n);
                 }
 
-                for (var i = 0; i < n; i++)
-                {
-                    storeMicros.Add(await StoreSaveAsync());
-                }
-
-                for (var i = 0; i < n; i++)
-                {
-                    bareMicros.Add(await BareStatementsAsync());
-                }
-
+                await RunAsync(sides[0], n);
+                await RunAsync(sides[2], n);
                 if (block % 2 == 0)
                 {
-                    for (var i = 0; i < n; i++)
-                    {
-                        rawMicros.Add(await RawUpsertAsync());
-                    }
+                    await RunAsync(sides[1], n);
                 }
             }
 
             var settings = await ScalarAsync(
                 dataSource,
                 "SELECT 'version ' || current_setting('server_version_num') || ' fsync ' || current_setting('fsync') || ' synchronous_commit ' || current_setting('synchronous_commit')");
-            ChildModes.Out(Summary("pg_store", [.. storeMicros], storeMicros.Count));
-            ChildModes.Out(Summary("pg_raw_upsert", [.. rawMicros], rawMicros.Count));
-            ChildModes.Out(Summary("pg_store_sql", [.. bareMicros], bareMicros.Count));
+            var sameBackend = await ScalarAsync(dataSource, "SELECT pg_backend_pid()::text") == backend && CpuNanoseconds(backend) > 0;
+            foreach (var side in sides)
+            {
+                ChildModes.Out(Summary("pg_" + side.Name, [.. side.Micros], side.Micros.Count));
+            }
+
+            foreach (var side in sides)
+            {
+                var serverUs = sameBackend ? (side.ServerNanoseconds / 1000.0 / side.Micros.Count).ToString("F1", CultureInfo.InvariantCulture) : "unavailable";
+                ChildModes.Out(string.Create(CultureInfo.InvariantCulture, $"pg_cpu {side.Name} client_us {side.ClientNanoseconds / 1000.0 / side.Micros.Count:F1} server_us {serverUs}"));
+            }
+
             ChildModes.Out($"pg_server {settings} max_auto_prepare {dataSource.ConnectionString.Contains("Max Auto Prepare", StringComparison.OrdinalIgnoreCase)}");
             return 0;
         }
         finally
         {
             await ExecuteAsync(dataSource, $"DROP TABLE IF EXISTS {raw}, {table}, {table}_fence, {table}_audit; DROP SEQUENCE IF EXISTS {raw}_seq, {table}_seq");
+        }
+    }
+
+    // CPU time of every thread of process PID, in ns (first field of /proc/PID/task/TID/schedstat); 0 when not readable.
+    private static long CpuNanoseconds(string pid)
+    {
+        try
+        {
+            long total = 0;
+            foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+            {
+                var text = File.ReadAllText(Path.Combine(task, "schedstat"));
+                total += long.Parse(text.AsSpan(0, text.IndexOf(' ', StringComparison.Ordinal)), CultureInfo.InvariantCulture);
+            }
+
+            return total;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or ArgumentOutOfRangeException)
+        {
+            return 0;
         }
     }
 
@@ -367,6 +399,19 @@ public static class BenchModes
     {
         await using var command = dataSource.CreateCommand(sql);
         return (string)(await command.ExecuteScalarAsync())!;
+    }
+
+    private sealed class Side(string name, Func<Task<double>> operation)
+    {
+        public string Name { get; } = name;
+
+        public Func<Task<double>> Operation { get; } = operation;
+
+        public List<double> Micros { get; } = [];
+
+        public long ClientNanoseconds { get; set; }
+
+        public long ServerNanoseconds { get; set; }
     }
 
     // Blocks in (c) have equal sizes, so the mean of the per-block samples is also total time over total operations.
