@@ -2,8 +2,10 @@
 # Benchmarks against the physical limit (docs/BENCHMARKS.md), in one run, on one disk:
 #   (a) limit  bench/limit/durable_replace.c: create temp 0600 -> write -> fsync -> rename -> fsync directory, nothing else
 #   (b) save   FileCheckpoint.SaveAsync of a PostgreSQL offset (harness mode `bench-saves`), same record size
-#   (c) slot   manifest CheckpointCoordinator, 16 concurrent sources, group commit vs one save per offset
-#   (d) slot   PostgresCheckpointStore.SaveAsync vs a raw single-row UPSERT through Npgsql on the throwaway server
+#   (c) group  manifest CheckpointCoordinator, 16 concurrent sources, group commit vs one manifest save per offset
+#              (harness mode `bench-group-commit`, the two interleaved in blocks of 16 x 8 durable offsets)
+#   (d) pg     PostgresCheckpointStore.SaveAsync vs a raw single-row UPSERT of the same row through Npgsql, on a
+#              throwaway PostgreSQL 15 cluster (harness mode `bench-pg-store`, interleaved in blocks of ten)
 # (a) and (b) are interleaved in blocks of ten operations inside one run (harness mode `bench-paired`, the C program
 # serving blocks over stdin), so that both see the same disk at the same moments; BENCH_ROUNDS such runs are made and
 # each row reports the median over rounds of the per-round median, p90 and mean latency. Rates and ratios come from
@@ -19,10 +21,15 @@
 #        BENCH_CONTROL=0 eng/bench.sh   skip the A/A control (the limit against itself, which measures the noise)
 #        BENCH_NICE=-10 eng/bench.sh    run the measured programs at that nice level (both alike; below 0 needs root),
 #                                       which keeps a busy shared machine's CPU contention out of the disk figures
+#        BENCH_GROUP=0 / BENCH_PG=0     skip row (c) / row (d)
+#        BENCH_PG_DURABLE=0             skip the (d) pair run with fsync and synchronous_commit on
+#        BENCH_PG_PREPARED=0            skip the (d) pair run with Npgsql's automatic preparation on both sides
+#        BENCH_POSTGRES=CONNSTRING      run (d) on that server instead of a throwaway cluster (CDC_TEST_POSTGRES is
+#                                       honoured too); the durable pair is then skipped (it changes server settings)
 #
-# Slots (c) and (d): when the coordinator and the PostgreSQL store exist, add a harness mode each (like
-# `bench-saves`) printing "NAME N median_us M p90_us P mean_us A" and call run_case for them in the marked places
-# below; the table and ratios pick them up. Until then their rows say "not measured (not built)".
+# Rows (c) and (d) print "group/per-save ratio" (per-save mean / group mean: how many times more durable offsets per
+# second group commit makes) and "store/upsert ratio" (upsert mean / store mean), each the median over rounds of the
+# ratio within a round, before the last line.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -35,6 +42,8 @@ BENCH_DIR=${BENCH_DIR:-$ROOT/artifacts/bench}
 HARNESS=$ROOT/tests/Cdc.Checkpoint.Torture/bin/Release/net10.0/Cdc.Checkpoint.Torture.dll
 LIMIT=$BENCH_DIR/durable_replace
 NICE=(nice -n "${BENCH_NICE:-0}")
+PG_DURABLE=${BENCH_PG_DURABLE:-1}
+[ -z "${BENCH_POSTGRES:-}${CDC_TEST_POSTGRES:-}" ] || PG_DURABLE=0
 
 mkdir -p "$BENCH_DIR"
 chmod 700 "$BENCH_DIR"
@@ -51,7 +60,9 @@ echo "eng/bench.sh: dir:     $BENCH_DIR ($SAVES timed operations per round, $ROU
 
 # ---------------------------------------------------------------- run
 results=$BENCH_DIR/results.txt
+cpu=$BENCH_DIR/cpu.txt
 : >"$results"
+: >"$cpu"
 
 # run_case NAME COMMAND... : runs a program that prints lines "WORD N [record_bytes B] median_us M p90_us P mean_us A"
 # and appends "NAME median p90 mean" to the results for each (NAME "-" takes the line's first word: limit or saves).
@@ -61,7 +72,9 @@ run_case() {
   local output
   output=$("$@")
   sed 's/^/  /' <<<"$output"
-  awk -v name="$name" '{ for (i = 1; i < NF; i++) v[$i] = $(i + 1); print (name == "-" ? $1 : name), v["median_us"], v["p90_us"], v["mean_us"] }' <<<"$output" >>"$results"
+  awk -v name="$name" '/ median_us / { for (i = 1; i < NF; i++) v[$i] = $(i + 1); print (name == "-" ? $1 : name), v["median_us"], v["p90_us"], v["mean_us"] }' <<<"$output" >>"$results"
+  # (d) also reports CPU time per operation: "pg_cpu NAME client_us C server_us S" -> "pg_NAME C S" in $cpu.
+  awk '$1 ~ /_cpu$/ && $3 == "client_us" { sub(/cpu$/, "", $1); print $1 $2, $4, $6 }' <<<"$output" >>"$cpu"
 }
 
 # The same pair on tmpfs, where fsync costs next to nothing: it isolates the library's own CPU and syscall overhead
@@ -89,12 +102,30 @@ for round in $(seq 1 "$ROUNDS"); do
     "${NICE[@]}" dotnet "$HARNESS" bench-paired "$TMPFS_DIR/round" $(( SAVES * 10 )) "$LIMIT" | sed 's/^\(limit\|saves\)/tmpfs_\1/' >"$BENCH_DIR/tmpfs.txt"
     run_case - cat "$BENCH_DIR/tmpfs.txt"
   fi
-  # (c) slot: run_case group_commit dotnet "$HARNESS" bench-group-commit "$BENCH_DIR/manifest" "$SAVES" 16
-  #           run_case per_save_commit dotnet "$HARNESS" bench-per-save-commit "$BENCH_DIR/manifest" "$SAVES" 16
-  # (d) slot: run_case pg_store dotnet "$HARNESS" bench-pg-store "$SAVES"
-  #           run_case pg_raw_upsert dotnet "$HARNESS" bench-pg-upsert "$SAVES"
+  if [ "${BENCH_GROUP:-1}" = 1 ]; then
+    # (c) 16 sources on the same disk as (a)/(b); lines "group_commit ..." and "per_save_commit ...".
+    rm -rf "$BENCH_DIR/manifest"
+    run_case - "${NICE[@]}" dotnet "$HARNESS" bench-group-commit "$BENCH_DIR/manifest" "$SAVES" 16
+  fi
+  if [ "${BENCH_PG:-1}" = 1 ]; then
+    # (d) lines "pg_store ...", "pg_raw_upsert ..." and "pg_server ..." (its settings). The throwaway cluster trades
+    # durability for speed (fsync=off, synchronous_commit=off), which leaves round trips and server CPU: the harder
+    # case for the store. The durable pair turns both on for its run, as on a production server.
+    # A third interleaved case, pg_store_sql, sends the store's own statements bare (no guards, no parsing): what the
+    # server does for them, apart from what the library adds.
+    run_case - "${NICE[@]}" dotnet "$HARNESS" bench-pg-store "$SAVES"
+    if [ "$PG_DURABLE" = 1 ]; then
+      "${NICE[@]}" dotnet "$HARNESS" bench-pg-store "$SAVES" durable | sed 's/^pg_/pgsync_/' >"$BENCH_DIR/pgsync.txt"
+      run_case - cat "$BENCH_DIR/pgsync.txt"
+    fi
+    if [ "${BENCH_PG_PREPARED:-1}" = 1 ]; then
+      # Both sides with Npgsql's automatic preparation (Max Auto Prepare): no parsing and planning per statement.
+      "${NICE[@]}" dotnet "$HARNESS" bench-pg-store "$SAVES" prepared | sed 's/^pg_/pgprep_/' >"$BENCH_DIR/pgprep.txt"
+      run_case - cat "$BENCH_DIR/pgprep.txt"
+    fi
+  fi
 done
-rm -rf "$BENCH_DIR/round" "$BENCH_DIR/tmpfs.txt" "$BENCH_DIR/control.txt"
+rm -rf "$BENCH_DIR/round" "$BENCH_DIR/manifest" "$BENCH_DIR/tmpfs.txt" "$BENCH_DIR/control.txt" "$BENCH_DIR/pgsync.txt" "$BENCH_DIR/pgprep.txt"
 
 # ---------------------------------------------------------------- table
 median_of() { # median_of NAME COLUMN -> the median over rounds of COLUMN (2 median, 3 p90, 4 mean), or empty
@@ -105,7 +136,7 @@ row() { # row LABEL NAME BASELINE_NAME
   local median p90 mean base ratio rate
   median=$(median_of "$2" 2)
   if [ -z "$median" ]; then
-    printf '| %-46s | %10s | %10s | %10s | %8s | %-22s |\n' "$1" "-" "-" "-" "-" "not measured (not built)"
+    printf '| %-46s | %10s | %10s | %10s | %8s | %-22s |\n' "$1" "-" "-" "-" "-" "not measured (skipped)"
     return
   fi
   p90=$(median_of "$2" 3)
@@ -129,11 +160,35 @@ row "(b) FileCheckpoint.SaveAsync" saves limit
 [ "${BENCH_CONTROL:-1}" != 1 ] || row "    control: the limit against itself (A/A)" control control_limit
 [ -z "$TMPFS_DIR" ] || row "(a) limit on tmpfs (fsync nearly free)" tmpfs_limit ""
 [ -z "$TMPFS_DIR" ] || row "(b) FileCheckpoint.SaveAsync on tmpfs" tmpfs_saves tmpfs_limit
-row "(c) manifest coordinator, group commit (16)" group_commit per_save_commit
-row "(c) manifest coordinator, one save per offset" per_save_commit ""
-row "(d) PostgresCheckpointStore.SaveAsync" pg_store pg_raw_upsert
+row "(c) per durable offset: one save per offset" per_save_commit ""
+row "(c) per durable offset: group commit (16)" group_commit per_save_commit
 row "(d) raw single-row UPSERT (Npgsql)" pg_raw_upsert ""
+row "(d) PostgresCheckpointStore.SaveAsync" pg_store pg_raw_upsert
+row "    the store's statements sent bare" pg_store_sql pg_raw_upsert
+[ "$PG_DURABLE" != 1 ] || row "(d) raw UPSERT, fsync + synchronous_commit on" pgsync_raw_upsert ""
+[ "$PG_DURABLE" != 1 ] || row "(d) store SaveAsync, fsync + sync commit on" pgsync_store pgsync_raw_upsert
+[ "${BENCH_PG_PREPARED:-1}" != 1 ] || row "(d) raw UPSERT, auto-prepared" pgprep_raw_upsert ""
+[ "${BENCH_PG_PREPARED:-1}" != 1 ] || row "(d) store SaveAsync, auto-prepared" pgprep_store pgprep_raw_upsert
 echo
+
+if [ -s "$cpu" ]; then
+  # CPU time per operation, median over rounds: this process (all threads) and the server backend (/proc schedstat).
+  # On a shared machine wall time is mostly waiting to be scheduled; CPU time shows the work each side costs.
+  cpu_of() { awk -v name="$1" -v col="$2" '$1 == name && $col != "unavailable" { print $col }' "$cpu" | sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "-" }'; }
+  printf '| %-46s | %12s | %12s | %14s |\n' "(d) CPU time per operation" "client µs" "server µs" "server vs raw"
+  printf '|%s|%s|%s|%s|\n' "------------------------------------------------" "--------------" "--------------" "----------------"
+  for prefix in pg pgsync pgprep; do
+    for name in raw_upsert store store_sql; do
+      client=$(cpu_of "${prefix}_$name" 2)
+      [ "$client" != "-" ] || continue
+      server=$(cpu_of "${prefix}_$name" 3)
+      base=$(cpu_of "${prefix}_raw_upsert" 3)
+      ratio=$(awk -v b="$base" -v s="$server" 'BEGIN { if (b + 0 > 0 && s + 0 > 0) printf "%.2f", b / s; else print "-" }')
+      printf '| %-46s | %12s | %12s | %14s |\n' "${prefix}_$name" "$client" "$server" "$ratio"
+    done
+  done
+  echo
+fi
 
 # ---------------------------------------------------------------- profile
 if [ "${BENCH_PROFILE:-0}" = 1 ]; then
@@ -174,4 +229,24 @@ if [ "${BENCH_CONTROL:-1}" = 1 ]; then
   control=$(awk '$1 == "control_limit" { l[++nl] = $4 } $1 == "control" { s[++ns] = $4 } END { for (i = 1; i <= nl && i <= ns; i++) printf "%.2f ", l[i] / s[i] }' "$results")
   echo "per-round control (limit/limit) ratios, the noise floor: $control"
 fi
+# paired_ratios BASE_NAME NAME -> per-round (BASE mean / NAME mean), one per line
+paired_ratios() {
+  awk -v b="$1" -v n="$2" '$1 == b { l[++nl] = $4 } $1 == n { s[++ns] = $4 } END { for (i = 1; i <= nl && i <= ns; i++) printf "%.2f\n", l[i] / s[i] }' "$results"
+}
+median_line() { sort -g | awk 'NF { v[++n] = $1 } END { if (n) printf "%.2f", v[int((n + 1) / 2)]; else printf "not measured" }'; }
+group=$(paired_ratios per_save_commit group_commit)
+store=$(paired_ratios pg_raw_upsert pg_store)
+storesql=$(paired_ratios pg_raw_upsert pg_store_sql)
+storesync=$(paired_ratios pgsync_raw_upsert pgsync_store)
+storeprep=$(paired_ratios pgprep_raw_upsert pgprep_store)
+[ -z "$group" ] || echo "per-round group/per-save ratios: $(tr '\n' ' ' <<<"$group")"
+[ -z "$store" ] || echo "per-round store/upsert ratios: $(tr '\n' ' ' <<<"$store")"
+[ -z "$storesql" ] || echo "per-round (store's statements bare)/upsert ratios: $(tr '\n' ' ' <<<"$storesql")"
+[ -z "$storesync" ] || echo "per-round store/upsert ratios, fsync + synchronous_commit on: $(tr '\n' ' ' <<<"$storesync")"
+[ -z "$storeprep" ] || echo "per-round store/upsert ratios, auto-prepared: $(tr '\n' ' ' <<<"$storeprep")"
+echo "group/per-save ratio: $(median_line <<<"$group")"
+[ -z "$storesql" ] || echo "(store's statements bare)/upsert ratio: $(median_line <<<"$storesql")"
+[ -z "$storesync" ] || echo "store/upsert ratio, fsync + synchronous_commit on: $(median_line <<<"$storesync")"
+[ -z "$storeprep" ] || echo "store/upsert ratio, auto-prepared: $(median_line <<<"$storeprep")"
+echo "store/upsert ratio: $(median_line <<<"$store")"
 echo "save/limit ratio: $(sort -g <<<"$ratios" | awk '{ v[NR] = $1 } END { printf "%.2f", v[int((NR + 1) / 2)] }')"

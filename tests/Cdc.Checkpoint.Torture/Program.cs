@@ -22,6 +22,9 @@ const string Usage = """
                               time N saves and N runs of the C limit (bench/limit/durable_replace.c) in interleaved
                               blocks of 10 on the same disk: a "limit ..." line and a "saves ..." line; with
                               "control", a second copy of the limit takes the place of the saves ("control ..." line)
+      bench-group-commit DIR N SOURCES  group commit vs one manifest save per offset (BenchModes.cs)
+      bench-pg-store N [durable] [prepared]
+                                        PostgresCheckpointStore.SaveAsync vs a raw UPSERT (BenchModes.cs)
 
     campaigns:
       crash DIR [KILLS] [SEED]          SIGKILL a writer KILLS times (default 1000) and check every invariant
@@ -52,6 +55,8 @@ try
         "perms" => await ChildModes.PermsAsync(dir),
         "bench-saves" when args.Length == 3 => await ChildModes.BenchSavesAsync(dir, int.Parse(args[2], CultureInfo.InvariantCulture)),
         "bench-paired" when args.Length is 4 or 5 => await ChildModes.BenchPairedAsync(dir, int.Parse(args[2], CultureInfo.InvariantCulture), args[3], control: args.Length == 5 && args[4] == "control"),
+        "bench-group-commit" when args.Length == 4 => await BenchModes.GroupCommitAsync(dir, int.Parse(args[2], CultureInfo.InvariantCulture), int.Parse(args[3], CultureInfo.InvariantCulture)),
+        "bench-pg-store" => await BenchModes.PostgresStoreAsync(int.Parse(args[1], CultureInfo.InvariantCulture), durable: args.Contains("durable"), prepared: args.Contains("prepared")),
         "crash" => await Campaigns.CrashAsync(dir, args),
         "lease-races" => await Campaigns.LeaseRacesAsync(dir, args),
         _ => Fail(),

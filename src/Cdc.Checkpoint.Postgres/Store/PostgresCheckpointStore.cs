@@ -63,6 +63,11 @@ public sealed class PostgresCheckpointStore : ICheckpointStore
     private readonly string _fence;
     private readonly string _audit;
     private readonly string _sequence;
+    private readonly string _lockFenceSql;
+    private readonly string _lockRowSql;
+    private readonly string _readRowSql;
+    private readonly string _upsertSql;
+    private readonly string _auditSql;
     private readonly Lock _acquireGate = new();
     private Task<long>? _firstAcquire;
     private long _epoch;
@@ -98,6 +103,24 @@ public sealed class PostgresCheckpointStore : ICheckpointStore
         _fence = $"\"{_options.Schema}\".\"{_options.TableName}_fence\"";
         _audit = $"\"{_options.Schema}\".\"{_options.TableName}_audit\"";
         _sequence = $"\"{_options.Schema}\".\"{_options.TableName}_seq\"";
+
+        // Built once: a save sends these on every call.
+        _lockFenceSql = $"SELECT epoch FROM {_fence} WHERE name = $1 FOR UPDATE";
+        const string Columns = "\"offset\"::text, committed_event_count::text, epoch, sequence, format_version, updated_at";
+        _readRowSql = $"SELECT {Columns} FROM {_table} WHERE name = $1 AND source_type = $2";
+        _lockRowSql = _readRowSql + " FOR UPDATE";
+
+        _upsertSql = $"""
+            INSERT INTO {_table} (name, source_type, "offset", committed_event_count, epoch, sequence, format_version, updated_at)
+            VALUES ($1, $2, $3::jsonb, $4, $5, nextval('{_sequence}'), $6, $7)
+            ON CONFLICT (name, source_type) DO UPDATE SET
+                "offset" = EXCLUDED."offset", committed_event_count = EXCLUDED.committed_event_count, epoch = EXCLUDED.epoch,
+                sequence = EXCLUDED.sequence, format_version = EXCLUDED.format_version, updated_at = EXCLUDED.updated_at
+            """;
+        _auditSql = $"""
+            INSERT INTO {_audit} (name, source_type, old_offset, old_count, new_offset, new_count, epoch, reason, at)
+            VALUES ($1, $2, $3::jsonb, $4::numeric, $5::jsonb, $6, $7, $8, $9)
+            """;
     }
 
     /// <summary>The checkpoint name.</summary>
@@ -206,7 +229,8 @@ public sealed class PostgresCheckpointStore : ICheckpointStore
         var started = Stopwatch.GetTimestamp();
         try
         {
-            await WriteAsync(connection, transaction, epoch, offset, committedEventCount, reason: null, cancellationToken).ConfigureAwait(false);
+            // Never ahead of the guards here: a refused save must leave nothing in a transaction the caller may commit.
+            _ = await WriteAsync(connection, transaction, epoch, offset, committedEventCount, reason: null, writeAhead: false, cancellationToken).ConfigureAwait(false);
             CheckpointMetrics.RecordSave(StoreTag, offset.SourceType, started, null);
         }
         catch (CheckpointException ex)
@@ -231,7 +255,7 @@ public sealed class PostgresCheckpointStore : ICheckpointStore
         {
             try
             {
-                var record = await ReadRecordAsync(connection, null, sourceType, forUpdate: false, cancellationToken).ConfigureAwait(false);
+                var record = await ReadRecordAsync(connection, sourceType, cancellationToken).ConfigureAwait(false);
                 if (record is not null)
                 {
                     Log.StoreLoaded(_logger, Name, sourceType, record.Offset, record.CommittedEventCount, record.Epoch);
@@ -298,8 +322,17 @@ public sealed class PostgresCheckpointStore : ICheckpointStore
                 var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
                 await using (transaction.ConfigureAwait(false))
                 {
-                    await WriteAsync(connection, transaction, epoch, offset, committedEventCount, reason, cancellationToken).ConfigureAwait(false);
-                    await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                    // A save writes ahead of its guards (two round trips, as a bare UPSERT in a transaction needs); the
+                    // transaction is ours, so a refusal or a repeat rolls the write back (an exception disposes the
+                    // transaction uncommitted). A rewind has no guards but an audit row, which needs the old row first.
+                    if (await WriteAsync(connection, transaction, epoch, offset, committedEventCount, reason, writeAhead: reason is null, cancellationToken).ConfigureAwait(false))
+                    {
+                        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await transaction.RollbackAsync(cancellationToken).ConfigureAwait(false);
+                    }
                 }
             }
 
@@ -341,39 +374,79 @@ public sealed class PostgresCheckpointStore : ICheckpointStore
         return await acquiring.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task WriteAsync(
+    // Writes the checkpoint row in the transaction after the fence check and (unless rewinding) the progress guards.
+    // Returns false for an idempotent repeat: nothing is to be written, and with writeAhead the row already written by
+    // the batch must be rolled back by the caller, as must everything after an exception.
+    //
+    // Statements, each with its own snapshot (READ COMMITTED), in one round trip:
+    //   1. lock the fence row: orders this write after any newer owner's acquisition and serialises it with every other
+    //      write of the name until the transaction ends;
+    //   2. lock and read the checkpoint row: its snapshot is taken after 1 holds the lock, so it sees every save that
+    //      committed while this one waited (one statement doing both would miss a row first inserted meanwhile);
+    //   3. with writeAhead, the upsert.
+    // The fence check and the guards then judge what 1 and 2 read, before anything can commit: without writeAhead
+    // nothing has been written yet and the upsert follows as a second round trip; with writeAhead the transaction is
+    // the store's own and commits only when this returns true. (Making the upsert itself conditional on the epoch
+    // would add a join that costs the server about as much as one of the other statements, and guard nothing more.)
+    private async Task<bool> WriteAsync(
         NpgsqlConnection connection,
         NpgsqlTransaction transaction,
         long epoch,
         CheckpointOffset offset,
         ulong committedEventCount,
         string? reason,
+        bool writeAhead,
         CancellationToken cancellationToken)
     {
         SourceTypeName.Validate(offset.SourceType);
         var where = $"{TableName}/{Name}";
-        CheckpointRecord? existing;
+        var offsetJson = offset.ToJsonString();
+        var now = _timeProvider.GetUtcNow();
+        long? current;
+        StoredRow? row;
         try
         {
-            // The fence row lock orders this save after any newer owner's acquisition, and serialises the guard below
-            // with every other save of the name until the transaction ends.
-            var current = await ScalarAsync(connection, transaction, $"SELECT epoch FROM {_fence} WHERE name = $1 FOR UPDATE", [Name], cancellationToken).ConfigureAwait(false);
-            if (current is not long currentEpoch || currentEpoch != epoch)
+            var batch = new NpgsqlBatch(connection, transaction);
+            await using (batch.ConfigureAwait(false))
             {
-                var newer = current as long? ?? 0;
-                Log.StoreStaleEpoch(_logger, Name, epoch, newer);
-                throw new CheckpointException(
-                    CheckpointErrorCode.StaleEpoch,
-                    string.Create(CultureInfo.InvariantCulture, $"Refusing to save checkpoint {where}: this owner holds fencing epoch {epoch}, but the name is now at epoch {newer} — another owner has taken over. Stop this consumer; the new owner continues from the stored checkpoint."));
-            }
+                batch.BatchCommands.Add(CreateBatchCommand(_lockFenceSql, [Name]));
+                batch.BatchCommands.Add(CreateBatchCommand(_lockRowSql, [Name, offset.SourceType]));
+                if (writeAhead)
+                {
+                    batch.BatchCommands.Add(CreateBatchCommand(_upsertSql, UpsertParameters(offset, offsetJson, committedEventCount, epoch, now)));
+                }
 
-            existing = await ReadRecordAsync(connection, transaction, offset.SourceType, forUpdate: true, cancellationToken).ConfigureAwait(false);
+                var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                await using (reader.ConfigureAwait(false))
+                {
+                    current = await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? reader.GetInt64(0) : null;
+                    await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+                    row = await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? StoredRow.Read(reader) : null;
+
+                    // Consume the upsert's result here, so that its errors surface inside this try.
+                    while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                    }
+                }
+            }
         }
         catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UndefinedTable)
         {
             throw MissingTables(ex);
         }
 
+        if (current != epoch)
+        {
+            var newer = current ?? 0;
+            Log.StoreStaleEpoch(_logger, Name, epoch, newer);
+            throw new CheckpointException(
+                CheckpointErrorCode.StaleEpoch,
+                string.Create(CultureInfo.InvariantCulture, $"Refusing to save checkpoint {where}: this owner holds fencing epoch {epoch}, but the name is now at epoch {newer} — another owner has taken over. Stop this consumer; the new owner continues from the stored checkpoint."));
+        }
+
+        var existing = row is { } stored
+            ? ParseRecord(offset.SourceType, stored.OffsetJson, stored.CountText, stored.Epoch, stored.Sequence, stored.FormatVersion, stored.UpdatedAt)
+            : null;
         if (reason is null)
         {
             ProgressGuard.Verdict verdict;
@@ -389,59 +462,48 @@ public sealed class PostgresCheckpointStore : ICheckpointStore
 
             if (verdict == ProgressGuard.Verdict.Repeat)
             {
-                return;
+                return false;
             }
-        }
-        else
-        {
-            await ExecuteAsync(
-                connection,
-                transaction,
-                $"""
-                INSERT INTO {_audit} (name, source_type, old_offset, old_count, new_offset, new_count, epoch, reason, at)
-                VALUES ($1, $2, $3::jsonb, $4::numeric, $5::jsonb, $6, $7, $8, $9)
-                """,
-                [Name, offset.SourceType, existing?.Offset.ToJsonString(), existing is null ? null : (decimal)existing.CommittedEventCount,
-                    offset.ToJsonString(), (decimal)committedEventCount, epoch, reason, _timeProvider.GetUtcNow()],
-                cancellationToken).ConfigureAwait(false);
-        }
 
-        await ExecuteAsync(
-            connection,
-            transaction,
-            $"""
-            INSERT INTO {_table} (name, source_type, "offset", committed_event_count, epoch, sequence, format_version, updated_at)
-            VALUES ($1, $2, $3::jsonb, $4, $5, nextval('{_sequence}'), $6, $7)
-            ON CONFLICT (name, source_type) DO UPDATE SET
-                "offset" = EXCLUDED."offset", committed_event_count = EXCLUDED.committed_event_count, epoch = EXCLUDED.epoch,
-                sequence = EXCLUDED.sequence, format_version = EXCLUDED.format_version, updated_at = EXCLUDED.updated_at
-            """,
-            [Name, offset.SourceType, offset.ToJsonString(), (decimal)committedEventCount, epoch, CurrentFormatVersion, _timeProvider.GetUtcNow()],
-            cancellationToken).ConfigureAwait(false);
+            if (!writeAhead)
+            {
+                await ExecuteAsync(connection, transaction, _upsertSql, UpsertParameters(offset, offsetJson, committedEventCount, epoch, now), cancellationToken).ConfigureAwait(false);
+            }
 
-        if (reason is null)
-        {
             Log.StoreSaved(_logger, Name, offset.SourceType, offset, committedEventCount, epoch);
+            return true;
         }
-        else
+
+        var rewind = new NpgsqlBatch(connection, transaction)
         {
-            Log.StoreRewound(_logger, Name, offset.SourceType, existing?.Offset, existing?.CommittedEventCount, offset, committedEventCount, reason);
+            BatchCommands =
+            {
+                CreateBatchCommand(
+                    _auditSql,
+                    [Name, offset.SourceType, existing?.Offset.ToJsonString(), existing is null ? null : (decimal)existing.CommittedEventCount,
+                        offsetJson, (decimal)committedEventCount, epoch, reason, now]),
+                CreateBatchCommand(_upsertSql, UpsertParameters(offset, offsetJson, committedEventCount, epoch, now)),
+            },
+        };
+        await using (rewind.ConfigureAwait(false))
+        {
+            await rewind.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
+
+        Log.StoreRewound(_logger, Name, offset.SourceType, existing?.Offset, existing?.CommittedEventCount, offset, committedEventCount, reason);
+        return true;
     }
 
-    private async Task<CheckpointRecord?> ReadRecordAsync(
-        NpgsqlConnection connection, NpgsqlTransaction? transaction, string sourceType, bool forUpdate, CancellationToken cancellationToken)
+    // In the order of _upsertSql's parameters.
+    private object?[] UpsertParameters(CheckpointOffset offset, string offsetJson, ulong committedEventCount, long epoch, DateTimeOffset now) =>
+        [Name, offset.SourceType, offsetJson, (decimal)committedEventCount, epoch, CurrentFormatVersion, now];
+
+    private async Task<CheckpointRecord?> ReadRecordAsync(NpgsqlConnection connection, string sourceType, CancellationToken cancellationToken)
     {
-        var sql = $"""
-            SELECT "offset"::text, committed_event_count::text, epoch, sequence, format_version, updated_at
-            FROM {_table} WHERE name = $1 AND source_type = $2{(forUpdate ? " FOR UPDATE" : string.Empty)}
-            """;
-        var command = new NpgsqlCommand(sql, connection, transaction)
-        {
-            Parameters = { new NpgsqlParameter { Value = Name }, new NpgsqlParameter { Value = sourceType } },
-        };
+        var command = CreateCommand(connection, null, _readRowSql, [Name, sourceType]);
         await using (command.ConfigureAwait(false))
         {
+            StoredRow row;
             var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await using (reader.ConfigureAwait(false))
             {
@@ -450,14 +512,10 @@ public sealed class PostgresCheckpointStore : ICheckpointStore
                     return null;
                 }
 
-                var offsetJson = reader.GetString(0);
-                var countText = reader.GetString(1);
-                var epoch = reader.GetInt64(2);
-                var sequence = reader.GetInt64(3);
-                var formatVersion = reader.GetInt32(4);
-                var updatedAt = reader.GetFieldValue<DateTimeOffset>(5);
-                return ParseRecord(sourceType, offsetJson, countText, epoch, sequence, formatVersion, updatedAt);
+                row = StoredRow.Read(reader);
             }
+
+            return ParseRecord(sourceType, row.OffsetJson, row.CountText, row.Epoch, row.Sequence, row.FormatVersion, row.UpdatedAt);
         }
     }
 
@@ -534,15 +592,34 @@ public sealed class PostgresCheckpointStore : ICheckpointStore
     private static NpgsqlCommand CreateCommand(NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, object?[] parameters)
     {
         var command = new NpgsqlCommand(sql, connection, transaction);
+        AddParameters(command.Parameters, parameters);
+        return command;
+    }
+
+    private static NpgsqlBatchCommand CreateBatchCommand(string sql, object?[] parameters)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        AddParameters(command.Parameters, parameters);
+        return command;
+    }
+
+    private static void AddParameters(NpgsqlParameterCollection target, object?[] parameters)
+    {
         foreach (var value in parameters)
         {
-            command.Parameters.Add(value switch
+            target.Add(value switch
             {
                 null => new NpgsqlParameter { Value = DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text },
                 _ => new NpgsqlParameter { Value = value },
             });
         }
+    }
 
-        return command;
+    /// <summary>A checkpoint row as read, before it is validated (<see cref="ParseRecord"/>).</summary>
+    private readonly record struct StoredRow(string OffsetJson, string CountText, long Epoch, long Sequence, int FormatVersion, DateTimeOffset UpdatedAt)
+    {
+        // Columns in the order of _readRowSql.
+        public static StoredRow Read(NpgsqlDataReader reader) =>
+            new(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt32(4), reader.GetFieldValue<DateTimeOffset>(5));
     }
 }

@@ -159,6 +159,58 @@ public sealed class PostgresCheckpointStoreTests
         (await store.LoadAsync("postgres", Ct)).ShouldNotBeNull().Offset.ShouldBe(Offset(200));
     }
 
+    // A save in its own transaction sends its fence lock, row read and upsert in one batch, ahead of the guards. Here it
+    // queues behind a transaction that inserts the name's first row: the row read must still see that row (it is
+    // taken after the fence lock is granted), so the guard refuses and the write sent ahead is rolled back.
+    [Theory]
+    [InlineData(250UL, 2UL, CheckpointErrorCode.ConflictingOffset)]
+    [InlineData(150UL, 1UL, CheckpointErrorCode.OffsetRegression)]
+    public async Task SaveAsync_OwnTransactionQueuedBehindTheFirstRowInsert_SeesThatRowAndIsRefused(ulong lsn, ulong count, CheckpointErrorCode expected)
+    {
+        var dataSource = await StoreDatabase.GetAsync();
+        var store = StoreDatabase.NewStore(dataSource);
+        await store.AcquireAsync(Ct);
+
+        await using var connection = await dataSource.OpenConnectionAsync(Ct);
+        await using var first = await connection.BeginTransactionAsync(Ct);
+        await store.SaveAsync(first, Offset(200), 2, Ct);
+        var second = store.SaveAsync(Offset(lsn), count, Ct).AsTask();
+        await WaitUntilBlockedOnTheFenceAsync(dataSource, store.Name);
+        second.IsCompleted.ShouldBeFalse();
+        await first.CommitAsync(Ct);
+
+        var ex = await Should.ThrowAsync<CheckpointException>(() => second.WaitAsync(TimeSpan.FromSeconds(30), Ct));
+        ex.ErrorCode.ShouldBe(expected);
+        var record = (await store.LoadAsync("postgres", Ct)).ShouldNotBeNull();
+        record.Offset.ShouldBe(Offset(200));
+        record.CommittedEventCount.ShouldBe(2UL);
+    }
+
+    [Fact]
+    public async Task SaveAsync_RepeatAndRefusedSaves_LeaveSequenceAndUpdateTimeUntouched()
+    {
+        var dataSource = await StoreDatabase.GetAsync();
+        var clock = new ManualTimeProvider();
+        var store = StoreDatabase.NewStore(dataSource, timeProvider: clock);
+        await store.SaveAsync(Offset(500), 10, Ct);
+        var saved = (await store.LoadAsync("postgres", Ct)).ShouldNotBeNull();
+        clock.Advance(TimeSpan.FromMinutes(1));
+
+        await store.SaveAsync(Offset(500), 10, Ct);
+        (await Should.ThrowAsync<CheckpointException>(async () => await store.SaveAsync(Offset(400), 9, Ct))).ErrorCode.ShouldBe(CheckpointErrorCode.OffsetRegression);
+        (await Should.ThrowAsync<CheckpointException>(async () => await store.SaveAsync(Offset(400), 11, Ct))).ErrorCode.ShouldBe(CheckpointErrorCode.OffsetRegression);
+        (await Should.ThrowAsync<CheckpointException>(async () => await store.SaveAsync(Offset(501), 10, Ct))).ErrorCode.ShouldBe(CheckpointErrorCode.ConflictingOffset);
+
+        var after = (await store.LoadAsync("postgres", Ct)).ShouldNotBeNull();
+        after.Sequence.ShouldBe(saved.Sequence);
+        after.SavedAt.ShouldBe(saved.SavedAt);
+        after.Offset.ShouldBe(Offset(500));
+        await store.SaveAsync(Offset(600), 11, Ct);
+        var advanced = (await store.LoadAsync("postgres", Ct)).ShouldNotBeNull();
+        advanced.Sequence.ShouldBeGreaterThan(saved.Sequence);
+        advanced.SavedAt.ShouldBe(clock.GetUtcNow());
+    }
+
     [Fact]
     public async Task SaveAsync_StoresTheDocumentedRowShape()
     {
@@ -292,6 +344,24 @@ public sealed class PostgresCheckpointStoreTests
         for (var i = 1; i <= 5; i++)
         {
             (await store.LoadAsync($"conformance_{i}", Ct)).ShouldNotBeNull().Epoch.ShouldBe(1);
+        }
+    }
+
+    // Polls the server until a backend waits for a lock while locking this name's fence row.
+    private static async Task WaitUntilBlockedOnTheFenceAsync(NpgsqlDataSource dataSource, string name)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            await using var command = dataSource.CreateCommand(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%_fence%FOR UPDATE%' AND datname = current_database()");
+            if ((long)(await command.ExecuteScalarAsync(Ct))! > 0)
+            {
+                return;
+            }
+
+            DateTime.UtcNow.ShouldBeLessThan(deadline, $"no save of '{name}' blocked on the fence row within 30 s");
+            await Task.Delay(20, Ct);
         }
     }
 
