@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using Cdc.Checkpoint.Conformance;
 using Cdc.Checkpoint.Offsets;
 using FsCheck;
 using FsCheck.Fluent;
@@ -124,7 +125,7 @@ public sealed class OffsetCodecMalformedTextTests
                 """{"gtid_set":"","server_uuid":"3e11fa47-71ca-11e1-9e33-c80aa9429562","server_id":1,"skip_events":2,"skip_rows":3}""",
                 """{}"""));
         var parsed = 0;
-        Check.One(Config.QuickThrowOnFailure.WithMaxTest(3000), Prop.ForAll(Arb.From(MalformedJson.Mutated(seeds)), input =>
+        Check.One(Config.QuickThrowOnFailure.WithMaxTest(3000), Prop.ForAll(Arb.From(MalformedJson.Mutated(seeds, "\"mysql-bin.000001\"", "\"3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5\"")), input =>
         {
             JsonDocument document;
             try

@@ -3,13 +3,13 @@ using System.Text;
 using FsCheck;
 using FsCheck.Fluent;
 
-namespace Cdc.Checkpoint.Postgres.Tests.Offsets;
+namespace Cdc.Checkpoint.Conformance;
 
 /// <summary>
 /// Byte-level inputs for codec robustness tests: text that is valid JSON but not valid Unicode, and mutations of valid
 /// offset JSON that mix such text with JSON punctuation and boundary values.
 /// </summary>
-internal static class MalformedJson
+public static class MalformedJson
 {
     /// <summary>
     /// String contents that <c>JsonDocument</c> accepts but cannot decode: lone surrogate escapes and bytes that are
@@ -31,32 +31,38 @@ internal static class MalformedJson
         [0xC0, 0xAF],
     ];
 
-    private static readonly byte[][] Tokens =
+    private static readonly byte[][] CommonTokens =
     [
         .. Undecodable,
         "\""u8.ToArray(), "{"u8.ToArray(), "}"u8.ToArray(), "["u8.ToArray(), "]"u8.ToArray(), ":"u8.ToArray(), ","u8.ToArray(),
         "null"u8.ToArray(), "true"u8.ToArray(), "0"u8.ToArray(), "-1"u8.ToArray(), "1e400"u8.ToArray(), "18446744073709551616"u8.ToArray(),
-        "\"0/1\""u8.ToArray(), "\\u0000"u8.ToArray(), "\\\""u8.ToArray(), "\\\\"u8.ToArray(), "é"u8.ToArray(), "\\ud83d\\ude00"u8.ToArray(),
+        "\\u0000"u8.ToArray(), "\\\""u8.ToArray(), "\\\\"u8.ToArray(), "é"u8.ToArray(), "\\ud83d\\ude00"u8.ToArray(),
     ];
 
     /// <summary>One edit: insert a token, replace a byte with a token, delete a few bytes, or flip a bit.</summary>
     private readonly record struct Edit(int Kind, int Position, int Token, int Amount);
 
-    private static readonly Gen<Edit> EditGen =
+    private static Gen<Edit> EditGen(int tokens) =>
         from kind in Gen.Choose(0, 3)
         from position in Gen.Choose(0, int.MaxValue)
-        from token in Gen.Choose(0, Tokens.Length - 1)
+        from token in Gen.Choose(0, tokens - 1)
         from amount in Gen.Choose(1, 8)
         select new Edit(kind, position, token, amount);
 
-    /// <summary>The UTF-8 of valid JSON texts from <paramref name="seeds"/>, each edited 1–6 times.</summary>
-    public static Gen<JsonBytes> Mutated(Gen<string> seeds) =>
-        from seed in seeds
-        from count in Gen.Choose(1, 6)
-        from edits in Gen.ArrayOf(EditGen, count)
-        select new JsonBytes(Apply(Encoding.UTF8.GetBytes(seed), edits));
+    /// <summary>
+    /// The UTF-8 of valid JSON texts from <paramref name="seeds"/>, each edited 1–6 times with JSON punctuation, boundary
+    /// values, undecodable text and the caller's <paramref name="domainTokens"/> (JSON fragments typical of its format).
+    /// </summary>
+    public static Gen<JsonBytes> Mutated(Gen<string> seeds, params string[] domainTokens)
+    {
+        byte[][] tokens = [.. CommonTokens, .. domainTokens.Select(Encoding.UTF8.GetBytes)];
+        return from seed in seeds
+               from count in Gen.Choose(1, 6)
+               from edits in Gen.ArrayOf(EditGen(tokens.Length), count)
+               select new JsonBytes(Apply(Encoding.UTF8.GetBytes(seed), edits, tokens));
+    }
 
-    private static byte[] Apply(byte[] seed, Edit[] edits)
+    private static byte[] Apply(byte[] seed, Edit[] edits, byte[][] tokens)
     {
         var bytes = new List<byte>(seed);
         foreach (var edit in edits)
@@ -65,11 +71,11 @@ internal static class MalformedJson
             switch (edit.Kind)
             {
                 case 0:
-                    bytes.InsertRange(at, Tokens[edit.Token]);
+                    bytes.InsertRange(at, tokens[edit.Token]);
                     break;
                 case 1 when at < bytes.Count:
                     bytes.RemoveAt(at);
-                    bytes.InsertRange(at, Tokens[edit.Token]);
+                    bytes.InsertRange(at, tokens[edit.Token]);
                     break;
                 case 2 when at < bytes.Count:
                     bytes.RemoveRange(at, Math.Min(edit.Amount, bytes.Count - at));
@@ -78,7 +84,7 @@ internal static class MalformedJson
                     bytes[at] ^= (byte)(1 << (edit.Amount % 8));
                     break;
                 default:
-                    bytes.InsertRange(at, Tokens[edit.Token]);
+                    bytes.InsertRange(at, tokens[edit.Token]);
                     break;
             }
         }
@@ -88,7 +94,7 @@ internal static class MalformedJson
 }
 
 /// <summary>Bytes meant as JSON, shown readably when a property fails (bytes that are not ASCII as \xNN).</summary>
-internal sealed record JsonBytes(byte[] Bytes)
+public sealed record JsonBytes(byte[] Bytes)
 {
     public override string ToString()
     {
