@@ -7,20 +7,26 @@ namespace Cdc.Checkpoint.Torture;
 public static class ManifestChildModes
 {
     /// <summary>
-    /// The manifest crash-torture writer. It starts the way a single-writer application should: it removes the
-    /// leftovers of interrupted writes (<see cref="FileManifestStore.CleanupOrphansAsync"/>, printing
-    /// <c>cleaned DIRS TEMPS</c>), starts a coordinator from the newest valid checkpoint (<c>restored ID</c>, 0 for a
-    /// fresh start), prints <c>start SOURCE COUNT</c> for every source and <c>ready</c>. Then every source commits
-    /// concurrently, so the commits share group writes: <c>attempt SOURCE K</c>, set the operator state and report
-    /// the offset of count K, commit, <c>ack SOURCE K ID</c> (ID: a durable manifest holding K).
+    /// The manifest crash-torture writer, <c>manifest-writer DIR [MAX] [--no-cleanup]</c>. It starts the way a
+    /// single-writer application should: it removes the leftovers of interrupted writes
+    /// (<see cref="FileManifestStore.CleanupOrphansAsync"/>, printing <c>cleaned DIRS TEMPS</c>; with
+    /// <c>--no-cleanup</c> it prints <c>cleaned skipped</c> and leaves them to the store's pruning), starts a
+    /// coordinator from the newest valid checkpoint (<c>restored ID</c>, 0 for a fresh start), prints
+    /// <c>start SOURCE COUNT</c> for every source and <c>ready</c>. Then every source commits concurrently, so the
+    /// commits share group writes: <c>attempt SOURCE K</c>, set the operator state and report the offset of count K,
+    /// commit, <c>ack SOURCE K ID</c> (ID: a durable manifest holding K). Exits when stdin closes or after MAX
+    /// commits per source.
     /// </summary>
     /// <param name="dir">The store's root directory.</param>
-    /// <param name="max">How many commits per source at most.</param>
+    /// <param name="args">The command line (mode and directory first).</param>
     /// <returns>The exit code.</returns>
-    public static async Task<int> WriterAsync(string dir, ulong max)
+    public static async Task<int> WriterAsync(string dir, string[] args)
     {
+        ArgumentNullException.ThrowIfNull(args);
+        var cleanup = !args.Skip(2).Contains("--no-cleanup");
+        var max = args.Skip(2).Where(a => a != "--no-cleanup").Select(a => ulong.Parse(a, CultureInfo.InvariantCulture)).DefaultIfEmpty(ulong.MaxValue).First();
         ExitWhenStdinCloses();
-        await using var checkpoints = await OpenAsync(dir);
+        await using var checkpoints = await OpenAsync(dir, cleanup);
         var coordinator = checkpoints.Coordinator;
         var starts = new Dictionary<string, ulong>(StringComparer.Ordinal);
         foreach (var source in ManifestTorture.Sources)
@@ -38,15 +44,23 @@ public static class ManifestChildModes
     /// <returns>The exit code.</returns>
     public static async Task<int> ShowAsync(string dir)
     {
-        await using var checkpoints = await OpenAsync(dir);
+        await using var checkpoints = await OpenAsync(dir, cleanup: true);
         return 0;
     }
 
-    private static async Task<ManifestCheckpointStore> OpenAsync(string dir)
+    private static async Task<ManifestCheckpointStore> OpenAsync(string dir, bool cleanup)
     {
         var store = new FileManifestStore(dir, ManifestTorture.StoreOptions());
-        var cleaned = await store.CleanupOrphansAsync();
-        ChildModes.Out(string.Create(CultureInfo.InvariantCulture, $"cleaned {cleaned.RemovedCheckpointDirectories.Length} {cleaned.RemovedTempFiles.Length}"));
+        if (cleanup)
+        {
+            var cleaned = await store.CleanupOrphansAsync();
+            ChildModes.Out(string.Create(CultureInfo.InvariantCulture, $"cleaned {cleaned.RemovedCheckpointDirectories.Length} {cleaned.RemovedTempFiles.Length}"));
+        }
+        else
+        {
+            ChildModes.Out("cleaned skipped");
+        }
+
         var checkpoints = await ManifestCheckpointStore.OpenAsync(store, ManifestTorture.CoordinatorOptions());
         var coordinator = checkpoints.Coordinator;
         ChildModes.Out(string.Create(CultureInfo.InvariantCulture, $"restored {coordinator.RestoredFrom?.CheckpointId ?? 0}"));

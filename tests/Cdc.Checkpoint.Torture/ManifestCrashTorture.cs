@@ -12,10 +12,13 @@ public sealed class ManifestCrashTortureReport
     /// <summary>SIGKILLs delivered.</summary>
     public int Kills { get; set; }
 
-    /// <summary>Kills before the writer had printed <c>cleaned</c>: runtime start or orphan cleanup.</summary>
+    /// <summary>Writers started with <c>--no-cleanup</c>: they leave the leftovers of earlier kills to the store's pruning.</summary>
+    public int WritersWithoutCleanup { get; set; }
+
+    /// <summary>Kills before the writer's first line: runtime start and, when asked, orphan cleanup.</summary>
     public int KillsBeforeCleanup { get; set; }
 
-    /// <summary>Kills after <c>cleaned</c> but before <c>ready</c>: recovery and coordinator start.</summary>
+    /// <summary>Kills after the <c>cleaned</c> line but before <c>ready</c>: recovery and coordinator start.</summary>
     public int KillsDuringRecovery { get; set; }
 
     /// <summary>Kills after <c>ready</c> while at least one source had printed an <c>attempt</c> without its <c>ack</c>: inside a commit.</summary>
@@ -48,6 +51,9 @@ public sealed class ManifestCrashTortureReport
     /// <summary>Temp files the next writers removed at start.</summary>
     public int TempsRemoved { get; set; }
 
+    /// <summary>Leftovers of earlier kills (orphaned directories and temp files) that the pruning of writers without cleanup removed.</summary>
+    public int LeftoversRemovedByPruning { get; set; }
+
     /// <summary>Acknowledged commits over all writers and sources.</summary>
     public long Acks { get; set; }
 
@@ -76,7 +82,7 @@ public sealed class ManifestCrashTortureReport
         var perWrite = AckedWrites == 0 ? 0 : (double)CoordinatorAcks / AckedWrites;
         return string.Create(
             CultureInfo.InvariantCulture,
-            $"kills {Kills} (before cleanup {KillsBeforeCleanup}, during recovery {KillsDuringRecovery}, inside a commit {KillsInsideCommit}), in-flight commits found on disk {InFlightCommitsFound}, pointer behind the newest manifest {PointerBehindNewest}, kills leaving a temp file {KillsLeavingTemp} (max at once {MaxTempFiles}), kills leaving an orphan directory {KillsLeavingOrphan} (max at once {MaxOrphanDirectories}), removed at start: {OrphansRemoved} orphans and {TempsRemoved} temps, max manifests {MaxManifests}, acks {Acks}, acks per group write {perWrite:F2} (max {MaxAcksPerWrite}), final checkpoint {FinalCheckpointId} ({counts}), violations {Violations.Count}");
+            $"kills {Kills} (before cleanup {KillsBeforeCleanup}, during recovery {KillsDuringRecovery}, inside a commit {KillsInsideCommit}), writers without cleanup {WritersWithoutCleanup}, in-flight commits found on disk {InFlightCommitsFound}, pointer behind the newest manifest {PointerBehindNewest}, kills leaving a temp file {KillsLeavingTemp} (max at once {MaxTempFiles}), kills leaving an orphan directory {KillsLeavingOrphan} (max at once {MaxOrphanDirectories}), removed at start: {OrphansRemoved} orphans and {TempsRemoved} temps, removed by pruning alone {LeftoversRemovedByPruning}, max manifests {MaxManifests}, acks {Acks}, acks per group write {perWrite:F2} (max {MaxAcksPerWrite}), final checkpoint {FinalCheckpointId} ({counts}), violations {Violations.Count}");
     }
 }
 
@@ -120,11 +126,15 @@ public static class ManifestCampaigns
 /// least what each acknowledgement that named it acknowledged;</item>
 /// <item>the latest pointer exists once anything was acknowledged, names a manifest, never moves back, and at most
 /// one manifest (the one whose pointer move was killed) is newer;</item>
-/// <item>at most <see cref="ManifestTorture.RetainCount"/> + 1 manifests exist (pruning works);</item>
-/// <item>at most one temp file exists; a kill leaves at most one new orphan directory; nothing else appears;</item>
-/// <item>the next writer removes every temp file and every orphan older than the latest checkpoint (exactly what
-/// <see cref="FileManifestStore.CleanupOrphansAsync"/> promises: newer ones may be a save in progress and stay until a
-/// later start), and restores exactly the recovered state.</item>
+/// <item>pruning works: once a writer has completed a commit, at most <see cref="ManifestTorture.RetainCount"/> + 1
+/// manifests exist (the extra one: a save killed before its prune); before that, at most one more than it found;</item>
+/// <item>a kill leaves at most one new temp file and at most one new orphan directory; nothing else appears;</item>
+/// <item>half the writers start with <see cref="FileManifestStore.CleanupOrphansAsync"/>: such a writer removes every
+/// temp file and every orphan older than the latest checkpoint (exactly what it promises: newer ones may be a save in
+/// progress and stay until a later start); the other half rely on pruning alone: once such a writer has completed a
+/// commit, every earlier temp file of the pointer and every earlier orphan older than the checkpoints that commit's
+/// prune kept is gone;</item>
+/// <item>every writer restores exactly the recovered state.</item>
 /// </list>
 /// </summary>
 public static class ManifestCrashTorture
@@ -156,7 +166,9 @@ public static class ManifestCrashTorture
         {
             cancellationToken.ThrowIfCancellationRequested();
             var before = StoreSnapshot.Take(directory);
-            await using var writer = HarnessChild.Start(["manifest-writer", directory]);
+            var cleanup = random.Next(2) == 0;
+            report.WritersWithoutCleanup += cleanup ? 0 : 1;
+            await using var writer = HarnessChild.Start(cleanup ? ["manifest-writer", directory] : ["manifest-writer", directory, "--no-cleanup"]);
             var started = Stopwatch.GetTimestamp();
 
             // A fifth of the kills land at a random moment of start-up (runtime start, cleanup, recovery), spread over
@@ -233,6 +245,9 @@ public static class ManifestCrashTorture
             {
                 switch (parts)
                 {
+                    case ["cleaned", "skipped"]:
+                        run.CleanupSkipped = true;
+                        break;
                     case ["cleaned", var dirs, var temps]:
                         run.Cleaned = (Parse(dirs), Parse(temps));
                         break;
@@ -286,7 +301,7 @@ public static class ManifestCrashTorture
         string Where() => $"kill {kill}";
 
         // How far the writer got.
-        if (run.Cleaned is null)
+        if (run.Cleaned is null && !run.CleanupSkipped)
         {
             report.KillsBeforeCleanup++;
         }
@@ -303,11 +318,14 @@ public static class ManifestCrashTorture
         if (run.Cleaned is var (dirs, temps))
         {
             var removableOrphans = before.Orphans.Where(id => id < before.LatestId).ToList();
+
+            // A temp file inside a removed orphan goes with its directory and is not counted as a temp file.
+            var removableTemps = before.Temps.Count(t => StoreSnapshot.DirectoryIdOf(t) is not { } id || !removableOrphans.Contains(id));
             report.OrphansRemoved += (int)dirs;
             report.TempsRemoved += (int)temps;
-            if (dirs != (ulong)removableOrphans.Count || temps != (ulong)before.Temps.Count)
+            if (dirs != (ulong)removableOrphans.Count || temps != (ulong)removableTemps)
             {
-                v.Add($"{Where()}: cleanup removed {dirs} directories and {temps} temp files; expected {removableOrphans.Count} orphans older than checkpoint {before.LatestId} ({string.Join(", ", removableOrphans)}) and {before.Temps.Count} temp files");
+                v.Add($"{Where()}: cleanup removed {dirs} directories and {temps} temp files; expected {removableOrphans.Count} orphans older than checkpoint {before.LatestId} ({string.Join(", ", removableOrphans)}) and {removableTemps} temp files ({string.Join(", ", before.Temps)})");
             }
 
             var stale = before.Temps.Where(File.Exists)
@@ -378,9 +396,34 @@ public static class ManifestCrashTorture
             report.KillsLeavingOrphan++;
         }
 
-        if (after.Temps.Count > 1)
+        if (newTemps.Count > 1)
         {
-            v.Add($"{Where()}: {after.Temps.Count} temp files accumulated: {string.Join(", ", after.Temps)}");
+            v.Add($"{Where()}: one kill left {newTemps.Count} temp files: {string.Join(", ", newTemps)}");
+        }
+
+        if (run.Acks.Count > 0)
+        {
+            // A commit completed, so did the prune of its save: it removed every temp file of the pointer, and every
+            // orphan older than the checkpoints it kept, which are at least as new as the RetainCount-th newest
+            // manifest found before this writer started (or newer than everything, if there was none).
+            var keptFloor = before.Manifests.Count switch
+            {
+                0 => ulong.MaxValue,
+                var n when n >= ManifestTorture.RetainCount => before.Manifests[n - ManifestTorture.RetainCount],
+                _ => before.Manifests[0],
+            };
+            var unpruned = before.PointerTemps.Where(File.Exists)
+                .Concat(before.Orphans.Where(id => id < keptFloor && after.Orphans.Contains(id)).Select(FileManifestStore.DirectoryNameOf))
+                .ToList();
+            if (unpruned.Count > 0)
+            {
+                v.Add($"{Where()}: a commit (and its prune) completed, but these leftovers older than checkpoint {keptFloor} remain: {string.Join(", ", unpruned)}");
+            }
+        }
+
+        if (run.CleanupSkipped)
+        {
+            report.LeftoversRemovedByPruning += before.Temps.Count(t => !File.Exists(t)) + before.Orphans.Count(id => !after.Orphans.Contains(id) && !after.Manifests.Contains(id));
         }
 
         if (newOrphans.Count > 1)
@@ -388,9 +431,13 @@ public static class ManifestCrashTorture
             v.Add($"{Where()}: one kill left {newOrphans.Count} checkpoint directories without a manifest: {string.Join(", ", newOrphans)}");
         }
 
-        if (after.Manifests.Count > ManifestTorture.RetainCount + 1)
+        // Every completed save prunes to RetainCount, and saves are serialized: after a writer completed a commit, only
+        // the save in flight at the kill can add one more. A writer that completed none may have added one to what it found
+        // (repeated kills between a manifest and its prune can so grow the history, until the next completed save).
+        var manifestLimit = (run.Acks.Count > 0 ? ManifestTorture.RetainCount : Math.Max(ManifestTorture.RetainCount, before.Manifests.Count)) + 1;
+        if (after.Manifests.Count > manifestLimit)
         {
-            v.Add($"{Where()}: {after.Manifests.Count} checkpoints are retained ({string.Join(", ", after.Manifests)}), more than RetainCount {ManifestTorture.RetainCount} + 1");
+            v.Add($"{Where()}: {after.Manifests.Count} checkpoints are retained ({string.Join(", ", after.Manifests)}), more than {manifestLimit} (RetainCount {ManifestTorture.RetainCount}, {before.Manifests.Count} before this writer, acks: {run.Acks.Count > 0})");
         }
 
         if (after.PointerProblem is not null)
@@ -630,9 +677,11 @@ public static class ManifestCrashTorture
         // The next owner after the last kill: it cleans up by itself and restores exactly the recovered state.
         var before = StoreSnapshot.Take(directory);
         var show = await HarnessChild.RunAsync(["manifest-show", directory]);
+        var removableOrphans = before.Orphans.Where(id => id < before.LatestId).ToList();
+        var removableTemps = before.Temps.Count(t => StoreSnapshot.DirectoryIdOf(t) is not { } id || !removableOrphans.Contains(id));
         var expected = new List<string>
         {
-            string.Create(CultureInfo.InvariantCulture, $"cleaned {before.Orphans.Count(id => id < before.LatestId)} {before.Temps.Count}"),
+            string.Create(CultureInfo.InvariantCulture, $"cleaned {removableOrphans.Count} {removableTemps}"),
             string.Create(CultureInfo.InvariantCulture, $"restored {state.RecoveredId}"),
         };
         expected.AddRange(ManifestTorture.Sources.Select(s => string.Create(CultureInfo.InvariantCulture, $"start {s} {state.Recovered.GetValueOrDefault(s)}")));
@@ -659,6 +708,8 @@ public static class ManifestCrashTorture
     private sealed class WriterRun
     {
         public (ulong Directories, ulong Temps)? Cleaned { get; set; }
+
+        public bool CleanupSkipped { get; set; }
 
         public ulong? Restored { get; set; }
 
@@ -701,11 +752,18 @@ public static class ManifestCrashTorture
         /// <summary>Full paths of temp files, in checkpoints/ and in the checkpoint directories.</summary>
         public List<string> Temps { get; } = [];
 
+        /// <summary>Full paths of temp files of the latest pointer (a subset of <see cref="Temps"/>).</summary>
+        public List<string> PointerTemps { get; } = [];
+
         public List<string> Unexpected { get; } = [];
 
         public ulong? Pointer { get; private set; }
 
         public string? PointerProblem { get; private set; }
+
+        /// <summary>The id of the checkpoint directory holding <paramref name="path"/>, or <see langword="null"/> for checkpoints/ itself.</summary>
+        public static ulong? DirectoryIdOf(string path) =>
+            FileManifestStore.TryParseDirectoryName(Path.GetFileName(Path.GetDirectoryName(path)!), out var id) ? id : null;
 
         /// <summary>The latest checkpoint as <c>CleanupOrphansAsync</c> sees it: the highest manifest id or the pointer.</summary>
         public ulong LatestId => Math.Max(Manifests.LastOrDefault(), Pointer ?? 0);
@@ -762,6 +820,7 @@ public static class ManifestCrashTorture
                 else if (entry is FileInfo && IsTempOf(name, FileManifestStore.LatestPointerFileName))
                 {
                     snapshot.Temps.Add(entry.FullName);
+                    snapshot.PointerTemps.Add(entry.FullName);
                 }
                 else
                 {

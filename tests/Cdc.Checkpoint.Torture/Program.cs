@@ -14,10 +14,10 @@ const string Usage = """
                               after each save; exits when stdin closes or after MAX saves
       save-once DIR N         save the offset of count N once: "ok N" (exit 0) or "error CODE" (exit 1)
       show DIR                take the lease and load: "lease E", then "record COUNT LSN vVERSION" or "none"
-      manifest-writer DIR [MAX]
-                              clean up a manifest store, restore a coordinator ("cleaned D T", "restored ID",
-                              "start SOURCE N" per source, "ready"), then commit 4 sources concurrently: "attempt SOURCE K",
-                              "ack SOURCE K ID"; exits when stdin closes or after MAX commits per source
+      manifest-writer DIR [MAX] [--no-cleanup]
+                              clean up a manifest store, restore a coordinator ("cleaned D T" or "cleaned skipped",
+                              "restored ID", "start SOURCE N" per source, "ready"), then commit 4 sources concurrently:
+                              "attempt SOURCE K", "ack SOURCE K ID"; exits when stdin closes or after MAX commits per source
       manifest-show DIR       the same start-up as manifest-writer, no commit
       lease-race DIR          print "ready", then obey stdin lines: "try" -> "owner EPOCH" | "refused CODE";
                               "release" -> "released"; "exit" or end of stdin -> exit
@@ -54,7 +54,7 @@ try
         "writer" => await ChildModes.WriterAsync(dir, args.Length > 2 ? ulong.Parse(args[2], CultureInfo.InvariantCulture) : ulong.MaxValue),
         "save-once" when args.Length == 3 => await ChildModes.SaveOnceAsync(dir, ulong.Parse(args[2], CultureInfo.InvariantCulture)),
         "show" => await ChildModes.ShowAsync(dir),
-        "manifest-writer" => await ManifestChildModes.WriterAsync(dir, args.Length > 2 ? ulong.Parse(args[2], CultureInfo.InvariantCulture) : ulong.MaxValue),
+        "manifest-writer" => await ManifestChildModes.WriterAsync(dir, args),
         "manifest-show" => await ManifestChildModes.ShowAsync(dir),
         "lease-race" => await ChildModes.LeaseRaceAsync(dir),
         "perms" => await ChildModes.PermsAsync(dir),
