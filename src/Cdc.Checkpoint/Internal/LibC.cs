@@ -10,7 +10,9 @@ namespace Cdc.Checkpoint.Internal;
 /// on Linux both report success when fsync fails with EIO (observed with strace fault injection), which would let a
 /// checkpoint claim durability it does not have. Calling <c>fsync(2)</c> ourselves gives us the real result.
 /// <c>open(2)</c> is needed for directories (to fsync them) and for <c>O_NOFOLLOW</c> reads; <c>flock(2)</c> is the
-/// owner lease's kernel lock, released by the kernel when its owner dies.
+/// owner lease's kernel lock, released by the kernel when its owner dies. <c>link(2)</c> is the no-replace rename of
+/// the manifest store: <c>File.Move(overwrite: false)</c> is not atomic on Unix (it checks that the target is missing,
+/// then renames over it).
 /// Linux only; on other systems these calls are not made (see <see cref="IsSupported"/>).
 /// </remarks>
 internal static partial class LibC
@@ -20,6 +22,7 @@ internal static partial class LibC
     public const int EAGAIN = 11;
     public const int EWOULDBLOCK = EAGAIN;
     public const int ENOENT = 2;
+    public const int EEXIST = 17;
     public const int ELOOP = 40;
     public const int ENOTDIR = 20;
 
@@ -52,6 +55,9 @@ internal static partial class LibC
 
     [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
     private static partial int FlockNative(int fd, int operation);
+
+    [LibraryImport("libc", EntryPoint = "link", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int LinkNative(string oldPath, string newPath);
 
     /// <summary>fsync(2); retries only on EINTR (no data was lost then). Returns 0 or the errno.</summary>
     public static int Fsync(int fd)
@@ -112,6 +118,13 @@ internal static partial class LibC
     }
 
     public static void Close(int fd) => _ = CloseNative(fd);
+
+    /// <summary>
+    /// link(2): gives the file at <paramref name="existingPath"/> the second name <paramref name="newPath"/>, in one
+    /// atomic step that fails with EEXIST when <paramref name="newPath"/> exists. Returns 0 or the errno.
+    /// </summary>
+    public static int Link(string existingPath, string newPath) =>
+        LinkNative(existingPath, newPath) == 0 ? 0 : Marshal.GetLastPInvokeError();
 
     /// <summary>The text of an errno, e.g. "Input/output error (EIO)".</summary>
     public static string Describe(int errno) => $"{Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})";
