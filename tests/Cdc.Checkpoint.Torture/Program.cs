@@ -14,6 +14,11 @@ const string Usage = """
                               after each save; exits when stdin closes or after MAX saves
       save-once DIR N         save the offset of count N once: "ok N" (exit 0) or "error CODE" (exit 1)
       show DIR                take the lease and load: "lease E", then "record COUNT LSN vVERSION" or "none"
+      manifest-writer DIR [MAX] [--no-cleanup]
+                              clean up a manifest store, restore a coordinator ("cleaned D T" or "cleaned skipped",
+                              "restored ID", "start SOURCE N" per source, "ready"), then commit 4 sources concurrently:
+                              "attempt SOURCE K", "ack SOURCE K ID"; exits when stdin closes or after MAX commits per source
+      manifest-show DIR       the same start-up as manifest-writer, no commit
       lease-race DIR          print "ready", then obey stdin lines: "try" -> "owner EPOCH" | "refused CODE";
                               "release" -> "released"; "exit" or end of stdin -> exit
       perms DIR               create a file checkpoint, audit log, cursor and manifest store under DIR
@@ -28,6 +33,7 @@ const string Usage = """
 
     campaigns:
       crash DIR [KILLS] [SEED]          SIGKILL a writer KILLS times (default 1000) and check every invariant
+      manifest-crash DIR [KILLS] [SEED] the same for a manifest-writer (manifest store and coordinator)
       lease-races DIR [ROUNDS] [SEED]   race two lease-race children ROUNDS times (default 1000), killing the
                                         owner every 10th round
 
@@ -51,6 +57,8 @@ try
         "writer" => await ChildModes.WriterAsync(dir, args.Length > 2 ? ulong.Parse(args[2], CultureInfo.InvariantCulture) : ulong.MaxValue),
         "save-once" when args.Length == 3 => await ChildModes.SaveOnceAsync(dir, ulong.Parse(args[2], CultureInfo.InvariantCulture)),
         "show" => await ChildModes.ShowAsync(dir),
+        "manifest-writer" => await ManifestChildModes.WriterAsync(dir, args),
+        "manifest-show" => await ManifestChildModes.ShowAsync(dir),
         "lease-race" => await ChildModes.LeaseRaceAsync(dir),
         "perms" => await ChildModes.PermsAsync(dir),
         "bench-saves" when args.Length == 3 => await ChildModes.BenchSavesAsync(dir, int.Parse(args[2], CultureInfo.InvariantCulture)),
@@ -58,6 +66,7 @@ try
         "bench-group-commit" when args.Length == 4 => await BenchModes.GroupCommitAsync(dir, int.Parse(args[2], CultureInfo.InvariantCulture), int.Parse(args[3], CultureInfo.InvariantCulture)),
         "bench-pg-store" => await BenchModes.PostgresStoreAsync(int.Parse(args[1], CultureInfo.InvariantCulture), durable: args.Contains("durable"), prepared: args.Contains("prepared")),
         "crash" => await Campaigns.CrashAsync(dir, args),
+        "manifest-crash" => await ManifestCampaigns.CrashAsync(dir, args),
         "lease-races" => await Campaigns.LeaseRacesAsync(dir, args),
         _ => Fail(),
     };

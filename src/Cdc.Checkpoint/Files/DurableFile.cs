@@ -39,8 +39,10 @@ internal static class DurableFile
 
     /// <summary>
     /// Durably creates <paramref name="directory"/>/<paramref name="fileName"/> only if it does not exist yet
-    /// (conditional create): same write order as <see cref="Replace"/>, but the final rename refuses to replace an
-    /// existing file, so two writers of the same name cannot both succeed.
+    /// (conditional create): same write order as <see cref="Replace"/>, but instead of the rename the temp file is
+    /// given its final name with link(2), which fails when that name exists, and the temp name is then removed; so two
+    /// writers of the same name cannot both succeed. (Off Linux: <c>File.Move</c> without overwrite, which checks and
+    /// renames in two steps.)
     /// </summary>
     /// <returns><see langword="true"/> when created; <see langword="false"/> when the file already existed (nothing changed).</returns>
     /// <exception cref="CheckpointException"><see cref="CheckpointErrorCode.WriteFailed"/> on any I/O failure.</exception>
@@ -211,10 +213,33 @@ internal static class DurableFile
             return true;
         }
 
+        if (!overwrite && LibC.IsSupported)
+        {
+            // Not File.Move(overwrite: false): on Unix it checks that the target is missing and then rename(2)s over
+            // it, so two writers racing for one name could both succeed, the second silently replacing the first.
+            // link(2) checks and creates in one atomic step; the temp name is removed afterwards (a crash before that
+            // leaves a temp name of the complete file: a leftover like any other).
+            var errno = LibC.Link(tempPath, finalPath);
+            if (errno == LibC.EEXIST)
+            {
+                return false;
+            }
+
+            if (errno != 0)
+            {
+                throw new CheckpointException(
+                    CheckpointErrorCode.WriteFailed,
+                    $"Could not link '{tempPath}' to '{finalPath}': {LibC.Describe(errno)}. Nothing was created; check the directory's permissions, that the file system is writable and that it supports hard links.")
+                { Path = finalPath };
+            }
+
+            TryDelete(tempPath);
+            return true;
+        }
+
         try
         {
-            // Without overwrite, .NET renames with link(2) + unlink(2) on Unix: the link fails with EEXIST when the
-            // target exists, so the check and the create are one atomic step.
+            // Off Linux: File.Move without overwrite (check, then rename).
             File.Move(tempPath, finalPath, overwrite);
             return true;
         }

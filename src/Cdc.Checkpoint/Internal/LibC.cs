@@ -13,6 +13,8 @@ namespace Cdc.Checkpoint.Internal;
 /// owner lease's kernel lock, released by the kernel when its owner dies. A durable replace calls <c>open(2)</c>,
 /// <c>write(2)</c>, <c>close(2)</c> and <c>rename(2)</c> directly too: through <c>FileStream</c> and <c>File.Move</c>
 /// the same save made six more syscalls (flock ×2, lseek ×2, lstat, getpid) and none of them made it safer.
+/// <c>link(2)</c> is the no-replace rename of the manifest store: <c>File.Move(overwrite: false)</c> is not atomic on
+/// Unix (it checks that the target is missing, then renames over it).
 /// Linux only; on other systems these calls are not made (see <see cref="IsSupported"/>).
 /// </remarks>
 internal static partial class LibC
@@ -22,6 +24,7 @@ internal static partial class LibC
     public const int EAGAIN = 11;
     public const int EWOULDBLOCK = EAGAIN;
     public const int ENOENT = 2;
+    public const int EEXIST = 17;
     public const int ELOOP = 40;
     public const int ENOTDIR = 20;
 
@@ -62,6 +65,9 @@ internal static partial class LibC
 
     [LibraryImport("libc", EntryPoint = "rename", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int RenameNative(string oldPath, string newPath);
+
+    [LibraryImport("libc", EntryPoint = "link", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int LinkNative(string oldPath, string newPath);
 
     /// <summary>fsync(2); retries only on EINTR (no data was lost then). Returns 0 or the errno.</summary>
     public static int Fsync(int fd)
@@ -188,6 +194,13 @@ internal static partial class LibC
     }
 
     public static void Close(int fd) => _ = CloseNative(fd);
+
+    /// <summary>
+    /// link(2): gives the file at <paramref name="existingPath"/> the second name <paramref name="newPath"/>, in one
+    /// atomic step that fails with EEXIST when <paramref name="newPath"/> exists. Returns 0 or the errno.
+    /// </summary>
+    public static int Link(string existingPath, string newPath) =>
+        LinkNative(existingPath, newPath) == 0 ? 0 : Marshal.GetLastPInvokeError();
 
     /// <summary>The text of an errno, e.g. "Input/output error (EIO)".</summary>
     public static string Describe(int errno) => $"{Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})";

@@ -332,9 +332,11 @@ public sealed class FileManifestStore : IManifestStore
 
     private int PruneLocked(int keep)
     {
-        var checkpoints = Scan().Where(d => d.HasManifest).ToList();
+        var directories = Scan();
+        var checkpoints = directories.Where(d => d.HasManifest).ToList();
         if (checkpoints.Count <= keep)
         {
+            RemoveStaleLeftoversLocked(directories, checkpoints.Count == 0 ? 0 : checkpoints[0].Id);
             return 0;
         }
 
@@ -376,9 +378,40 @@ public sealed class FileManifestStore : IManifestStore
             Log.CheckpointPruned(_logger, id, path);
         }
 
+        RemoveStaleLeftoversLocked(directories, boundary >= 0 ? checkpoints[boundary].Id : checkpoints[0].Id);
+
         // No directory fsync: a removal that a crash undoes only brings back an old checkpoint (whole, or damaged and
         // then skipped by recovery), which the next prune removes again. It would cost every save one more fsync.
         return removed;
+    }
+
+    /// <summary>
+    /// Removes what interrupted saves left behind and no start-up cleanup removed: checkpoint directories without a
+    /// manifest older than <paramref name="oldestKept"/>, and temp files of the latest pointer. Without this, a writer
+    /// that never calls <see cref="CleanupOrphansAsync"/> kept one more of them after every crash inside a save, for ever
+    /// (found by the manifest crash torture, docs/RELIABILITY.md).
+    /// </summary>
+    /// <remarks>
+    /// Unlike <see cref="CleanupOrphansAsync"/>, this is safe while the store is in use: it runs under the write lock,
+    /// so no save of this process is in flight (the pointer is only written under that lock), and checkpoint ids only
+    /// grow, so no save is in progress in a directory older than a checkpoint that is kept.
+    /// </remarks>
+    private void RemoveStaleLeftoversLocked(List<CheckpointDirectory> directories, ulong oldestKept)
+    {
+        foreach (var (id, path, hasManifest) in directories)
+        {
+            if (!hasManifest && id < oldestKept && Directory.Exists(path))
+            {
+                RemoveCheckpointDirectory(path, null);
+                Log.OrphanCheckpointRemoved(_logger, path);
+            }
+        }
+
+        foreach (var temp in Directory.EnumerateFiles(CheckpointsDirectory, LatestPointerFileName + ".*" + DurableFile.TempSuffix))
+        {
+            DurableFile.TryDelete(temp);
+            Log.TempFileRemoved(_logger, temp);
+        }
     }
 
     private bool IsUsableLocked(ulong id)

@@ -50,11 +50,12 @@ public interface IManifestStore
 
     /// <summary>
     /// Removes old checkpoints, keeping the newest <paramref name="keep"/> usable ones, anything newer than them, and
-    /// the checkpoint the latest pointer names.
+    /// the checkpoint the latest pointer names; also removes leftovers of interrupted saves that are older than every
+    /// checkpoint kept (checkpoint directories without a manifest) and of interrupted latest-pointer writes.
     /// </summary>
     /// <param name="keep">How many usable checkpoints to keep, at least 1.</param>
     /// <param name="cancellationToken">Cancels before anything is removed.</param>
-    /// <returns>How many checkpoints were removed.</returns>
+    /// <returns>How many checkpoints were removed (leftovers are not counted).</returns>
     ValueTask<int> PruneAsync(int keep, CancellationToken cancellationToken = default);
 
     /// <summary>Loads the sidecar of a checkpoint, verified against the size and SHA-256 its manifest records.</summary>
