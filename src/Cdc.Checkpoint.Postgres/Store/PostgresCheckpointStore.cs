@@ -68,7 +68,10 @@ public sealed class PostgresCheckpointStore : ICheckpointStore
     private readonly string _readRowSql;
     private readonly string _upsertSql;
     private readonly string _auditSql;
+    private readonly string _fastUpdateSql;
     private readonly Lock _acquireGate = new();
+    private readonly Lock _knownGate = new();
+    private readonly Dictionary<string, (CheckpointOffset Offset, ulong Count, string Json)> _known = new(StringComparer.Ordinal);
     private Task<long>? _firstAcquire;
     private long _epoch;
 
@@ -116,6 +119,17 @@ public sealed class PostgresCheckpointStore : ICheckpointStore
             ON CONFLICT (name, source_type) DO UPDATE SET
                 "offset" = EXCLUDED."offset", committed_event_count = EXCLUDED.committed_event_count, epoch = EXCLUDED.epoch,
                 sequence = EXCLUDED.sequence, format_version = EXCLUDED.format_version, updated_at = EXCLUDED.updated_at
+            """;
+        // The one-statement save (see TrySaveKnownAsync): writes only when the row still holds exactly the offset and
+        // count the guards were judged against, and only while the fence row holds this owner's epoch, share-locked
+        // until the statement commits so that an acquisition cannot slip in between.
+        _fastUpdateSql = $"""
+            UPDATE {_table} SET
+                "offset" = $3::jsonb, committed_event_count = $4, epoch = $5, sequence = nextval('{_sequence}'),
+                format_version = $6, updated_at = $7
+            WHERE name = $1 AND source_type = $2 AND "offset" = $8::jsonb AND committed_event_count = $9
+                AND format_version = $6
+                AND (SELECT f.epoch FROM {_fence} f WHERE f.name = $1 FOR SHARE) = $5
             """;
         _auditSql = $"""
             INSERT INTO {_audit} (name, source_type, old_offset, old_count, new_offset, new_count, epoch, reason, at)
@@ -230,6 +244,8 @@ public sealed class PostgresCheckpointStore : ICheckpointStore
         try
         {
             // Never ahead of the guards here: a refused save must leave nothing in a transaction the caller may commit.
+            // Whether the caller commits is unknown here, so what the row holds is no longer known either.
+            Forget(offset.SourceType);
             _ = await WriteAsync(connection, transaction, epoch, offset, committedEventCount, reason: null, writeAhead: false, cancellationToken).ConfigureAwait(false);
             CheckpointMetrics.RecordSave(StoreTag, offset.SourceType, started, null);
         }
@@ -259,6 +275,7 @@ public sealed class PostgresCheckpointStore : ICheckpointStore
                 if (record is not null)
                 {
                     Log.StoreLoaded(_logger, Name, sourceType, record.Offset, record.CommittedEventCount, record.Epoch);
+                    Remember(record.Offset, record.CommittedEventCount);
                 }
 
                 return record;
@@ -316,6 +333,12 @@ public sealed class PostgresCheckpointStore : ICheckpointStore
         var started = Stopwatch.GetTimestamp();
         try
         {
+            if (reason is null && await TrySaveKnownAsync(epoch, offset, committedEventCount, cancellationToken).ConfigureAwait(false))
+            {
+                CheckpointMetrics.RecordSave(StoreTag, offset.SourceType, started, null);
+                return;
+            }
+
             var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
             await using (connection.ConfigureAwait(false))
             {
@@ -325,6 +348,7 @@ public sealed class PostgresCheckpointStore : ICheckpointStore
                     // A save writes ahead of its guards (two round trips, as a bare UPSERT in a transaction needs); the
                     // transaction is ours, so a refusal or a repeat rolls the write back (an exception disposes the
                     // transaction uncommitted). A rewind has no guards but an audit row, which needs the old row first.
+                    Forget(offset.SourceType);
                     if (await WriteAsync(connection, transaction, epoch, offset, committedEventCount, reason, writeAhead: reason is null, cancellationToken).ConfigureAwait(false))
                     {
                         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
@@ -333,6 +357,9 @@ public sealed class PostgresCheckpointStore : ICheckpointStore
                     {
                         await transaction.RollbackAsync(cancellationToken).ConfigureAwait(false);
                     }
+
+                    // Committed (or a repeat of what is stored): the row now holds exactly this offset and count.
+                    Remember(offset, committedEventCount);
                 }
             }
 
@@ -347,6 +374,91 @@ public sealed class PostgresCheckpointStore : ICheckpointStore
         {
             CheckpointMetrics.RecordSave(StoreTag, offset.SourceType, started, CheckpointErrorCode.WriteFailed);
             throw WriteFailed(offset, ex);
+        }
+    }
+
+    // The one-statement save. When this instance knows what the row holds (it wrote or loaded it) and the progress guards
+    // accept the new offset against that, a single autocommitted UPDATE writes it, conditional on the row still holding
+    // exactly that offset and count (so the guards' judgement stands, whoever wrote the row) and on the fence holding
+    // this owner's epoch (share-locked until the statement commits: an acquisition waits for it, and a write after an
+    // acquisition matches nothing). It reports false, having written nothing, when it does not apply: no row known, a
+    // guard refusal or a repeat (the full path then judges the row as stored and words the error), or no row matched
+    // (changed by someone else, or a newer owner); the full path then decides.
+    private async Task<bool> TrySaveKnownAsync(long epoch, CheckpointOffset offset, ulong committedEventCount, CancellationToken cancellationToken)
+    {
+        (CheckpointOffset Offset, ulong Count, string Json) known;
+        lock (_knownGate)
+        {
+            if (!_known.TryGetValue(offset.SourceType, out known))
+            {
+                return false;
+            }
+        }
+
+        var where = $"{TableName}/{Name}";
+        var stored = new CheckpointRecord(offset.SourceType, known.Count, known.Offset);
+        ProgressGuard.Verdict verdict;
+        try
+        {
+            verdict = ProgressGuard.Check(where, stored, offset, committedEventCount);
+        }
+        catch (CheckpointException)
+        {
+            return false;
+        }
+
+        if (verdict != ProgressGuard.Verdict.Advance)
+        {
+            return false;
+        }
+
+        var offsetJson = offset.ToJsonString();
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var command = CreateCommand(
+                connection,
+                transaction: null,
+                _fastUpdateSql,
+                [Name, offset.SourceType, offsetJson, (decimal)committedEventCount, epoch, CurrentFormatVersion, _timeProvider.GetUtcNow(), known.Json, (decimal)known.Count]);
+            int updated;
+            await using (command.ConfigureAwait(false))
+            {
+                try
+                {
+                    updated = await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UndefinedTable)
+                {
+                    throw MissingTables(ex);
+                }
+            }
+
+            if (updated != 1)
+            {
+                Forget(offset.SourceType);
+                return false;
+            }
+        }
+
+        Remember(offset, committedEventCount, offsetJson);
+        Log.StoreSaved(_logger, Name, offset.SourceType, offset, committedEventCount, epoch);
+        return true;
+    }
+
+    private void Remember(CheckpointOffset offset, ulong committedEventCount, string? offsetJson = null)
+    {
+        lock (_knownGate)
+        {
+            _known[offset.SourceType] = (offset, committedEventCount, offsetJson ?? offset.ToJsonString());
+        }
+    }
+
+    private void Forget(string sourceType)
+    {
+        lock (_knownGate)
+        {
+            _known.Remove(sourceType);
         }
     }
 
