@@ -94,27 +94,7 @@ public static class CrashTorture
             }
             else
             {
-                var acksToWait = random.Next(0, 13);
-                var seen = 0;
-                while (seen < acksToWait)
-                {
-                    var line = await writer.ReadLineAsync(LineTimeout);
-                    if (line is null)
-                    {
-                        break;
-                    }
-
-                    if (line.StartsWith("ack ", StringComparison.Ordinal))
-                    {
-                        seen++;
-                    }
-                }
-
-                var pause = random.Next(0, 6);
-                if (pause > 0)
-                {
-                    Thread.Sleep(pause);
-                }
+                await writer.RunOnForAcksAsync(random.Next(0, 13), random, LineTimeout);
             }
 
             writer.Kill();

@@ -217,6 +217,37 @@ public sealed class HarnessChild : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Lets the child run on for <paramref name="acks"/> lines starting with <c>ack </c> (fewer if its output ends), then
+    /// for a further random 0–5 ms: the moment a crash campaign kills it.
+    /// </summary>
+    /// <param name="acks">How many acknowledgements to wait for.</param>
+    /// <param name="random">The campaign's seeded random source.</param>
+    /// <param name="lineTimeout">How long to wait for each line.</param>
+    /// <returns>A task that completes at the moment to kill.</returns>
+    public async Task RunOnForAcksAsync(int acks, Random random, TimeSpan lineTimeout)
+    {
+        for (var seen = 0; seen < acks;)
+        {
+            var line = await ReadLineAsync(lineTimeout);
+            if (line is null)
+            {
+                break;
+            }
+
+            if (line.StartsWith("ack ", StringComparison.Ordinal))
+            {
+                seen++;
+            }
+        }
+
+        var pause = random.Next(0, 6);
+        if (pause > 0)
+        {
+            Thread.Sleep(pause);
+        }
+    }
+
     /// <summary>Writes one line to the child's stdin.</summary>
     /// <param name="line">The line.</param>
     public void Send(string line)

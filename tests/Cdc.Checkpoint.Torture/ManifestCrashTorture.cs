@@ -185,26 +185,7 @@ public static class ManifestCrashTorture
                 {
                     // A running mean, so the early kills follow the machine's load.
                     readyMillis = (0.8 * readyMillis) + (0.2 * Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-                    var acksToWait = random.Next(0, 25);
-                    for (var seen = 0; seen < acksToWait;)
-                    {
-                        var line = await writer.ReadLineAsync(LineTimeout);
-                        if (line is null)
-                        {
-                            break;
-                        }
-
-                        if (line.StartsWith("ack ", StringComparison.Ordinal))
-                        {
-                            seen++;
-                        }
-                    }
-
-                    var pause = random.Next(0, 6);
-                    if (pause > 0)
-                    {
-                        Thread.Sleep(pause);
-                    }
+                    await writer.RunOnForAcksAsync(random.Next(0, 25), random, LineTimeout);
                 }
             }
 
