@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Cdc.Checkpoint.Diagnostics;
+using Cdc.Checkpoint.Internal;
 using Cdc.Checkpoint.MySql.Internal;
 using Cdc.Checkpoint.Offsets;
 using Microsoft.Extensions.Logging;
@@ -61,8 +62,7 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
     private readonly string _table;
     private readonly string _fence;
     private readonly string _audit;
-    private readonly Lock _acquireGate = new();
-    private Task<long>? _firstAcquire;
+    private readonly FirstAcquisition _firstAcquisition;
     private long _epoch;
 
     /// <summary>Creates a store for checkpoint <paramref name="name"/>. Nothing is touched until the first operation.</summary>
@@ -89,6 +89,7 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
         }
 
         _dataSource = dataSource;
+        _firstAcquisition = new FirstAcquisition(AcquireAsync);
         Name = name;
         _options = options ?? new MySqlCheckpointStoreOptions();
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<MySqlCheckpointStore>();
@@ -212,7 +213,7 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
         ArgumentNullException.ThrowIfNull(offset);
         var connection = transaction.Connection ?? throw new ArgumentException("The transaction has completed; pass an open transaction.", nameof(transaction));
         cancellationToken.ThrowIfCancellationRequested();
-        var epoch = await EnsureEpochAsync(cancellationToken).ConfigureAwait(false);
+        var epoch = await _firstAcquisition.EnsureAsync(Epoch, cancellationToken).ConfigureAwait(false);
         var started = Stopwatch.GetTimestamp();
         try
         {
@@ -312,7 +313,7 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
 
     private async Task WriteInOwnTransactionAsync(CheckpointOffset offset, ulong committedEventCount, string? reason, CancellationToken cancellationToken)
     {
-        var epoch = await EnsureEpochAsync(cancellationToken).ConfigureAwait(false);
+        var epoch = await _firstAcquisition.EnsureAsync(Epoch, cancellationToken).ConfigureAwait(false);
         var started = Stopwatch.GetTimestamp();
         try
         {
@@ -339,30 +340,6 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
             CheckpointMetrics.RecordSave(StoreTag, offset.SourceType, started, CheckpointErrorCode.WriteFailed);
             throw WriteFailed(offset, ex);
         }
-    }
-
-    // The first save acquires once, however many saves start concurrently: acquiring twice would fence this very
-    // instance's earlier acquisition.
-    private async Task<long> EnsureEpochAsync(CancellationToken cancellationToken)
-    {
-        var epoch = Epoch;
-        if (epoch != 0)
-        {
-            return epoch;
-        }
-
-        Task<long> acquiring;
-        lock (_acquireGate)
-        {
-            if (_firstAcquire is null || _firstAcquire.IsFaulted || _firstAcquire.IsCanceled)
-            {
-                _firstAcquire = AcquireAsync(CancellationToken.None);
-            }
-
-            acquiring = _firstAcquire;
-        }
-
-        return await acquiring.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private async Task WriteAsync(

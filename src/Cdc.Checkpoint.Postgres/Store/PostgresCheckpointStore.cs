@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Cdc.Checkpoint.Diagnostics;
+using Cdc.Checkpoint.Internal;
 using Cdc.Checkpoint.Offsets;
 using Cdc.Checkpoint.Postgres.Diagnostics;
 using Microsoft.Extensions.Logging;
@@ -69,10 +70,9 @@ public sealed class PostgresCheckpointStore : ICheckpointStore
     private readonly string _upsertSql;
     private readonly string _auditSql;
     private readonly string _fastUpdateSql;
-    private readonly Lock _acquireGate = new();
+    private readonly FirstAcquisition _firstAcquisition;
     private readonly Lock _knownGate = new();
     private readonly Dictionary<string, (CheckpointOffset Offset, ulong Count, string Json)> _known = new(StringComparer.Ordinal);
-    private Task<long>? _firstAcquire;
     private long _epoch;
 
     /// <summary>Creates a store for checkpoint <paramref name="name"/>. Nothing is touched until the first operation.</summary>
@@ -98,6 +98,7 @@ public sealed class PostgresCheckpointStore : ICheckpointStore
         }
 
         _dataSource = dataSource;
+        _firstAcquisition = new FirstAcquisition(AcquireAsync);
         Name = name;
         _options = options ?? new PostgresCheckpointStoreOptions();
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<PostgresCheckpointStore>();
@@ -239,7 +240,7 @@ public sealed class PostgresCheckpointStore : ICheckpointStore
         ArgumentNullException.ThrowIfNull(offset);
         var connection = transaction.Connection ?? throw new ArgumentException("The transaction has completed; pass an open transaction.", nameof(transaction));
         cancellationToken.ThrowIfCancellationRequested();
-        var epoch = await EnsureEpochAsync(cancellationToken).ConfigureAwait(false);
+        var epoch = await _firstAcquisition.EnsureAsync(Epoch, cancellationToken).ConfigureAwait(false);
         var started = Stopwatch.GetTimestamp();
         try
         {
@@ -329,7 +330,7 @@ public sealed class PostgresCheckpointStore : ICheckpointStore
 
     private async Task WriteInOwnTransactionAsync(CheckpointOffset offset, ulong committedEventCount, string? reason, CancellationToken cancellationToken)
     {
-        var epoch = await EnsureEpochAsync(cancellationToken).ConfigureAwait(false);
+        var epoch = await _firstAcquisition.EnsureAsync(Epoch, cancellationToken).ConfigureAwait(false);
         var started = Stopwatch.GetTimestamp();
         try
         {
@@ -460,30 +461,6 @@ public sealed class PostgresCheckpointStore : ICheckpointStore
         {
             _known.Remove(sourceType);
         }
-    }
-
-    // The first save acquires once, however many saves start concurrently: acquiring twice would fence this very
-    // instance's earlier acquisition.
-    private async Task<long> EnsureEpochAsync(CancellationToken cancellationToken)
-    {
-        var epoch = Epoch;
-        if (epoch != 0)
-        {
-            return epoch;
-        }
-
-        Task<long> acquiring;
-        lock (_acquireGate)
-        {
-            if (_firstAcquire is null || _firstAcquire.IsFaulted || _firstAcquire.IsCanceled)
-            {
-                _firstAcquire = AcquireAsync(CancellationToken.None);
-            }
-
-            acquiring = _firstAcquire;
-        }
-
-        return await acquiring.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     // Writes the checkpoint row in the transaction after the fence check and (unless rewinding) the progress guards.
