@@ -57,6 +57,7 @@ try
         "writer" => await ChildModes.WriterAsync(dir, args.Length > 2 ? ulong.Parse(args[2], CultureInfo.InvariantCulture) : ulong.MaxValue),
         "save-once" when args.Length == 3 => await ChildModes.SaveOnceAsync(dir, ulong.Parse(args[2], CultureInfo.InvariantCulture)),
         "show" => await ChildModes.ShowAsync(dir),
+        "owner" => await ChildModes.OwnerAsync(dir),
         "manifest-writer" => await ManifestChildModes.WriterAsync(dir, args),
         "manifest-show" => await ManifestChildModes.ShowAsync(dir),
         "lease-race" => await ChildModes.LeaseRaceAsync(dir),
