@@ -58,6 +58,18 @@ public static class ChildModes
         return 0;
     }
 
+    /// <summary>One audited rewind, for fault injection.</summary>
+    /// <param name="dir">The checkpoint directory.</param>
+    /// <param name="count">The count to rewind to (with its offset).</param>
+    /// <returns>0 when rewound; 1 (after printing <c>error CODE</c>) when it failed.</returns>
+    public static async Task<int> RewindOnceAsync(string dir, ulong count)
+    {
+        using var checkpoint = new FileCheckpoint(dir, TortureOffsets.Options());
+        await checkpoint.RewindAsync(TortureOffsets.At(count), count, "fault injection");
+        Out(string.Create(CultureInfo.InvariantCulture, $"ok {count}"));
+        return 0;
+    }
+
     /// <summary>Takes the lease and loads the latest record.</summary>
     /// <param name="dir">The checkpoint directory.</param>
     /// <returns>The exit code.</returns>

@@ -435,7 +435,7 @@ internal sealed class OwnerLease
 
     private static void RemoveLeftoverTempFiles(string directory, ILogger logger)
     {
-        foreach (var path in System.IO.Directory.EnumerateFiles(directory, "checkpoint_*" + DurableFile.TempSuffix))
+        foreach (var path in SafeFile.ListEntries(directory, "checkpoint_*" + DurableFile.TempSuffix))
         {
             DurableFile.TryDelete(path);
             Log.TempFileRemoved(logger, path);
