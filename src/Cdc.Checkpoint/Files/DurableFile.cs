@@ -52,6 +52,7 @@ internal static class DurableFile
     private static bool Write(string directory, string fileName, ReadOnlySpan<byte> contents, bool overwrite)
     {
         var finalPath = Path.Combine(directory, fileName);
+        _ = RefuseSharedDirectory(directory, finalPath);
         var tempPath = Path.Combine(directory, TempNameForTests?.Invoke(directory, fileName) ?? NextTempName(fileName));
         var created = false;
         var renamed = false;
@@ -85,6 +86,36 @@ internal static class DurableFile
                 TryDelete(tempPath);
             }
         }
+    }
+
+    /// <summary>
+    /// Refuses to write into a directory that group or other users can write: they could replace, link or delete the
+    /// file between this write and the next read. Reading such a directory stays possible (inspect, verify).
+    /// </summary>
+    /// <exception cref="CheckpointException"><see cref="CheckpointErrorCode.InsecurePermissions"/>, with the chmod that fixes it.</exception>
+    /// <returns>What stat said about the directory (default off Linux).</returns>
+    public static FileStatus RefuseSharedDirectory(string directory, string? changedPath = null)
+    {
+        if (!LibC.IsSupported)
+        {
+            return default;
+        }
+
+        var errno = LibC.Stat(directory, out var status);
+        if (errno != 0)
+        {
+            throw SafeFile.Failure(errno, directory, "stat the directory");
+        }
+
+        if ((status.Permissions & (UnixFileMode.GroupWrite | UnixFileMode.OtherWrite)) != 0)
+        {
+            throw new CheckpointException(
+                CheckpointErrorCode.InsecurePermissions,
+                $"Directory '{directory}' has mode {FormatMode(status.Permissions)}: group or other users can create, replace or delete the files in it, so nothing is written there{(changedPath is null ? string.Empty : $" ('{changedPath}' is unchanged)")}. Run: chmod 700 '{directory}'")
+            { Path = directory };
+        }
+
+        return status;
     }
 
     /// <summary>

@@ -290,29 +290,7 @@ internal sealed class OwnerLease
     /// Refuses to own a directory that group or other users can write (they could plant, replace or delete records
     /// and the lease); reading such a directory (inspect, verify) stays possible.
     /// </summary>
-    private static FileStatus CheckDirectory(string directory)
-    {
-        if (!LibC.IsSupported)
-        {
-            return default;
-        }
-
-        var errno = LibC.Stat(directory, out var status);
-        if (errno != 0)
-        {
-            throw SafeFile.Failure(errno, directory, "stat the checkpoint directory");
-        }
-
-        if ((status.Permissions & (UnixFileMode.GroupWrite | UnixFileMode.OtherWrite)) != 0)
-        {
-            throw new CheckpointException(
-                CheckpointErrorCode.InsecurePermissions,
-                $"Checkpoint directory '{directory}' has mode {DurableFile.FormatMode(status.Permissions)}: group or other users can create, replace or delete its records and lease, so nothing is written there. Run: chmod 700 '{directory}'")
-            { Path = directory };
-        }
-
-        return status;
-    }
+    private static FileStatus CheckDirectory(string directory) => DurableFile.RefuseSharedDirectory(directory);
 
     private static SafeFileHandle OpenLeaseFile(string path, out FileStatus status)
     {

@@ -139,6 +139,7 @@ public sealed class FileManifestStore : IManifestStore
     private void SaveLocked(CheckpointManifest manifest, byte[] manifestBytes, ReadOnlySpan<byte> sidecar)
     {
         EnsureCheckpointsDirectoryLocked();
+        _ = DurableFile.RefuseSharedDirectory(CheckpointsDirectory); // before the checkpoint's directory is created in it
         var id = manifest.CheckpointId;
         var directory = GetCheckpointDirectory(id);
         var manifestPath = Path.Combine(directory, ManifestFormat.FileName);
