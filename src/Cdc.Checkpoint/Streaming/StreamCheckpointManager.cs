@@ -422,7 +422,7 @@ public sealed class StreamCheckpointManager
     {
         if (_nextId == 0 || _epoch == ulong.MaxValue)
         {
-            throw new InvalidOperationException("Stream checkpoint ids are exhausted (the last id was 18446744073709551615); start a new checkpoint chain in another data directory.");
+            throw new CheckpointException(CheckpointErrorCode.LimitReached, "Stream checkpoint ids are exhausted (the last id was 18446744073709551615); they never wrap. Start a new checkpoint chain in another data directory.");
         }
 
         var started = Stopwatch.GetTimestamp();
