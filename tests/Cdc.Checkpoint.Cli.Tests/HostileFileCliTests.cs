@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using System.Net.Sockets;
 using Cdc.Checkpoint.Cli.Tests.Support;
 using Cdc.Checkpoint.Files;
+using Cdc.Checkpoint.Torture;
 using Shouldly;
 using Xunit;
 
@@ -18,25 +18,23 @@ public sealed class HostileFileCliTests : IDisposable
 {
     private readonly TempDirectory _dir = new();
     private readonly TempDirectory _outside = new();
-    private Socket? _socket;
+    private readonly HostileFiles _planter = new();
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     public void Dispose()
     {
-        _socket?.Dispose();
+        _planter.Dispose();
         _dir.Dispose();
         _outside.Dispose();
     }
-
-    public static readonly string[] Variants = ["fifo", "socket", "directory", "link-to-file", "link-to-directory", "dangling-link", "link-loop", "hard-link", "foreign-owner"];
 
     public static TheoryData<string, string> Cases()
     {
         var data = new TheoryData<string, string>();
         foreach (var kind in new[] { "lease", "record" })
         {
-            foreach (var variant in Variants)
+            foreach (var variant in HostileFiles.Variants)
             {
                 data.Add(kind, variant);
             }
@@ -52,7 +50,7 @@ public sealed class HostileFileCliTests : IDisposable
         await Fixtures.SaveAsync(_dir.Path, Fixtures.Pg("0/1500000"), 1800);
         var target = kind == "lease" ? Fixtures.LeasePath(_dir.Path) : _dir.File("checkpoint_postgres.json");
         var victim = _outside.File("victim");
-        await PlantAsync(target, victim, variant);
+        await _planter.PlantAsync(target, victim, variant, Ct);
         var before = await DescribeAsync(_dir.Path, _outside.Path);
 
         string[][] verbs =
@@ -75,55 +73,6 @@ public sealed class HostileFileCliTests : IDisposable
             all.ShouldContain(Path.GetFileName(target), Case.Sensitive, $"{string.Join(' ', verb)} must name the file\n{all}");
             (await DescribeAsync(_dir.Path, _outside.Path)).ShouldBe(before, $"{string.Join(' ', verb)} changed a file");
         }
-    }
-
-    private async Task PlantAsync(string target, string victim, string variant)
-    {
-        switch (variant)
-        {
-            case "hard-link":
-                await RunAsync("ln", target, victim);
-                return;
-            case "foreign-owner":
-                await RunAsync("chown", "65534", target);
-                return;
-        }
-
-        File.Copy(target, victim);
-        File.Delete(target);
-        switch (variant)
-        {
-            case "fifo":
-                await RunAsync("mkfifo", "-m", "600", target);
-                break;
-            case "socket":
-                // Kept open for the test: .NET removes the socket's file when the socket is disposed.
-                _socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                _socket.Bind(new UnixDomainSocketEndPoint(target));
-                break;
-            case "directory":
-                Directory.CreateDirectory(target, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-                break;
-            case "link-to-file":
-                File.CreateSymbolicLink(target, victim);
-                break;
-            case "link-to-directory":
-                File.CreateSymbolicLink(target, _outside.Path);
-                break;
-            case "dangling-link":
-                File.CreateSymbolicLink(target, _outside.File("missing"));
-                break;
-            default:
-                File.CreateSymbolicLink(target, target);
-                break;
-        }
-    }
-
-    private static async Task RunAsync(string program, params string[] args)
-    {
-        using var process = Process.Start(program, args);
-        await process.WaitForExitAsync(Ct);
-        process.ExitCode.ShouldBe(0, $"{program} {string.Join(' ', args)}");
     }
 
     /// <summary>
