@@ -1,4 +1,3 @@
-using System.Data.Common;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -8,6 +7,7 @@ using Cdc.Checkpoint.MySql.Internal;
 using Cdc.Checkpoint.Offsets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using MySqlConnector;
 using Log = Cdc.Checkpoint.MySql.Diagnostics.Log;
 
 namespace Cdc.Checkpoint.MySql.Store;
@@ -16,13 +16,13 @@ namespace Cdc.Checkpoint.MySql.Store;
 /// A checkpoint store in a MySQL or MariaDB table (InnoDB): one row per checkpoint name and source type, holding the
 /// typed offset (JSON text), the committed event count, the fencing epoch of the owner that wrote it, the write
 /// sequence and the update time. A sink that writes to the same database saves its rows and its offset in one
-/// transaction (<see cref="SaveAsync(DbTransaction, CheckpointOffset, ulong, CancellationToken)"/>), so both commit or
+/// transaction (<see cref="SaveAsync(MySqlTransaction, CheckpointOffset, ulong, CancellationToken)"/>), so both commit or
 /// neither does: exactly-once delivery into that sink.
 /// </summary>
 /// <remarks>
 /// <para>
-/// Works over any ADO.NET provider; pass MySqlConnector's <c>MySqlDataSource</c> in production. Create the tables once
-/// with <see cref="CreateSchemaAsync"/> (or the SQL in <c>docs/mysql.md</c>); the store never creates them implicitly.
+/// Reaches the server through MySqlConnector's <see cref="MySqlDataSource"/>. Create the tables once with
+/// <see cref="CreateSchemaAsync"/> (or the SQL in <c>docs/mysql.md</c>); the store never creates them implicitly.
 /// </para>
 /// <para>
 /// Fencing: <see cref="AcquireAsync"/> increments the name's epoch in <c>{table}_fence</c> and makes this instance its
@@ -34,12 +34,20 @@ namespace Cdc.Checkpoint.MySql.Store;
 /// write, and orders the write sequence (kept per name in the fence row).
 /// </para>
 /// <para>
+/// When this instance knows what its row holds (it wrote it), a save is one autocommitted <c>UPDATE</c> of the row and
+/// the fence row together, conditional on the row holding exactly the offset and count the guards judged, on the fence
+/// holding this owner's epoch and on the write sequence being the one this instance wrote last; when nothing matches
+/// (someone else wrote, a newer owner acquired) the save takes the full path above and decides there.
+/// </para>
+/// <para>
 /// Loads do not need an epoch. <see cref="RewindAsync"/> skips the progress guards (never the fence) and writes an audit
 /// row to <c>{table}_audit</c> in the same transaction.
 /// </para>
 /// <para>Thread-safe. Errors of the server or the network during a save surface as
-/// <see cref="CheckpointErrorCode.WriteFailed"/> (the transaction is not committed and the stored row is unchanged);
-/// during a load they surface as the provider's <see cref="DbException"/>.</para>
+/// <see cref="CheckpointErrorCode.WriteFailed"/> (the transaction is not committed and the stored row is unchanged),
+/// <see cref="CheckpointException.IsTransient"/> for a deadlock, a lock-wait timeout or a lost connection; a missing
+/// privilege surfaces as <see cref="CheckpointErrorCode.Misconfigured"/> naming the <c>GRANT</c> that fixes it; other
+/// errors during a load or an acquisition surface as <see cref="MySqlException"/>.</para>
 /// </remarks>
 public sealed class MySqlCheckpointStore : ICheckpointStore
 {
@@ -55,14 +63,18 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
     // read it as that version (format_version is the version of the row layout, not of the offset JSON).
     private const int OffsetJsonVersion = Files.FileCheckpoint.CurrentFormatVersion;
 
-    private readonly DbDataSource _dataSource;
+    private readonly MySqlDataSource _dataSource;
     private readonly MySqlCheckpointStoreOptions _options;
     private readonly ILogger _logger;
     private readonly TimeProvider _timeProvider;
     private readonly string _table;
     private readonly string _fence;
     private readonly string _audit;
+    private readonly string _fastUpdateSql;
+    private readonly string _grantOn;
     private readonly FirstAcquisition _firstAcquisition;
+    private readonly Lock _knownGate = new();
+    private readonly Dictionary<string, KnownRow> _known = new(StringComparer.Ordinal);
     private long _epoch;
 
     /// <summary>Creates a store for checkpoint <paramref name="name"/>. Nothing is touched until the first operation.</summary>
@@ -73,7 +85,7 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
     /// <param name="timeProvider">Clock for <c>updated_at</c> and <c>acquired_at</c>; the system clock when <see langword="null"/>.</param>
     /// <exception cref="ArgumentException"><paramref name="name"/> is empty, too long, contains control characters or has surrounding whitespace.</exception>
     public MySqlCheckpointStore(
-        DbDataSource dataSource,
+        MySqlDataSource dataSource,
         string name,
         MySqlCheckpointStoreOptions? options = null,
         ILoggerFactory? loggerFactory = null,
@@ -98,6 +110,20 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
         _table = $"{prefix}`{_options.TableName}`";
         _fence = $"{prefix}`{_options.TableName}_fence`";
         _audit = $"{prefix}`{_options.TableName}_audit`";
+        _grantOn = _options.Database is { } db ? $"`{db}`.*" : "<database>.*";
+
+        // The one-statement save (see TrySaveKnownAsync): writes the row and the fence's write sequence only when the row
+        // still holds exactly the offset and count the guards were judged against, the fence holds this owner's epoch,
+        // and the write sequence is the one this instance wrote last. The statement locks both rows and commits on its
+        // own, so an acquisition either waits for it or makes it match nothing.
+        _fastUpdateSql = $"""
+            UPDATE {_table} AS t JOIN {_fence} AS f ON f.`name` = t.`name`
+            SET t.`offset` = @offset, t.`committed_event_count` = @count, t.`epoch` = @epoch, t.`sequence` = @sequence,
+                t.`updated_at` = @now, f.`last_sequence` = @sequence
+            WHERE t.`name` = @name AND t.`source_type` = @source_type
+                AND t.`offset` = @known_offset AND t.`committed_event_count` = @known_count AND t.`format_version` = @format_version
+                AND f.`epoch` = @epoch AND f.`last_sequence` = @known_sequence
+            """;
     }
 
     /// <summary>The checkpoint name.</summary>
@@ -116,15 +142,23 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
     /// </summary>
     /// <param name="cancellationToken">Cancels the commands.</param>
     /// <returns>A task that completes when the tables exist.</returns>
-    /// <exception cref="DbException">The server refused (for example, no privilege).</exception>
+    /// <exception cref="CheckpointException"><see cref="CheckpointErrorCode.Misconfigured"/> when the user lacks the <c>CREATE</c> privilege.</exception>
+    /// <exception cref="MySqlException">The server could not be reached or refused otherwise.</exception>
     public async Task CreateSchemaAsync(CancellationToken cancellationToken = default)
     {
         var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            foreach (var statement in SchemaStatements)
+            try
             {
-                await SqlCommands.ExecuteAsync(connection, null, statement, cancellationToken).ConfigureAwait(false);
+                foreach (var statement in SchemaStatements)
+                {
+                    await SqlCommands.ExecuteAsync(connection, null, statement, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch (MySqlException ex) when (MySqlErrors.IsAccessDenied(ex))
+            {
+                throw MySqlErrors.AccessDenied(ex, $"create the checkpoint tables {TableName}, {TableName}_fence and {TableName}_audit", $"GRANT CREATE ON {_grantOn} TO <user>; (or create them with the SQL in docs/mysql.md as an administrator).");
             }
         }
 
@@ -138,8 +172,8 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
     /// </summary>
     /// <param name="cancellationToken">Cancels the command.</param>
     /// <returns>The new epoch (1 for the first owner).</returns>
-    /// <exception cref="CheckpointException"><see cref="CheckpointErrorCode.Misconfigured"/> when the tables do not exist.</exception>
-    /// <exception cref="DbException">The server could not be reached.</exception>
+    /// <exception cref="CheckpointException"><see cref="CheckpointErrorCode.Misconfigured"/> when the tables do not exist or the user lacks a privilege on them.</exception>
+    /// <exception cref="MySqlException">The server could not be reached.</exception>
     public async Task<long> AcquireAsync(CancellationToken cancellationToken = default)
     {
         var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
@@ -168,9 +202,9 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
                     await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
                 }
             }
-            catch (DbException ex) when (SqlCommands.ServerErrorNumber(ex) == SqlCommands.NoSuchTable)
+            catch (MySqlException ex) when (MySqlErrors.IsNoSuchTable(ex) || MySqlErrors.IsAccessDenied(ex))
             {
-                throw MissingTables(ex);
+                throw Misconfigured(ex);
             }
 
             Interlocked.Exchange(ref _epoch, epoch);
@@ -207,7 +241,7 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
     /// <see cref="CheckpointErrorCode.StaleEpoch"/>, a progress-guard code, or <see cref="CheckpointErrorCode.WriteFailed"/>.
     /// After a <see cref="CheckpointException"/> the caller must roll the transaction back.
     /// </exception>
-    public async ValueTask SaveAsync(DbTransaction transaction, CheckpointOffset offset, ulong committedEventCount, CancellationToken cancellationToken = default)
+    public async ValueTask SaveAsync(MySqlTransaction transaction, CheckpointOffset offset, ulong committedEventCount, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(transaction);
         ArgumentNullException.ThrowIfNull(offset);
@@ -217,6 +251,8 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
         var started = Stopwatch.GetTimestamp();
         try
         {
+            // Whether the caller commits is unknown here, so what the row holds is no longer known either.
+            Forget(offset.SourceType);
             await WriteAsync(connection, transaction, epoch, offset, committedEventCount, reason: null, cancellationToken).ConfigureAwait(false);
             CheckpointMetrics.RecordSave(StoreTag, offset.SourceType, started, null);
         }
@@ -225,17 +261,19 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
             CheckpointMetrics.RecordSave(StoreTag, offset.SourceType, started, ex.ErrorCode);
             throw;
         }
-        catch (DbException ex)
+        catch (MySqlException ex)
         {
-            CheckpointMetrics.RecordSave(StoreTag, offset.SourceType, started, CheckpointErrorCode.WriteFailed);
-            throw WriteFailed(offset, ex);
+            var failure = SaveFailed(offset, ex);
+            CheckpointMetrics.RecordSave(StoreTag, offset.SourceType, started, failure.ErrorCode);
+            throw failure;
         }
     }
 
     /// <inheritdoc />
     /// <exception cref="CheckpointException">
-    /// <see cref="CheckpointErrorCode.Misconfigured"/> when the tables do not exist; <see cref="CheckpointErrorCode.Corrupt"/>
-    /// or <see cref="CheckpointErrorCode.UnsupportedFormatVersion"/> when the row cannot be trusted.
+    /// <see cref="CheckpointErrorCode.Misconfigured"/> when the tables do not exist or the user may not read them;
+    /// <see cref="CheckpointErrorCode.Corrupt"/> or <see cref="CheckpointErrorCode.UnsupportedFormatVersion"/> when the row
+    /// cannot be trusted.
     /// </exception>
     public async ValueTask<CheckpointRecord?> LoadAsync(string sourceType, CancellationToken cancellationToken = default)
     {
@@ -254,9 +292,9 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
 
                 return record;
             }
-            catch (DbException ex) when (SqlCommands.ServerErrorNumber(ex) == SqlCommands.NoSuchTable)
+            catch (MySqlException ex) when (MySqlErrors.IsNoSuchTable(ex) || MySqlErrors.IsAccessDenied(ex))
             {
-                throw MissingTables(ex);
+                throw Misconfigured(ex);
             }
         }
     }
@@ -317,14 +355,28 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
         var started = Stopwatch.GetTimestamp();
         try
         {
+            if (reason is null && await TrySaveKnownAsync(epoch, offset, committedEventCount, cancellationToken).ConfigureAwait(false))
+            {
+                CheckpointMetrics.RecordSave(StoreTag, offset.SourceType, started, null);
+                return;
+            }
+
+            Forget(offset.SourceType);
             var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
             await using (connection.ConfigureAwait(false))
             {
                 var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
                 await using (transaction.ConfigureAwait(false))
                 {
-                    await WriteAsync(connection, transaction, epoch, offset, committedEventCount, reason, cancellationToken).ConfigureAwait(false);
+                    var sequence = await WriteAsync(connection, transaction, epoch, offset, committedEventCount, reason, cancellationToken).ConfigureAwait(false);
                     await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+
+                    // Committed: the row holds exactly this offset and count, and the fence the sequence written. After a
+                    // repeat (nothing written) the fence's sequence is not known, so the next save takes the full path.
+                    if (sequence is { } written)
+                    {
+                        Remember(offset.SourceType, new KnownRow(offset, committedEventCount, offset.ToJsonString(), written));
+                    }
                 }
             }
 
@@ -335,16 +387,111 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
             CheckpointMetrics.RecordSave(StoreTag, offset.SourceType, started, ex.ErrorCode);
             throw;
         }
-        catch (DbException ex)
+        catch (MySqlException ex)
         {
-            CheckpointMetrics.RecordSave(StoreTag, offset.SourceType, started, CheckpointErrorCode.WriteFailed);
-            throw WriteFailed(offset, ex);
+            var failure = SaveFailed(offset, ex);
+            CheckpointMetrics.RecordSave(StoreTag, offset.SourceType, started, failure.ErrorCode);
+            throw failure;
         }
     }
 
-    private async Task WriteAsync(
-        DbConnection connection,
-        DbTransaction transaction,
+    // The one-statement save. When this instance knows what the row holds (it wrote it) and the progress guards accept
+    // the new offset against that, a single autocommitted UPDATE writes it (see _fastUpdateSql for its conditions). It
+    // reports false, having written nothing, when it does not apply: no row known, a guard refusal or a repeat (the full
+    // path then judges the row as stored and words the error), or nothing matched (the row or the fence changed behind
+    // this instance's back); the full path then decides.
+    private async Task<bool> TrySaveKnownAsync(long epoch, CheckpointOffset offset, ulong committedEventCount, CancellationToken cancellationToken)
+    {
+        KnownRow? known;
+        lock (_knownGate)
+        {
+            if (!_known.TryGetValue(offset.SourceType, out known))
+            {
+                return false;
+            }
+        }
+
+        SourceTypeName.Validate(offset.SourceType);
+        var stored = new CheckpointRecord(offset.SourceType, known.Count, known.Offset);
+        ProgressGuard.Verdict verdict;
+        try
+        {
+            verdict = ProgressGuard.Check($"{TableName}/{Name}", stored, offset, committedEventCount);
+        }
+        catch (CheckpointException)
+        {
+            return false;
+        }
+
+        if (verdict != ProgressGuard.Verdict.Advance)
+        {
+            return false;
+        }
+
+        var offsetJson = offset.ToJsonString();
+        var sequence = known.Sequence + 1;
+        int matched;
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            try
+            {
+                matched = await SqlCommands.ExecuteAsync(
+                    connection,
+                    null,
+                    _fastUpdateSql,
+                    cancellationToken,
+                    ("@offset", offsetJson),
+                    ("@count", committedEventCount),
+                    ("@epoch", epoch),
+                    ("@sequence", sequence),
+                    ("@now", _timeProvider.GetUtcNow().UtcDateTime),
+                    ("@name", Name),
+                    ("@source_type", offset.SourceType),
+                    ("@known_offset", known.Json),
+                    ("@known_count", known.Count),
+                    ("@format_version", CurrentFormatVersion),
+                    ("@known_sequence", known.Sequence)).ConfigureAwait(false);
+            }
+            catch (MySqlException ex) when (MySqlErrors.IsNoSuchTable(ex))
+            {
+                throw Misconfigured(ex);
+            }
+        }
+
+        // Found rows (MySqlConnector's default) or changed rows (UseAffectedRows=true): both rows, or neither.
+        if (matched == 0)
+        {
+            Forget(offset.SourceType);
+            return false;
+        }
+
+        Remember(offset.SourceType, new KnownRow(offset, committedEventCount, offsetJson, sequence));
+        Log.StoreSaved(_logger, Name, offset.SourceType, offset, committedEventCount, epoch, sequence);
+        return true;
+    }
+
+    private void Remember(string sourceType, KnownRow row)
+    {
+        lock (_knownGate)
+        {
+            _known[sourceType] = row;
+        }
+    }
+
+    private void Forget(string sourceType)
+    {
+        lock (_knownGate)
+        {
+            _known.Remove(sourceType);
+        }
+    }
+
+    // Writes the row after the fence check and (unless rewinding) the progress guards; returns the write sequence it
+    // wrote, or null for an idempotent repeat (nothing written).
+    private async Task<ulong?> WriteAsync(
+        MySqlConnection connection,
+        MySqlTransaction transaction,
         long epoch,
         CheckpointOffset offset,
         ulong committedEventCount,
@@ -373,9 +520,9 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
             lastSequence = ReadColumn(fence[0][1], "fence last_sequence", DbValues.ToUInt64);
             existing = await ReadRecordAsync(connection, transaction, offset.SourceType, forUpdate: true, cancellationToken).ConfigureAwait(false);
         }
-        catch (DbException ex) when (SqlCommands.ServerErrorNumber(ex) == SqlCommands.NoSuchTable)
+        catch (MySqlException ex) when (MySqlErrors.IsNoSuchTable(ex) || MySqlErrors.IsAccessDenied(ex))
         {
-            throw MissingTables(ex);
+            throw Misconfigured(ex);
         }
 
         if (reason is null)
@@ -393,7 +540,7 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
 
             if (verdict == ProgressGuard.Verdict.Repeat)
             {
-                return;
+                return null;
             }
         }
 
@@ -449,10 +596,12 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
         {
             Log.StoreRewound(_logger, Name, offset.SourceType, existing?.Offset, existing?.CommittedEventCount, offset, committedEventCount, reason);
         }
+
+        return sequence;
     }
 
     private async Task<CheckpointRecord?> ReadRecordAsync(
-        DbConnection connection, DbTransaction? transaction, string sourceType, bool forUpdate, CancellationToken cancellationToken)
+        MySqlConnection connection, MySqlTransaction? transaction, string sourceType, bool forUpdate, CancellationToken cancellationToken)
     {
         var rows = await SqlCommands.RowsAsync(
             connection,
@@ -537,15 +686,27 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
     private CheckpointException Corrupt(string problem) =>
         new(CheckpointErrorCode.Corrupt, $"The fence row of checkpoint {TableName}/{Name} in {TableName}_fence cannot be read: {problem}. Repair the row, or delete it and acquire the name again.");
 
-    private CheckpointException MissingTables(DbException ex) =>
-        new(
-            CheckpointErrorCode.Misconfigured,
-            $"The checkpoint tables {TableName}, {TableName}_fence and {TableName}_audit do not exist ({ex.Message}). Create them once with MySqlCheckpointStore.CreateSchemaAsync or the SQL in docs/mysql.md.",
-            ex);
+    // A missing table or a refused privilege: both are fixed by an operator, not by a retry.
+    private CheckpointException Misconfigured(MySqlException ex) =>
+        MySqlErrors.IsAccessDenied(ex)
+            ? MySqlErrors.AccessDenied(ex, $"use the checkpoint tables {TableName}, {TableName}_fence and {TableName}_audit", $"GRANT SELECT, INSERT, UPDATE ON {_grantOn} TO <user>;")
+            : new(
+                CheckpointErrorCode.Misconfigured,
+                $"The checkpoint tables {TableName}, {TableName}_fence and {TableName}_audit do not exist ({ex.Message}). Create them once with MySqlCheckpointStore.CreateSchemaAsync or the SQL in docs/mysql.md.",
+                ex);
 
-    private CheckpointException WriteFailed(CheckpointOffset offset, DbException ex) =>
-        new(
-            CheckpointErrorCode.WriteFailed,
-            $"Saving checkpoint {TableName}/{Name} at {offset} failed: {ex.Message} The transaction was not committed and the stored row is unchanged; retry when the server is reachable.",
-            ex);
+    private CheckpointException SaveFailed(CheckpointOffset offset, MySqlException ex) =>
+        MySqlErrors.IsAccessDenied(ex) || MySqlErrors.IsNoSuchTable(ex)
+            ? Misconfigured(ex)
+            : new(
+                CheckpointErrorCode.WriteFailed,
+                $"Saving checkpoint {TableName}/{Name} at {offset} failed: {ex.Message} (MySQL error {ex.Number}). The transaction was not committed and the stored row is unchanged; " +
+                (MySqlErrors.IsTransient(ex) ? "the failure is transient (deadlock, lock-wait timeout or connection): retry the save." : "retry when the server is reachable."),
+                ex)
+            {
+                TransientCause = MySqlErrors.IsTransient(ex),
+            };
+
+    /// <summary>What this instance last wrote to its row (and to the fence's write sequence).</summary>
+    private sealed record KnownRow(CheckpointOffset Offset, ulong Count, string Json, ulong Sequence);
 }

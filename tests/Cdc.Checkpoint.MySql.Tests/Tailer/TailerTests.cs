@@ -7,7 +7,7 @@ using Cdc.Checkpoint.MySql.Gtid;
 using Cdc.Checkpoint.MySql.Tests.Integration;
 using Cdc.Checkpoint.Offsets;
 using Cdc.Checkpoint.TestServers.MariaDb;
-using Cdc.Checkpoint.TestServers.MariaDb.Ado;
+using MySqlConnector;
 using Shouldly;
 using Xunit;
 
@@ -18,7 +18,7 @@ public sealed class TailerServer : IAsyncLifetime
 {
     public MariaDbTestServer Server { get; private set; } = null!;
 
-    public MariaDbTestDataSource DataSource { get; private set; } = null!;
+    public MySqlDataSource DataSource { get; private set; } = null!;
 
     public async ValueTask InitializeAsync()
     {

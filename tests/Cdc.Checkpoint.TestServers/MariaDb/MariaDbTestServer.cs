@@ -1,7 +1,7 @@
 using System.Data.Common;
 using System.Globalization;
 using System.Security.Cryptography;
-using Cdc.Checkpoint.TestServers.MariaDb.Ado;
+using MySqlConnector;
 
 namespace Cdc.Checkpoint.TestServers.MariaDb;
 
@@ -42,8 +42,8 @@ public sealed class MariaDbTestServer : IAsyncDisposable
         _local = local;
         _baseConnectionString = baseConnectionString;
         _isShared = isShared;
-        var settings = MariaDbConnectionSettings.Parse(baseConnectionString);
-        Database = settings.Database ?? DefaultDatabase;
+        var settings = new MySqlConnectionStringBuilder(baseConnectionString);
+        Database = string.IsNullOrEmpty(settings.Database) ? DefaultDatabase : settings.Database;
         ConnectionString = GetConnectionString(Database);
     }
 
@@ -99,23 +99,31 @@ public sealed class MariaDbTestServer : IAsyncDisposable
     public string GetConnectionString(string database)
     {
         ArgumentException.ThrowIfNullOrEmpty(database);
-        var builder = new DbConnectionStringBuilder { ConnectionString = _baseConnectionString };
-        foreach (var key in new[] { "database", "initial catalog" })
-        {
-            builder.Remove(key);
-        }
-
-        builder["Database"] = database;
-        return builder.ConnectionString;
+        return new MySqlConnectionStringBuilder(_baseConnectionString) { Database = database }.ConnectionString;
     }
 
-    /// <summary>A data source for <see cref="Database"/> (or <paramref name="database"/>), to pass to code taking a <see cref="DbDataSource"/>.</summary>
-    public MariaDbTestDataSource CreateDataSource(string? database = null) =>
+    /// <summary>
+    /// A MySqlConnector data source (pooled) for <see cref="Database"/> (or <paramref name="database"/>), as production
+    /// code builds one. The caller disposes it.
+    /// </summary>
+    public MySqlDataSource CreateDataSource(string? database = null) =>
         new(database is null ? ConnectionString : GetConnectionString(database));
 
-    /// <summary>Opens a connection to <see cref="Database"/> (or <paramref name="database"/>).</summary>
-    public async Task<MariaDbTestConnection> OpenConnectionAsync(string? database = null, CancellationToken cancellationToken = default) =>
-        await CreateDataSource(database).OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+    /// <summary>Opens a MySqlConnector connection to <see cref="Database"/> (or <paramref name="database"/>).</summary>
+    public async Task<MySqlConnection> OpenConnectionAsync(string? database = null, CancellationToken cancellationToken = default)
+    {
+        var connection = new MySqlConnection(database is null ? ConnectionString : GetConnectionString(database));
+        try
+        {
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
 
     /// <summary>
     /// Creates an empty database with a unique name (<paramref name="prefix"/> plus random hex) and returns its name.
@@ -142,6 +150,9 @@ public sealed class MariaDbTestServer : IAsyncDisposable
     {
         var local = _local ?? throw new InvalidOperationException($"The server from {OverrideVariable} is not ours to restart.");
         await local.RestartAsync(cancellationToken).ConfigureAwait(false);
+
+        // Pooled connections to the old process are dead; drop them so the next open does not meet one.
+        MySqlConnection.ClearAllPools();
     }
 
     /// <summary>The last lines of a throwaway server's error log (empty for an external server).</summary>
@@ -184,7 +195,7 @@ public sealed class MariaDbTestServer : IAsyncDisposable
             await server.ReadServerFactsAsync(cancellationToken).ConfigureAwait(false);
             return server;
         }
-        catch (Exception e) when (e is MariaDbTestException or InvalidOperationException)
+        catch (Exception e) when (e is MySqlException or InvalidOperationException)
         {
             var log = local.ReadLogTail(40);
             var root = local.Root;
@@ -212,7 +223,7 @@ public sealed class MariaDbTestServer : IAsyncDisposable
         {
             await server.ReadServerFactsAsync(CancellationToken.None).ConfigureAwait(false);
         }
-        catch (MariaDbTestException e)
+        catch (MySqlException e)
         {
             throw new InvalidOperationException(
                 $"Cannot use the server named by {OverrideVariable}: {e.Number.ToString(CultureInfo.InvariantCulture)} {e.Message}. " +
@@ -233,8 +244,8 @@ public sealed class MariaDbTestServer : IAsyncDisposable
             throw new InvalidOperationException("SELECT @@server_id returned no row.");
         }
 
-        ServerId = reader.GetFieldValue<uint>(0);
-        GtidDomainId = reader.GetFieldValue<uint>(1);
+        ServerId = Convert.ToUInt32(reader.GetValue(0), CultureInfo.InvariantCulture);
+        GtidDomainId = Convert.ToUInt32(reader.GetValue(1), CultureInfo.InvariantCulture);
         Version = reader.GetString(2);
     }
 }
