@@ -110,7 +110,8 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
         _table = $"{prefix}`{_options.TableName}`";
         _fence = $"{prefix}`{_options.TableName}_fence`";
         _audit = $"{prefix}`{_options.TableName}_audit`";
-        _grantOn = _options.Database is { } db ? $"`{db}`.*" : "<database>.*";
+        var grantDatabase = _options.Database ?? new MySqlConnectionStringBuilder(dataSource.ConnectionString).Database;
+        _grantOn = string.IsNullOrEmpty(grantDatabase) ? "<database>.*" : $"`{grantDatabase}`.*";
 
         // The one-statement save (see TrySaveKnownAsync): writes the row and the fence's write sequence only when the row
         // still holds exactly the offset and count the guards were judged against, the fence holds this owner's epoch,
