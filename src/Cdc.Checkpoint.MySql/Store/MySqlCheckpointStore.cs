@@ -31,13 +31,14 @@ namespace Cdc.Checkpoint.MySql.Store;
 /// acquired the name since, so a paused former owner on another host cannot overwrite progress. The same lock makes the
 /// progress guards (<see cref="ProgressGuard"/>: no lower count, no conflicting offset at an equal count, no typed
 /// regression or divergence, such as a GTID set that is not a superset or an earlier binlog position) atomic with the
-/// write, and orders the write sequence (kept per name in the fence row).
+/// write, and orders the write sequence (per name: above the fence row's <c>last_sequence</c> and every row's
+/// <c>sequence</c> of the name).
 /// </para>
 /// <para>
-/// When this instance knows what its row holds (it wrote it), a save is one autocommitted <c>UPDATE</c> of the row and
-/// the fence row together, conditional on the row holding exactly the offset and count the guards judged, on the fence
-/// holding this owner's epoch and on the write sequence being the one this instance wrote last; when nothing matches
-/// (someone else wrote, a newer owner acquired) the save takes the full path above and decides there.
+/// When this instance knows what its row holds (it wrote it), a save is one autocommitted <c>UPDATE</c> of the row,
+/// conditional on the row holding exactly the offset and count the guards judged and on the fence row holding this
+/// owner's epoch (read with a shared lock, so an acquisition waits for the statement or makes it match nothing); when
+/// nothing matches (someone else wrote, a newer owner acquired) the save takes the full path above and decides there.
 /// </para>
 /// <para>
 /// Loads do not need an epoch. <see cref="RewindAsync"/> skips the progress guards (never the fence) and writes an audit
@@ -75,6 +76,7 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
     private readonly FirstAcquisition _firstAcquisition;
     private readonly Lock _knownGate = new();
     private readonly Dictionary<string, KnownRow> _known = new(StringComparer.Ordinal);
+    private ulong _lastSequence;
     private long _epoch;
 
     /// <summary>Creates a store for checkpoint <paramref name="name"/>. Nothing is touched until the first operation.</summary>
@@ -113,17 +115,16 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
         var grantDatabase = _options.Database ?? new MySqlConnectionStringBuilder(dataSource.ConnectionString).Database;
         _grantOn = string.IsNullOrEmpty(grantDatabase) ? "<database>.*" : $"`{grantDatabase}`.*";
 
-        // The one-statement save (see TrySaveKnownAsync): writes the row and the fence's write sequence only when the row
-        // still holds exactly the offset and count the guards were judged against, the fence holds this owner's epoch,
-        // and the write sequence is the one this instance wrote last. The statement locks both rows and commits on its
-        // own, so an acquisition either waits for it or makes it match nothing.
+        // The one-statement save (see TrySaveKnownAsync): writes the row only when it still holds exactly the offset and
+        // count the guards were judged against and the fence holds this owner's epoch, share-locked until the statement
+        // commits so that an acquisition cannot slip in between. (A multi-table UPDATE that also moved the fence's
+        // last_sequence cost twice as much on MariaDB 10.11; the full path reads the rows' sequences instead.)
         _fastUpdateSql = $"""
-            UPDATE {_table} AS t JOIN {_fence} AS f ON f.`name` = t.`name`
-            SET t.`offset` = @offset, t.`committed_event_count` = @count, t.`epoch` = @epoch, t.`sequence` = @sequence,
-                t.`updated_at` = @now, f.`last_sequence` = @sequence
-            WHERE t.`name` = @name AND t.`source_type` = @source_type
-                AND t.`offset` = @known_offset AND t.`committed_event_count` = @known_count AND t.`format_version` = @format_version
-                AND f.`epoch` = @epoch AND f.`last_sequence` = @known_sequence
+            UPDATE {_table}
+            SET `offset` = @offset, `committed_event_count` = @count, `epoch` = @epoch, `sequence` = @sequence, `updated_at` = @now
+            WHERE `name` = @name AND `source_type` = @source_type
+                AND `offset` = @known_offset AND `committed_event_count` = @known_count AND `format_version` = @format_version
+                AND (SELECT f.`epoch` FROM {_fence} AS f WHERE f.`name` = @name LOCK IN SHARE MODE) = @epoch
             """;
     }
 
@@ -209,6 +210,13 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
             }
 
             Interlocked.Exchange(ref _epoch, epoch);
+
+            // Whatever this instance knew was under the old epoch; another owner may have written since.
+            lock (_knownGate)
+            {
+                _known.Clear();
+            }
+
             Log.StoreEpochAcquired(_logger, Name, TableName, epoch);
             return epoch;
         }
@@ -369,15 +377,11 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
                 var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
                 await using (transaction.ConfigureAwait(false))
                 {
-                    var sequence = await WriteAsync(connection, transaction, epoch, offset, committedEventCount, reason, cancellationToken).ConfigureAwait(false);
+                    await WriteAsync(connection, transaction, epoch, offset, committedEventCount, reason, cancellationToken).ConfigureAwait(false);
                     await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
 
-                    // Committed: the row holds exactly this offset and count, and the fence the sequence written. After a
-                    // repeat (nothing written) the fence's sequence is not known, so the next save takes the full path.
-                    if (sequence is { } written)
-                    {
-                        Remember(offset.SourceType, new KnownRow(offset, committedEventCount, offset.ToJsonString(), written));
-                    }
+                    // Committed (or a repeat of what is stored): the row now holds exactly this offset and count.
+                    Remember(offset.SourceType, new KnownRow(offset, committedEventCount, offset.ToJsonString()));
                 }
             }
 
@@ -430,7 +434,13 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
         }
 
         var offsetJson = offset.ToJsonString();
-        var sequence = known.Sequence + 1;
+        ulong sequence;
+        lock (_knownGate)
+        {
+            // Within this owner's epoch only this instance writes the name, so its counter is the name's sequence.
+            sequence = ++_lastSequence;
+        }
+
         int matched;
         var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
@@ -451,8 +461,7 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
                     ("@source_type", offset.SourceType),
                     ("@known_offset", known.Json),
                     ("@known_count", known.Count),
-                    ("@format_version", CurrentFormatVersion),
-                    ("@known_sequence", known.Sequence)).ConfigureAwait(false);
+                    ("@format_version", CurrentFormatVersion)).ConfigureAwait(false);
             }
             catch (MySqlException ex) when (MySqlErrors.IsNoSuchTable(ex))
             {
@@ -460,14 +469,14 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
             }
         }
 
-        // Found rows (MySqlConnector's default) or changed rows (UseAffectedRows=true): both rows, or neither.
+        // Found rows (MySqlConnector's default) or changed rows (UseAffectedRows=true): the sequence always changes.
         if (matched == 0)
         {
             Forget(offset.SourceType);
             return false;
         }
 
-        Remember(offset.SourceType, new KnownRow(offset, committedEventCount, offsetJson, sequence));
+        Remember(offset.SourceType, new KnownRow(offset, committedEventCount, offsetJson));
         Log.StoreSaved(_logger, Name, offset.SourceType, offset, committedEventCount, epoch, sequence);
         return true;
     }
@@ -488,9 +497,9 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
         }
     }
 
-    // Writes the row after the fence check and (unless rewinding) the progress guards; returns the write sequence it
-    // wrote, or null for an idempotent repeat (nothing written).
-    private async Task<ulong?> WriteAsync(
+    // Writes the row after the fence check and (unless rewinding) the progress guards; writes nothing for an idempotent
+    // repeat.
+    private async Task WriteAsync(
         MySqlConnection connection,
         MySqlTransaction transaction,
         long epoch,
@@ -506,9 +515,17 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
         try
         {
             // The fence row lock orders this save after any newer owner's acquisition, and serialises the guard below
-            // (and the write sequence) with every other save of the name until the transaction ends.
+            // (and the write sequence) with every other save of the name until the transaction ends. The name's last
+            // sequence is the highest of the fence's and the rows' (one-statement saves move only their row's).
             var fence = await SqlCommands.RowsAsync(
-                connection, transaction, $"SELECT `epoch`, `last_sequence` FROM {_fence} WHERE `name` = @name FOR UPDATE", cancellationToken, ("@name", Name)).ConfigureAwait(false);
+                connection,
+                transaction,
+                $"""
+                SELECT f.`epoch`, GREATEST(f.`last_sequence`, COALESCE((SELECT MAX(t.`sequence`) FROM {_table} AS t WHERE t.`name` = f.`name`), 0))
+                FROM {_fence} AS f WHERE f.`name` = @name FOR UPDATE
+                """,
+                cancellationToken,
+                ("@name", Name)).ConfigureAwait(false);
             var current = fence.Count == 1 ? ReadColumn(fence[0][0], "fence epoch", DbValues.ToInt64) : 0;
             if (current != epoch)
             {
@@ -541,12 +558,19 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
 
             if (verdict == ProgressGuard.Verdict.Repeat)
             {
-                return null;
+                return;
             }
         }
 
         var now = _timeProvider.GetUtcNow().UtcDateTime;
-        var sequence = lastSequence + 1;
+        ulong sequence;
+        lock (_knownGate)
+        {
+            // Above the counter too: a one-statement save of this instance may not have committed yet.
+            sequence = Math.Max(lastSequence, _lastSequence) + 1;
+            _lastSequence = sequence;
+        }
+
         if (reason is not null)
         {
             await SqlCommands.ExecuteAsync(
@@ -597,8 +621,6 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
         {
             Log.StoreRewound(_logger, Name, offset.SourceType, existing?.Offset, existing?.CommittedEventCount, offset, committedEventCount, reason);
         }
-
-        return sequence;
     }
 
     private async Task<CheckpointRecord?> ReadRecordAsync(
@@ -708,6 +730,6 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
                 TransientCause = MySqlErrors.IsTransient(ex),
             };
 
-    /// <summary>What this instance last wrote to its row (and to the fence's write sequence).</summary>
-    private sealed record KnownRow(CheckpointOffset Offset, ulong Count, string Json, ulong Sequence);
+    /// <summary>What this instance last wrote to (or found in) its row.</summary>
+    private sealed record KnownRow(CheckpointOffset Offset, ulong Count, string Json);
 }

@@ -100,7 +100,7 @@ public sealed class MySqlStoreOneStatementSaveTests(StoreDatabase database) : IC
             stored.CommittedEventCount.ShouldBe(i);
             stored.Offset.ShouldBe(Gtid(100 * i));
             stored.Epoch.ShouldBe(store.Epoch);
-            stored.Sequence.ShouldBe(previous + 1);
+            stored.Sequence.ShouldBeGreaterThan(previous);
             previous = stored.Sequence;
         }
 
@@ -111,7 +111,7 @@ public sealed class MySqlStoreOneStatementSaveTests(StoreDatabase database) : IC
     }
 
     [Fact]
-    public async Task SaveAsync_RowKnown_IsOneMultiTableUpdateAndNoUpsert()
+    public async Task SaveAsync_RowKnown_IsOneUpdateAndNoUpsert()
     {
         // A private server, so the global statement counters count this test's statements only.
         await using var server = await MariaDbTestServer.StartNewAsync(cancellationToken: Ct);
@@ -127,22 +127,22 @@ public sealed class MySqlStoreOneStatementSaveTests(StoreDatabase database) : IC
         }
 
         var after = await CountersAsync(dataSource);
-        (after.UpdateMulti - before.UpdateMulti).ShouldBe(10L);
+        (after.Update - before.Update).ShouldBe(10L);
         (after.Insert - before.Insert).ShouldBe(0L, "no save may have fallen back to the full path's upsert");
         (await store.LoadAsync(MariaDbOffset.DefaultSourceType, Ct))!.Offset.ShouldBe(Gtid(11));
     }
 
-    private static async Task<(long UpdateMulti, long Insert)> CountersAsync(MySqlDataSource dataSource)
+    private static async Task<(long Update, long Insert)> CountersAsync(MySqlDataSource dataSource)
     {
-        await using var command = dataSource.CreateCommand("SHOW GLOBAL STATUS WHERE Variable_name IN ('Com_update_multi', 'Com_insert')");
+        await using var command = dataSource.CreateCommand("SHOW GLOBAL STATUS WHERE Variable_name IN ('Com_update', 'Com_insert')");
         await using var reader = await command.ExecuteReaderAsync(Ct);
-        long updateMulti = -1, insert = -1;
+        long update = -1, insert = -1;
         while (await reader.ReadAsync(Ct))
         {
             var value = long.Parse(reader.GetString(1), System.Globalization.CultureInfo.InvariantCulture);
-            if (reader.GetString(0) == "Com_update_multi")
+            if (reader.GetString(0) == "Com_update")
             {
-                updateMulti = value;
+                update = value;
             }
             else
             {
@@ -150,6 +150,6 @@ public sealed class MySqlStoreOneStatementSaveTests(StoreDatabase database) : IC
             }
         }
 
-        return (updateMulti, insert);
+        return (update, insert);
     }
 }
