@@ -155,6 +155,82 @@ public sealed class MariaDbTestServer : IAsyncDisposable
         MySqlConnection.ClearAllPools();
     }
 
+    /// <summary>
+    /// Makes this throwaway server a replica of <paramref name="primary"/> (another throwaway server) over GTID:
+    /// <c>CHANGE MASTER TO … MASTER_USE_GTID=slave_pos</c> and <c>START SLAVE</c>, then waits until both replication
+    /// threads run. With <c>log_slave_updates=ON</c> (the default here) the replica binlogs what it applies, so its
+    /// <c>gtid_binlog_state</c> carries the primary's server id.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Either server is external, or replication did not start (the message has the replica's status).</exception>
+    public async Task StartReplicationAsync(MariaDbTestServer primary, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(primary);
+        var source = primary._local ?? throw new InvalidOperationException($"The primary from {OverrideVariable} is not a throwaway server.");
+        _ = _local ?? throw new InvalidOperationException($"The server from {OverrideVariable} is not ours to make a replica.");
+        await using var connection = await OpenConnectionAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        await using (var change = connection.CreateCommand())
+        {
+            // Kept out of the binlog so that the replica's own GTID history starts with what a test writes.
+            change.CommandText =
+                "SET SESSION sql_log_bin=0; " +
+                $"CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={source.Port.ToString(CultureInfo.InvariantCulture)}, " +
+                $"MASTER_USER='{DefaultUser}', MASTER_PASSWORD='{source.Password}', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1; " +
+                "START SLAVE";
+            await change.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            var status = await ReplicaStatusAsync(connection, cancellationToken).ConfigureAwait(false);
+            if (status.TryGetValue("Slave_IO_Running", out var io) && io == "Yes" && status.TryGetValue("Slave_SQL_Running", out var sql) && sql == "Yes")
+            {
+                return;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new InvalidOperationException(
+                    $"Replication from {primary} to {this} did not start within 60 s: " + string.Join(", ", status.Where(p => p.Key.Contains("Running", StringComparison.Ordinal) || p.Key.Contains("Error", StringComparison.Ordinal)).Select(p => $"{p.Key}={p.Value}")));
+            }
+
+            await Task.Delay(50, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Waits (<c>MASTER_GTID_WAIT</c>, up to 60 s) until this replica has applied everything <paramref name="primary"/> has binlogged so far.</summary>
+    /// <exception cref="InvalidOperationException">The replica did not catch up in time.</exception>
+    public async Task WaitForReplicationAsync(MariaDbTestServer primary, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(primary);
+        string position;
+        await using (var source = await primary.OpenConnectionAsync(cancellationToken: cancellationToken).ConfigureAwait(false))
+        await using (var read = new MySqlCommand("SELECT @@GLOBAL.gtid_binlog_pos", source))
+        {
+            position = Convert.ToString(await read.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture) ?? string.Empty;
+        }
+
+        await using var connection = await OpenConnectionAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        await using var wait = new MySqlCommand("SELECT MASTER_GTID_WAIT(@position, 60)", connection);
+        wait.Parameters.AddWithValue("@position", position);
+        var result = Convert.ToInt64(await wait.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture);
+        if (result != 0)
+        {
+            throw new InvalidOperationException($"{this} did not reach the primary's GTID position '{position}' within 60 s (MASTER_GTID_WAIT returned {result}).");
+        }
+    }
+
+    /// <summary>
+    /// <c>STOP SLAVE</c> and <c>RESET SLAVE ALL</c>: this server stops replicating and keeps what it applied — a network
+    /// split, after which the former replica can be written to as a promoted primary.
+    /// </summary>
+    public async Task StopReplicationAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        await using var stop = new MySqlCommand("STOP SLAVE; RESET SLAVE ALL", connection);
+        await stop.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>The last lines of a throwaway server's error log (empty for an external server).</summary>
     public string ReadLogTail(int maxLines = 40) => _local?.ReadLogTail(maxLines) ?? string.Empty;
 
@@ -231,6 +307,22 @@ public sealed class MariaDbTestServer : IAsyncDisposable
         }
 
         return server;
+    }
+
+    private static async Task<Dictionary<string, string>> ReplicaStatusAsync(MySqlConnection connection, CancellationToken cancellationToken)
+    {
+        await using var command = new MySqlCommand("SHOW SLAVE STATUS", connection);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var status = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            for (var i = 0; i < reader.FieldCount; i++)
+            {
+                status[reader.GetName(i)] = reader.IsDBNull(i) ? string.Empty : Convert.ToString(reader.GetValue(i), CultureInfo.InvariantCulture) ?? string.Empty;
+            }
+        }
+
+        return status;
     }
 
     private async Task ReadServerFactsAsync(CancellationToken cancellationToken)
