@@ -253,6 +253,17 @@ public sealed class TailerTests(TailerServer fixture) : IClassFixture<TailerServ
         }
     }
 
+    [Fact]
+    public async Task Main_DemoOnAMySqlConnectorConnectionString_SeesEveryTransactionAcrossARestartAndDropsItsTable()
+    {
+        using var demo = TailerProcess.Start(fixture.Server.ConnectionString, _directory, "--demo");
+
+        (await demo.ExitCodeAsync(Patience)).ShouldBe(0, demo.Errors);
+        demo.Lines.ShouldContain(l => l.StartsWith("every one of the ", StringComparison.Ordinal) && l.Contains("committed transactions was seen", StringComparison.Ordinal));
+        await using var connection = await fixture.DataSource.OpenConnectionAsync(Ct);
+        (await MariaDbSql.ScalarAsync<long>(connection, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE 'binlog_tailer_demo_%'")).ShouldBe(0L);
+    }
+
     private static async Task<string> CommitAsync(DbConnection connection, string sql)
     {
         await using var command = MariaDbSql.Create(connection, sql + "; SELECT @@last_gtid");
