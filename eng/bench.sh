@@ -128,7 +128,8 @@ for round in $(seq 1 "$ROUNDS"); do
     fi
   fi
   if [ "${BENCH_MYSQL_ROW:-1}" = 1 ]; then
-    # (e) lines "mysql_store ...", "mysql_raw_upsert ..." and "mysql_server ..." (its settings). The throwaway server
+    # (e) lines "mysql_store ...", "mysql_raw_upsert ...", "mysql_store_sql ..." (the store's one-statement UPDATE sent
+    # bare) and "mysql_server ..." (its settings). The throwaway server
     # trades durability for speed (innodb_flush_log_at_trx_commit=2, sync_binlog=0), as (d)'s cluster does.
     run_case - "${NICE[@]}" dotnet "$HARNESS" bench-mysql-store "$SAVES"
   fi
@@ -179,6 +180,7 @@ row "    the store's statements sent bare" pg_store_sql pg_raw_upsert
 [ "${BENCH_PG_PREPARED:-1}" != 1 ] || row "(d) store SaveAsync, auto-prepared" pgprep_store pgprep_raw_upsert
 row "(e) raw single-row upsert (MySqlConnector)" mysql_raw_upsert ""
 row "(e) MySqlCheckpointStore.SaveAsync" mysql_store mysql_raw_upsert
+row "    the store's UPDATE sent bare" mysql_store_sql mysql_raw_upsert
 echo
 
 if [ -s "$cpu" ]; then

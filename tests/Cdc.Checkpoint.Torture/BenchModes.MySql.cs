@@ -27,8 +27,9 @@ public static partial class BenchModes
     /// <remarks>
     /// The server: <c>BENCH_MYSQL</c> (a connection string), else <c>CDC_TEST_MYSQL</c>, else a throwaway MariaDB
     /// (<see cref="MariaDbTestServer"/>, <c>innodb_flush_log_at_trx_commit=2</c>, <c>sync_binlog=0</c>), removed at
-    /// exit. Lines: <c>mysql_store …</c>, <c>mysql_raw_upsert …</c>, and <c>mysql_server …</c> (version and the
-    /// durability settings).
+    /// exit. Lines: <c>mysql_store …</c>, <c>mysql_raw_upsert …</c>, <c>mysql_store_sql …</c> (the store's
+    /// one-statement save sent bare for another name: what the server does for it, apart from what the library adds),
+    /// and <c>mysql_server …</c> (version and the durability settings).
     /// </remarks>
     public static async Task<int> MySqlStoreAsync(int operations)
     {
@@ -99,15 +100,52 @@ public static partial class BenchModes
                 return Stopwatch.GetElapsedTime(started).TotalMicroseconds;
             }
 
+            // The store's one-statement UPDATE, sent bare for another name (no guard, no JSON parsing, no metrics).
+            await ExecuteAsync(dataSource, $"INSERT INTO `{table}_fence` VALUES ('bare', 1, 0, 'bench', UTC_TIMESTAMP(6))");
+            await ExecuteAsync(dataSource, $"INSERT INTO `{table}` VALUES ('bare', 'mariadb', '{{}}', 0, 1, 0, {MySqlCheckpointStore.CurrentFormatVersion}, UTC_TIMESTAMP(6))");
+            var bareSql = $"""
+                UPDATE `{table}`
+                SET `offset` = @offset, `committed_event_count` = @count, `epoch` = 1, `sequence` = @count, `updated_at` = @now
+                WHERE `name` = 'bare' AND `source_type` = 'mariadb'
+                    AND `offset` = @known_offset AND `committed_event_count` = @known_count AND `format_version` = {MySqlCheckpointStore.CurrentFormatVersion}
+                    AND (SELECT f.`epoch` FROM `{table}_fence` AS f WHERE f.`name` = 'bare' LOCK IN SHARE MODE) = 1
+                """;
+            var bareJson = "{}";
+            ulong bareCount = 0;
+            async Task<double> BareStatementAsync()
+            {
+                var offset = MariaDbAt(bareCount + 1);
+                var json = offset.ToJsonString();
+                var started = Stopwatch.GetTimestamp();
+                await using (var connection = await dataSource.OpenConnectionAsync())
+                {
+                    await using var command = new MySqlCommand(bareSql, connection);
+                    command.Parameters.AddWithValue("@offset", json);
+                    command.Parameters.AddWithValue("@count", bareCount + 1);
+                    command.Parameters.AddWithValue("@now", DateTime.UtcNow);
+                    command.Parameters.AddWithValue("@known_offset", bareJson);
+                    command.Parameters.AddWithValue("@known_count", bareCount);
+                    if (await command.ExecuteNonQueryAsync() != 1)
+                    {
+                        throw new InvalidOperationException("The bare one-statement save matched no row.");
+                    }
+                }
+
+                (bareJson, bareCount) = (json, bareCount + 1);
+                return Stopwatch.GetElapsedTime(started).TotalMicroseconds;
+            }
+
             var warmup = Math.Max(50, operations / 10);
             for (var i = 0; i < warmup; i++)
             {
                 _ = await StoreSaveAsync();
                 _ = await RawUpsertAsync();
+                _ = await BareStatementAsync();
             }
 
             var storeMicros = new List<double>();
             var rawMicros = new List<double>();
+            var bareMicros = new List<double>();
             for (var block = 0; storeMicros.Count < operations; block++)
             {
                 var n = Math.Min(Block, operations - storeMicros.Count);
@@ -120,10 +158,16 @@ public static partial class BenchModes
                         (storeTurn ? storeMicros : rawMicros).Add(await (storeTurn ? StoreSaveAsync() : RawUpsertAsync()));
                     }
                 }
+
+                for (var i = 0; i < n; i++)
+                {
+                    bareMicros.Add(await BareStatementAsync());
+                }
             }
 
             ChildModes.Out(Summary("mysql_store", [.. storeMicros], storeMicros.Count));
             ChildModes.Out(Summary("mysql_raw_upsert", [.. rawMicros], rawMicros.Count));
+            ChildModes.Out(Summary("mysql_store_sql", [.. bareMicros], bareMicros.Count));
             await using (var command = dataSource.CreateCommand("SELECT CONCAT('version ', @@version, ' innodb_flush_log_at_trx_commit ', @@innodb_flush_log_at_trx_commit, ' sync_binlog ', @@sync_binlog)"))
             {
                 ChildModes.Out("mysql_server " + Convert.ToString(await command.ExecuteScalarAsync(), CultureInfo.InvariantCulture));
