@@ -75,6 +75,35 @@ public sealed class MySqlStoreOneStatementSaveTests(StoreDatabase database) : IC
     }
 
     [Fact]
+    public async Task SaveAsync_AcquisitionInFlightUnderReadCommitted_StillWaitsForItAndFailsWithStaleEpoch()
+    {
+        // Under READ COMMITTED InnoDB reads another table's rows in an UPDATE's subquery without locking them, so only
+        // the subquery's own LOCK IN SHARE MODE makes the save wait for an acquisition in flight.
+        await using var server = await MariaDbTestServer.StartNewAsync(
+            new MariaDbTestServerOptions { ServerId = 78, ExtraSettings = ["transaction_isolation=READ-COMMITTED"] }, Ct);
+        await using var dataSource = server.CreateDataSource();
+        var store = new MySqlCheckpointStore(dataSource, "read-committed");
+        await store.CreateSchemaAsync(Ct);
+        await store.SaveAsync(Gtid(100), 10, Ct);
+
+        await using var intruder = await dataSource.OpenConnectionAsync(Ct);
+        (await MariaDbSql.ScalarAsync<string>(intruder, "SELECT @@tx_isolation")).ShouldBe("READ-COMMITTED");
+        await using var acquisition = await intruder.BeginTransactionAsync(Ct);
+        await using (var bump = new MySqlCommand("UPDATE cdc_checkpoint_fence SET epoch = epoch + 1 WHERE name = 'read-committed'", intruder, acquisition))
+        {
+            (await bump.ExecuteNonQueryAsync(Ct)).ShouldBe(1);
+        }
+
+        var saving = Task.Run(async () => await store.SaveAsync(Gtid(200), 20, Ct), Ct);
+        await Task.Delay(500, Ct);
+        saving.IsCompleted.ShouldBeFalse("the save must wait for the acquisition that locks the fence row");
+        await acquisition.CommitAsync(Ct);
+
+        (await Should.ThrowAsync<CheckpointException>(() => saving)).ErrorCode.ShouldBe(CheckpointErrorCode.StaleEpoch);
+        (await store.LoadAsync(MariaDbOffset.DefaultSourceType, Ct))!.Offset.ShouldBe(Gtid(100));
+    }
+
+    [Fact]
     public async Task SaveAsync_AnotherSourceTypeSavedInBetween_KeepsTheWriteSequenceGrowingAcrossSourceTypes()
     {
         var store = database.NewStore();
