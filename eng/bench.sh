@@ -6,6 +6,8 @@
 #              (harness mode `bench-group-commit`, the two interleaved in blocks of 16 x 8 durable offsets)
 #   (d) pg     PostgresCheckpointStore.SaveAsync vs a raw single-row UPSERT of the same row through Npgsql, on a
 #              throwaway PostgreSQL 15 cluster (harness mode `bench-pg-store`, interleaved in blocks of ten)
+#   (e) mysql  MySqlCheckpointStore.SaveAsync vs a raw single-row upsert of the same row through MySqlConnector, on a
+#              throwaway MariaDB 10.11 (harness mode `bench-mysql-store`, interleaved in blocks of ten)
 # (a) and (b) are interleaved in blocks of ten operations inside one run (harness mode `bench-paired`, the C program
 # serving blocks over stdin), so that both see the same disk at the same moments; BENCH_ROUNDS such runs are made and
 # each row reports the median over rounds of the per-round median, p90 and mean latency. Rates and ratios come from
@@ -21,15 +23,16 @@
 #        BENCH_CONTROL=0 eng/bench.sh   skip the A/A control (the limit against itself, which measures the noise)
 #        BENCH_NICE=-10 eng/bench.sh    run the measured programs at that nice level (both alike; below 0 needs root),
 #                                       which keeps a busy shared machine's CPU contention out of the disk figures
-#        BENCH_GROUP=0 / BENCH_PG=0     skip row (c) / row (d)
+#        BENCH_GROUP=0 / BENCH_PG=0 / BENCH_MYSQL_ROW=0   skip row (c) / row (d) / row (e)
 #        BENCH_PG_DURABLE=0             skip the (d) pair run with fsync and synchronous_commit on
 #        BENCH_PG_PREPARED=0            skip the (d) pair run with Npgsql's automatic preparation on both sides
 #        BENCH_POSTGRES=CONNSTRING      run (d) on that server instead of a throwaway cluster (CDC_TEST_POSTGRES is
 #                                       honoured too); the durable pair is then skipped (it changes server settings)
+#        BENCH_MYSQL=CONNSTRING         run (e) on that server instead of a throwaway MariaDB (CDC_TEST_MYSQL too)
 #
 # Rows (c) and (d) print "group/per-save ratio" (per-save mean / group mean: how many times more durable offsets per
 # second group commit makes) and "store/upsert ratio" (upsert mean / store mean), each the median over rounds of the
-# ratio within a round, before the last line.
+# ratio within a round, before the last line; row (e) prints "mysql store/upsert ratio" the same way.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -124,6 +127,12 @@ for round in $(seq 1 "$ROUNDS"); do
       run_case - cat "$BENCH_DIR/pgprep.txt"
     fi
   fi
+  if [ "${BENCH_MYSQL_ROW:-1}" = 1 ]; then
+    # (e) lines "mysql_store ...", "mysql_raw_upsert ...", "mysql_store_sql ..." (the store's one-statement UPDATE sent
+    # bare) and "mysql_server ..." (its settings). The throwaway server
+    # trades durability for speed (innodb_flush_log_at_trx_commit=2, sync_binlog=0), as (d)'s cluster does.
+    run_case - "${NICE[@]}" dotnet "$HARNESS" bench-mysql-store "$SAVES"
+  fi
 done
 rm -rf "$BENCH_DIR/round" "$BENCH_DIR/manifest" "$BENCH_DIR/tmpfs.txt" "$BENCH_DIR/control.txt" "$BENCH_DIR/pgsync.txt" "$BENCH_DIR/pgprep.txt"
 
@@ -169,6 +178,9 @@ row "    the store's statements sent bare" pg_store_sql pg_raw_upsert
 [ "$PG_DURABLE" != 1 ] || row "(d) store SaveAsync, fsync + sync commit on" pgsync_store pgsync_raw_upsert
 [ "${BENCH_PG_PREPARED:-1}" != 1 ] || row "(d) raw UPSERT, auto-prepared" pgprep_raw_upsert ""
 [ "${BENCH_PG_PREPARED:-1}" != 1 ] || row "(d) store SaveAsync, auto-prepared" pgprep_store pgprep_raw_upsert
+row "(e) raw single-row upsert (MySqlConnector)" mysql_raw_upsert ""
+row "(e) MySqlCheckpointStore.SaveAsync" mysql_store mysql_raw_upsert
+row "    the store's UPDATE sent bare" mysql_store_sql mysql_raw_upsert
 echo
 
 if [ -s "$cpu" ]; then
@@ -239,14 +251,17 @@ store=$(paired_ratios pg_raw_upsert pg_store)
 storesql=$(paired_ratios pg_raw_upsert pg_store_sql)
 storesync=$(paired_ratios pgsync_raw_upsert pgsync_store)
 storeprep=$(paired_ratios pgprep_raw_upsert pgprep_store)
+mysqlstore=$(paired_ratios mysql_raw_upsert mysql_store)
 [ -z "$group" ] || echo "per-round group/per-save ratios: $(tr '\n' ' ' <<<"$group")"
 [ -z "$store" ] || echo "per-round store/upsert ratios: $(tr '\n' ' ' <<<"$store")"
 [ -z "$storesql" ] || echo "per-round (store's statements bare)/upsert ratios: $(tr '\n' ' ' <<<"$storesql")"
 [ -z "$storesync" ] || echo "per-round store/upsert ratios, fsync + synchronous_commit on: $(tr '\n' ' ' <<<"$storesync")"
 [ -z "$storeprep" ] || echo "per-round store/upsert ratios, auto-prepared: $(tr '\n' ' ' <<<"$storeprep")"
+[ -z "$mysqlstore" ] || echo "per-round mysql store/upsert ratios: $(tr '\n' ' ' <<<"$mysqlstore")"
 echo "group/per-save ratio: $(median_line <<<"$group")"
 [ -z "$storesql" ] || echo "(store's statements bare)/upsert ratio: $(median_line <<<"$storesql")"
 [ -z "$storesync" ] || echo "store/upsert ratio, fsync + synchronous_commit on: $(median_line <<<"$storesync")"
 [ -z "$storeprep" ] || echo "store/upsert ratio, auto-prepared: $(median_line <<<"$storeprep")"
 echo "store/upsert ratio: $(median_line <<<"$store")"
+echo "mysql store/upsert ratio: $(median_line <<<"$mysqlstore")"
 echo "save/limit ratio: $(sort -g <<<"$ratios" | awk '{ v[NR] = $1 } END { printf "%.2f", v[int((NR + 1) / 2)] }')"

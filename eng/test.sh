@@ -15,15 +15,14 @@ PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 RESULTS=$ROOT/artifacts/test-results
 
 # ---------------------------------------------------------------- prerequisites
+# The tests reach MariaDB through MySqlConnector (a NuGet package); only the server itself comes from Debian.
 have_mariadb() {
-  { command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ]; } \
-    && { ldconfig -p 2>/dev/null | grep -q 'libmariadb\.so\.3' \
-         || ls /usr/lib/*/libmariadb.so.3 /usr/lib/libmariadb.so.3 >/dev/null 2>&1; }
+  command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ]
 }
 
 missing=()
 [ -x "$PG_BIN/initdb" ] || missing+=(postgresql-15)
-have_mariadb || missing+=(mariadb-server libmariadb3)
+have_mariadb || missing+=(mariadb-server)
 command -v strace >/dev/null 2>&1 || missing+=(strace)
 
 if [ ${#missing[@]} -gt 0 ]; then
@@ -62,7 +61,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 
   [ -x "$PG_BIN/initdb" ] || { echo "eng/test.sh: $PG_BIN/initdb is still missing after installing postgresql-15" >&2; exit 1; }
-  have_mariadb || { echo "eng/test.sh: mariadbd or libmariadb.so.3 still missing after installing mariadb-server libmariadb3" >&2; exit 1; }
+  have_mariadb || { echo "eng/test.sh: mariadbd is still missing after installing mariadb-server" >&2; exit 1; }
 fi
 
 # ---------------------------------------------------------------- build once

@@ -1,15 +1,14 @@
-using System.Data.Common;
 using System.Globalization;
 using BinlogTailer;
 using Cdc.Checkpoint;
-using Cdc.Checkpoint.TestServers.MariaDb;
-using Cdc.Checkpoint.TestServers.MariaDb.Ado;
+using MySqlConnector;
 
 // Exit codes: 0 stopped (Ctrl+C, SIGTERM, or the demo finished), 1 error, 2 usage, 3 resume refused by validation.
 string? connectionString = Environment.GetEnvironmentVariable("BINLOG_TAILER_CONNECTION_STRING");
 string checkpointDirectory = Path.Combine(Environment.CurrentDirectory, "binlog-tailer-checkpoint");
 var pollInterval = TimeSpan.FromMilliseconds(100);
 var acceptPurged = false;
+var demo = false;
 for (var i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -26,6 +25,9 @@ for (var i = 0; i < args.Length; i++)
             break;
         case "--accept-purged":
             acceptPurged = true;
+            break;
+        case "--demo":
+            demo = true;
             break;
         case "--help" or "-h":
             return Usage(0);
@@ -55,13 +57,18 @@ var options = new TailerOptions
 
 try
 {
-    if (connectionString is null)
+    if (string.IsNullOrWhiteSpace(connectionString))
     {
-        return await DemoAsync(options, stop.Token);
+        Console.Error.WriteLine("No server given: pass --connection-string (or set BINLOG_TAILER_CONNECTION_STRING) for a MariaDB or MySQL server with the binlog on.");
+        return Usage(2);
     }
 
-    // Production code passes MySqlConnector's MySqlDataSource here; this example uses the repository's test-only provider.
-    await using var dataSource = new MariaDbTestDataSource(connectionString);
+    await using var dataSource = new MySqlDataSource(connectionString);
+    if (demo)
+    {
+        return await DemoAsync(dataSource, options, stop.Token);
+    }
+
     await using var tailer = new Tailer(dataSource, checkpointDirectory, Console.Out, options);
     await tailer.RunAsync(stop.Token);
     return 0;
@@ -75,7 +82,7 @@ catch (CheckpointException ex) when (ex.ErrorCode is not (CheckpointErrorCode.Wr
     Console.Error.WriteLine($"refused ({ex.ErrorCode}): {ex.Message}");
     return 3;
 }
-catch (Exception ex) when (ex is CheckpointException or DbException or InvalidOperationException or IOException)
+catch (Exception ex) when (ex is CheckpointException or MySqlException or ArgumentException or InvalidOperationException or IOException)
 {
     Console.Error.WriteLine($"error: {ex.Message}");
     return 1;
@@ -84,28 +91,24 @@ catch (Exception ex) when (ex is CheckpointException or DbException or InvalidOp
 static int Usage(int code)
 {
     var writer = code == 0 ? Console.Out : Console.Error;
-    writer.WriteLine("usage: dotnet run --project examples/BinlogTailer                      # demo on a throwaway MariaDB");
-    writer.WriteLine("       dotnet run --project examples/BinlogTailer -- --connection-string 'Server=127.0.0.1;Port=3306;User=cdc;Password=...;Database=test'");
-    writer.WriteLine("            [--checkpoint-dir DIR] [--poll-ms N] [--accept-purged]");
+    writer.WriteLine("usage: dotnet run --project examples/BinlogTailer -- --connection-string 'Server=127.0.0.1;Port=3306;User=cdc;Password=...;Database=test'");
+    writer.WriteLine("            [--checkpoint-dir DIR] [--poll-ms N] [--accept-purged] [--demo]");
     writer.WriteLine("       (or set BINLOG_TAILER_CONNECTION_STRING)");
+    writer.WriteLine("       --demo (MariaDB) writes rows into a table of its own, rotates the binlog, restarts the tailer once and checks that");
+    writer.WriteLine("              every committed transaction was seen (needs CREATE, INSERT, DROP and RELOAD besides the tailer's privileges).");
     return code;
 }
 
-// The demo: a throwaway MariaDB, a writer that inserts rows and rotates the binlog, and a tailer that is stopped and
-// started again halfway (resuming from its FileCheckpoint) and must see every transaction.
-static async Task<int> DemoAsync(TailerOptions options, CancellationToken cancellationToken)
+// The demo: a writer that inserts rows into a table of its own and rotates the binlog, and a tailer that is stopped
+// and started again halfway (resuming from its FileCheckpoint) and must see every transaction.
+static async Task<int> DemoAsync(MySqlDataSource dataSource, TailerOptions options, CancellationToken cancellationToken)
 {
-    Console.WriteLine("No connection string: starting a throwaway MariaDB server (mariadbd from the mariadb-server package) ...");
-    await using var server = await MariaDbTestServer.StartNewAsync(
-        new MariaDbTestServerOptions { ServerId = 42, ExtraSettings = ["max_binlog_size=4096"] }, cancellationToken);
-    Console.WriteLine($"  {server}");
-    var directory = Path.Combine(Path.GetTempPath(), "binlog-tailer-demo-" + Guid.NewGuid().ToString("N")[..8]);
-    Console.WriteLine($"  checkpoint directory: {directory}");
-    await using var dataSource = server.CreateDataSource();
-    await using (var setup = await dataSource.OpenConnectionAsync(cancellationToken))
-    await using (var create = setup.CreateCommand())
+    var suffix = Guid.NewGuid().ToString("N")[..8];
+    var table = "binlog_tailer_demo_" + suffix;
+    var directory = Path.Combine(Path.GetTempPath(), "binlog-tailer-demo-" + suffix);
+    Console.WriteLine($"demo: table {table}, checkpoint directory {directory}");
+    await using (var create = dataSource.CreateCommand($"CREATE TABLE `{table}` (id INT AUTO_INCREMENT PRIMARY KEY, note VARCHAR(100)) ENGINE=InnoDB"))
     {
-        create.CommandText = "CREATE TABLE demo (id INT AUTO_INCREMENT PRIMARY KEY, note VARCHAR(100)) ENGINE=InnoDB";
         await create.ExecuteNonQueryAsync(cancellationToken);
     }
 
@@ -137,8 +140,9 @@ static async Task<int> DemoAsync(TailerOptions options, CancellationToken cancel
         {
             for (var i = 0; i < 40; i++)
             {
+                // @@last_gtid is MariaDB's: the demo needs MariaDB (the tailer itself follows MySQL too).
                 await using var insert = writer.CreateCommand();
-                insert.CommandText = i % 15 == 14 ? "FLUSH BINARY LOGS" : "INSERT INTO demo (note) VALUES ('row'); SELECT @@last_gtid";
+                insert.CommandText = i % 15 == 14 ? "FLUSH BINARY LOGS" : $"INSERT INTO `{table}` (note) VALUES ('row'); SELECT @@last_gtid";
                 if (i % 15 != 14)
                 {
                     written.Add(Convert.ToString(await insert.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture)!);
@@ -183,5 +187,10 @@ static async Task<int> DemoAsync(TailerOptions options, CancellationToken cancel
         ? $"every one of the {written.Count} committed transactions was seen, across a restart and binlog rotations"
         : $"MISSING {missing.Count} transactions: {string.Join(", ", missing)}");
     Directory.Delete(directory, recursive: true);
+    await using (var drop = dataSource.CreateCommand($"DROP TABLE `{table}`"))
+    {
+        await drop.ExecuteNonQueryAsync(cancellationToken);
+    }
+
     return missing.Count == 0 ? 0 : 1;
 }

@@ -1,4 +1,3 @@
-using System.Data.Common;
 using System.Globalization;
 using Cdc.Checkpoint;
 using Cdc.Checkpoint.Files;
@@ -6,6 +5,7 @@ using Cdc.Checkpoint.MySql;
 using Cdc.Checkpoint.MySql.Gtid;
 using Cdc.Checkpoint.MySql.Validation;
 using Cdc.Checkpoint.Offsets;
+using MySqlConnector;
 
 namespace BinlogTailer;
 
@@ -29,8 +29,8 @@ public sealed class TailerOptions
 public sealed record TailedTransaction(string Gtid, BinlogPosition End, ulong Count);
 
 /// <summary>
-/// Follows a MariaDB or MySQL binlog by polling <c>SHOW BINLOG EVENTS IN file FROM position LIMIT n</c> over any
-/// ADO.NET provider. Tracks the GTID state and the binlog position of every transaction boundary (<c>Xid</c>, a
+/// Follows a MariaDB or MySQL binlog by polling <c>SHOW BINLOG EVENTS IN file FROM position LIMIT n</c> through
+/// MySqlConnector. Tracks the GTID state and the binlog position of every transaction boundary (<c>Xid</c>, a
 /// <c>COMMIT</c> query, or the one query of a standalone statement), follows <c>Rotate</c> events and file ends, and
 /// after each batch saves the last boundary to a <see cref="FileCheckpoint"/> as a typed <see cref="MariaDbOffset"/> or
 /// <see cref="MySqlOffset"/>. On start it validates the checkpoint against the server and refuses to resume from a
@@ -42,7 +42,7 @@ public sealed record TailedTransaction(string Gtid, BinlogPosition End, ulong Co
 /// </remarks>
 public sealed class Tailer : IAsyncDisposable
 {
-    private readonly DbDataSource _dataSource;
+    private readonly MySqlDataSource _dataSource;
     private readonly FileCheckpoint _checkpoint;
     private readonly TextWriter _output;
     private readonly TailerOptions _options;
@@ -61,11 +61,11 @@ public sealed class Tailer : IAsyncDisposable
     private CheckpointOffset? _saved;
 
     /// <summary>Creates a tailer. Nothing is read until <see cref="RunAsync"/>.</summary>
-    /// <param name="dataSource">Connections to the server (MySqlConnector's <c>MySqlDataSource</c> in production).</param>
+    /// <param name="dataSource">Connections to the server.</param>
     /// <param name="checkpointDirectory">The FileCheckpoint directory (created when missing).</param>
     /// <param name="output">Where progress lines go: <c>VALIDATION</c>, <c>READY</c>, <c>TX</c>, <c>CHECKPOINT</c>.</param>
     /// <param name="options">Options.</param>
-    public Tailer(DbDataSource dataSource, string checkpointDirectory, TextWriter output, TailerOptions? options = null)
+    public Tailer(MySqlDataSource dataSource, string checkpointDirectory, TextWriter output, TailerOptions? options = null)
     {
         _dataSource = dataSource;
         _output = output;
@@ -211,7 +211,7 @@ public sealed class Tailer : IAsyncDisposable
         await SaveAsync(_committed, rewind: atOldest, cancellationToken);
     }
 
-    private async Task<List<BinlogEvent>> ReadEventsAsync(DbConnection connection, CancellationToken cancellationToken)
+    private async Task<List<BinlogEvent>> ReadEventsAsync(MySqlConnection connection, CancellationToken cancellationToken)
     {
         var rows = await QueryAsync(
             connection,
@@ -336,7 +336,7 @@ public sealed class Tailer : IAsyncDisposable
     }
 
     /// <summary>The file after the current one, once the server has moved past it (a file ends without a Rotate event when the server stopped).</summary>
-    private async Task<string?> NextFileAsync(DbConnection connection, CancellationToken cancellationToken)
+    private async Task<string?> NextFileAsync(MySqlConnection connection, CancellationToken cancellationToken)
     {
         var rows = await QueryAsync(connection, "SHOW BINARY LOGS", cancellationToken);
         var names = rows.Select(r => Convert.ToString(r[0], CultureInfo.InvariantCulture)!).ToList();
@@ -351,16 +351,12 @@ public sealed class Tailer : IAsyncDisposable
         return _readPosition >= size ? names[index + 1] : null;
     }
 
-    private static async Task<List<object?[]>> QueryAsync(DbConnection connection, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    private static async Task<List<object?[]>> QueryAsync(MySqlConnection connection, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
-        await using var command = connection.CreateCommand();
-        command.CommandText = sql;
+        await using var command = new MySqlCommand(sql, connection);
         foreach (var (name, value) in parameters)
         {
-            var parameter = command.CreateParameter();
-            parameter.ParameterName = name;
-            parameter.Value = value;
-            command.Parameters.Add(parameter);
+            command.Parameters.AddWithValue(name, value);
         }
 
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);

@@ -46,10 +46,15 @@ public sealed class CheckpointException : Exception
 
     /// <summary>
     /// <see langword="true"/> when retrying the same operation later may succeed without anyone changing anything
-    /// (another owner may go away, a slot may become free, file descriptors may be released). Data errors, I/O errors
-    /// and refusals are never transient.
+    /// (another owner may go away, a slot may become free, file descriptors may be released, a provider reports a
+    /// deadlock, a lock-wait timeout or a lost connection as the cause of a <see cref="CheckpointErrorCode.WriteFailed"/>).
+    /// Data errors, other I/O errors and refusals are never transient.
     /// </summary>
-    public bool IsTransient => ErrorCode is CheckpointErrorCode.LeaseHeld or CheckpointErrorCode.InUse or CheckpointErrorCode.ResourceExhausted;
+    public bool IsTransient => TransientCause
+        || ErrorCode is CheckpointErrorCode.LeaseHeld or CheckpointErrorCode.InUse or CheckpointErrorCode.ResourceExhausted;
+
+    /// <summary>Set by a provider package when the underlying failure is one a retry may clear.</summary>
+    internal bool TransientCause { get; init; }
 
     /// <summary>The path of the file or directory involved, when there is one.</summary>
     public string? Path { get; init; }

@@ -15,7 +15,7 @@ namespace Cdc.Checkpoint.Torture;
 /// its baseline in interleaved blocks inside one process, so both see the same disk or server at the same moments, and
 /// prints one <c>NAME N median_us M p90_us P mean_us A</c> line per side.
 /// </summary>
-public static class BenchModes
+public static partial class BenchModes
 {
     /// <summary>The environment variable naming an existing PostgreSQL server for <see cref="PostgresStoreAsync"/>.</summary>
     public const string PostgresOverrideVariable = "BENCH_POSTGRES";

@@ -32,6 +32,8 @@ const string Usage = """
       bench-group-commit DIR N SOURCES  group commit vs one manifest save per offset (BenchModes.cs)
       bench-pg-store N [durable] [prepared]
                                         PostgresCheckpointStore.SaveAsync vs a raw UPSERT (BenchModes.cs)
+      bench-mysql-store N               MySqlCheckpointStore.SaveAsync vs a raw upsert through MySqlConnector
+                                        (BenchModes.MySql.cs)
 
     campaigns:
       crash DIR [KILLS] [SEED]          SIGKILL a writer KILLS times (default 1000) and check every invariant
@@ -69,6 +71,7 @@ try
         "bench-paired" when args.Length is 4 or 5 => await ChildModes.BenchPairedAsync(dir, int.Parse(args[2], CultureInfo.InvariantCulture), args[3], control: args.Length == 5 && args[4] == "control"),
         "bench-group-commit" when args.Length == 4 => await BenchModes.GroupCommitAsync(dir, int.Parse(args[2], CultureInfo.InvariantCulture), int.Parse(args[3], CultureInfo.InvariantCulture)),
         "bench-pg-store" => await BenchModes.PostgresStoreAsync(int.Parse(args[1], CultureInfo.InvariantCulture), durable: args.Contains("durable"), prepared: args.Contains("prepared")),
+        "bench-mysql-store" when args.Length == 2 => await BenchModes.MySqlStoreAsync(int.Parse(args[1], CultureInfo.InvariantCulture)),
         "crash" => await Campaigns.CrashAsync(dir, args),
         "manifest-crash" => await ManifestCampaigns.CrashAsync(dir, args),
         "lease-races" => await Campaigns.LeaseRacesAsync(dir, args),

@@ -1,36 +1,22 @@
-using System.Data.Common;
+using MySqlConnector;
 
 namespace Cdc.Checkpoint.MySql.Internal;
 
-/// <summary>Small provider-neutral command helpers; parameters are named <c>@name</c> as MySqlConnector expects.</summary>
+/// <summary>Small MySqlConnector command helpers; parameters are named <c>@name</c>.</summary>
 internal static class SqlCommands
 {
-    /// <summary>MySQL/MariaDB error 1146, <c>ER_NO_SUCH_TABLE</c>.</summary>
-    public const int NoSuchTable = 1146;
-
-    /// <summary>MySQL/MariaDB error 1227, <c>ER_SPECIFIC_ACCESS_DENIED_ERROR</c> ("you need the REPLICATION CLIENT privilege").</summary>
-    public const int SpecificAccessDenied = 1227;
-
-    /// <summary>MySQL/MariaDB error 1381, <c>ER_NO_BINARY_LOGGING</c> ("You are not using binary logging").</summary>
-    public const int NoBinaryLogging = 1381;
-
-    public static DbCommand Create(DbConnection connection, DbTransaction? transaction, string sql, params ReadOnlySpan<(string Name, object? Value)> parameters)
+    public static MySqlCommand Create(MySqlConnection connection, MySqlTransaction? transaction, string sql, params ReadOnlySpan<(string Name, object? Value)> parameters)
     {
-        var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.Transaction = transaction;
+        var command = new MySqlCommand(sql, connection, transaction);
         foreach (var (name, value) in parameters)
         {
-            var parameter = command.CreateParameter();
-            parameter.ParameterName = name;
-            parameter.Value = value ?? DBNull.Value;
-            command.Parameters.Add(parameter);
+            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
         }
 
         return command;
     }
 
-    public static async Task<int> ExecuteAsync(DbConnection connection, DbTransaction? transaction, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    public static async Task<int> ExecuteAsync(MySqlConnection connection, MySqlTransaction? transaction, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
         var command = Create(connection, transaction, sql, parameters);
         await using (command.ConfigureAwait(false))
@@ -40,7 +26,7 @@ internal static class SqlCommands
     }
 
     /// <summary>Reads every row of the first result set as raw values.</summary>
-    public static async Task<List<object?[]>> RowsAsync(DbConnection connection, DbTransaction? transaction, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    public static async Task<List<object?[]>> RowsAsync(MySqlConnection connection, MySqlTransaction? transaction, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
         var command = Create(connection, transaction, sql, parameters);
         await using (command.ConfigureAwait(false))
@@ -63,20 +49,5 @@ internal static class SqlCommands
                 return rows;
             }
         }
-    }
-
-    /// <summary>
-    /// The server error number of a provider exception: MySqlConnector and MySql.Data put it in
-    /// <c>Data["Server Error Code"]</c>; <see langword="null"/> when absent.
-    /// </summary>
-    public static int? ServerErrorNumber(DbException exception)
-    {
-        ArgumentNullException.ThrowIfNull(exception);
-        return exception.Data["Server Error Code"] switch
-        {
-            int number => number,
-            long number => (int)number,
-            _ => null,
-        };
     }
 }

@@ -1,4 +1,3 @@
-using System.Data.Common;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -8,6 +7,7 @@ using Cdc.Checkpoint.MySql.Internal;
 using Cdc.Checkpoint.Offsets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using MySqlConnector;
 using Log = Cdc.Checkpoint.MySql.Diagnostics.Log;
 
 namespace Cdc.Checkpoint.MySql.Store;
@@ -16,13 +16,13 @@ namespace Cdc.Checkpoint.MySql.Store;
 /// A checkpoint store in a MySQL or MariaDB table (InnoDB): one row per checkpoint name and source type, holding the
 /// typed offset (JSON text), the committed event count, the fencing epoch of the owner that wrote it, the write
 /// sequence and the update time. A sink that writes to the same database saves its rows and its offset in one
-/// transaction (<see cref="SaveAsync(DbTransaction, CheckpointOffset, ulong, CancellationToken)"/>), so both commit or
+/// transaction (<see cref="SaveAsync(MySqlTransaction, CheckpointOffset, ulong, CancellationToken)"/>), so both commit or
 /// neither does: exactly-once delivery into that sink.
 /// </summary>
 /// <remarks>
 /// <para>
-/// Works over any ADO.NET provider; pass MySqlConnector's <c>MySqlDataSource</c> in production. Create the tables once
-/// with <see cref="CreateSchemaAsync"/> (or the SQL in <c>docs/mysql.md</c>); the store never creates them implicitly.
+/// Reaches the server through MySqlConnector's <see cref="MySqlDataSource"/>. Create the tables once with
+/// <see cref="CreateSchemaAsync"/> (or the SQL in <c>docs/mysql.md</c>); the store never creates them implicitly.
 /// </para>
 /// <para>
 /// Fencing: <see cref="AcquireAsync"/> increments the name's epoch in <c>{table}_fence</c> and makes this instance its
@@ -31,15 +31,24 @@ namespace Cdc.Checkpoint.MySql.Store;
 /// acquired the name since, so a paused former owner on another host cannot overwrite progress. The same lock makes the
 /// progress guards (<see cref="ProgressGuard"/>: no lower count, no conflicting offset at an equal count, no typed
 /// regression or divergence, such as a GTID set that is not a superset or an earlier binlog position) atomic with the
-/// write, and orders the write sequence (kept per name in the fence row).
+/// write, and orders the write sequence (per name: above the fence row's <c>last_sequence</c> and every row's
+/// <c>sequence</c> of the name).
+/// </para>
+/// <para>
+/// When this instance knows what its row holds (it wrote it), a save is one autocommitted <c>UPDATE</c> of the row,
+/// conditional on the row holding exactly the offset and count the guards judged and on the fence row holding this
+/// owner's epoch (read with a shared lock, so an acquisition waits for the statement or makes it match nothing); when
+/// nothing matches (someone else wrote, a newer owner acquired) the save takes the full path above and decides there.
 /// </para>
 /// <para>
 /// Loads do not need an epoch. <see cref="RewindAsync"/> skips the progress guards (never the fence) and writes an audit
 /// row to <c>{table}_audit</c> in the same transaction.
 /// </para>
 /// <para>Thread-safe. Errors of the server or the network during a save surface as
-/// <see cref="CheckpointErrorCode.WriteFailed"/> (the transaction is not committed and the stored row is unchanged);
-/// during a load they surface as the provider's <see cref="DbException"/>.</para>
+/// <see cref="CheckpointErrorCode.WriteFailed"/> (the transaction is not committed and the stored row is unchanged),
+/// <see cref="CheckpointException.IsTransient"/> for a deadlock, a lock-wait timeout or a lost connection; a missing
+/// privilege surfaces as <see cref="CheckpointErrorCode.Misconfigured"/> naming the <c>GRANT</c> that fixes it; other
+/// errors during a load or an acquisition surface as <see cref="MySqlException"/>.</para>
 /// </remarks>
 public sealed class MySqlCheckpointStore : ICheckpointStore
 {
@@ -55,14 +64,19 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
     // read it as that version (format_version is the version of the row layout, not of the offset JSON).
     private const int OffsetJsonVersion = Files.FileCheckpoint.CurrentFormatVersion;
 
-    private readonly DbDataSource _dataSource;
+    private readonly MySqlDataSource _dataSource;
     private readonly MySqlCheckpointStoreOptions _options;
     private readonly ILogger _logger;
     private readonly TimeProvider _timeProvider;
     private readonly string _table;
     private readonly string _fence;
     private readonly string _audit;
+    private readonly string _fastUpdateSql;
+    private readonly string _grantOn;
     private readonly FirstAcquisition _firstAcquisition;
+    private readonly Lock _knownGate = new();
+    private readonly Dictionary<string, KnownRow> _known = new(StringComparer.Ordinal);
+    private ulong _lastSequence;
     private long _epoch;
 
     /// <summary>Creates a store for checkpoint <paramref name="name"/>. Nothing is touched until the first operation.</summary>
@@ -73,7 +87,7 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
     /// <param name="timeProvider">Clock for <c>updated_at</c> and <c>acquired_at</c>; the system clock when <see langword="null"/>.</param>
     /// <exception cref="ArgumentException"><paramref name="name"/> is empty, too long, contains control characters or has surrounding whitespace.</exception>
     public MySqlCheckpointStore(
-        DbDataSource dataSource,
+        MySqlDataSource dataSource,
         string name,
         MySqlCheckpointStoreOptions? options = null,
         ILoggerFactory? loggerFactory = null,
@@ -98,6 +112,20 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
         _table = $"{prefix}`{_options.TableName}`";
         _fence = $"{prefix}`{_options.TableName}_fence`";
         _audit = $"{prefix}`{_options.TableName}_audit`";
+        var grantDatabase = _options.Database ?? new MySqlConnectionStringBuilder(dataSource.ConnectionString).Database;
+        _grantOn = string.IsNullOrEmpty(grantDatabase) ? "<database>.*" : $"`{grantDatabase}`.*";
+
+        // The one-statement save (see TrySaveKnownAsync): writes the row only when it still holds exactly the offset and
+        // count the guards were judged against and the fence holds this owner's epoch, share-locked until the statement
+        // commits so that an acquisition cannot slip in between. (A multi-table UPDATE that also moved the fence's
+        // last_sequence cost twice as much on MariaDB 10.11; the full path reads the rows' sequences instead.)
+        _fastUpdateSql = $"""
+            UPDATE {_table}
+            SET `offset` = @offset, `committed_event_count` = @count, `epoch` = @epoch, `sequence` = @sequence, `updated_at` = @now
+            WHERE `name` = @name AND `source_type` = @source_type
+                AND `offset` = @known_offset AND `committed_event_count` = @known_count AND `format_version` = @format_version
+                AND (SELECT f.`epoch` FROM {_fence} AS f WHERE f.`name` = @name LOCK IN SHARE MODE) = @epoch
+            """;
     }
 
     /// <summary>The checkpoint name.</summary>
@@ -116,15 +144,23 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
     /// </summary>
     /// <param name="cancellationToken">Cancels the commands.</param>
     /// <returns>A task that completes when the tables exist.</returns>
-    /// <exception cref="DbException">The server refused (for example, no privilege).</exception>
+    /// <exception cref="CheckpointException"><see cref="CheckpointErrorCode.Misconfigured"/> when the user lacks the <c>CREATE</c> privilege.</exception>
+    /// <exception cref="MySqlException">The server could not be reached or refused otherwise.</exception>
     public async Task CreateSchemaAsync(CancellationToken cancellationToken = default)
     {
         var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            foreach (var statement in SchemaStatements)
+            try
             {
-                await SqlCommands.ExecuteAsync(connection, null, statement, cancellationToken).ConfigureAwait(false);
+                foreach (var statement in SchemaStatements)
+                {
+                    await SqlCommands.ExecuteAsync(connection, null, statement, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch (MySqlException ex) when (MySqlErrors.IsAccessDenied(ex))
+            {
+                throw MySqlErrors.AccessDenied(ex, $"create the checkpoint tables {TableName}, {TableName}_fence and {TableName}_audit", $"GRANT CREATE ON {_grantOn} TO <user>; (or create them with the SQL in docs/mysql.md as an administrator).");
             }
         }
 
@@ -138,8 +174,8 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
     /// </summary>
     /// <param name="cancellationToken">Cancels the command.</param>
     /// <returns>The new epoch (1 for the first owner).</returns>
-    /// <exception cref="CheckpointException"><see cref="CheckpointErrorCode.Misconfigured"/> when the tables do not exist.</exception>
-    /// <exception cref="DbException">The server could not be reached.</exception>
+    /// <exception cref="CheckpointException"><see cref="CheckpointErrorCode.Misconfigured"/> when the tables do not exist or the user lacks a privilege on them.</exception>
+    /// <exception cref="MySqlException">The server could not be reached.</exception>
     public async Task<long> AcquireAsync(CancellationToken cancellationToken = default)
     {
         var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
@@ -168,12 +204,19 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
                     await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
                 }
             }
-            catch (DbException ex) when (SqlCommands.ServerErrorNumber(ex) == SqlCommands.NoSuchTable)
+            catch (MySqlException ex) when (MySqlErrors.IsNoSuchTable(ex) || MySqlErrors.IsAccessDenied(ex))
             {
-                throw MissingTables(ex);
+                throw Misconfigured(ex);
             }
 
             Interlocked.Exchange(ref _epoch, epoch);
+
+            // Whatever this instance knew was under the old epoch; another owner may have written since.
+            lock (_knownGate)
+            {
+                _known.Clear();
+            }
+
             Log.StoreEpochAcquired(_logger, Name, TableName, epoch);
             return epoch;
         }
@@ -207,7 +250,7 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
     /// <see cref="CheckpointErrorCode.StaleEpoch"/>, a progress-guard code, or <see cref="CheckpointErrorCode.WriteFailed"/>.
     /// After a <see cref="CheckpointException"/> the caller must roll the transaction back.
     /// </exception>
-    public async ValueTask SaveAsync(DbTransaction transaction, CheckpointOffset offset, ulong committedEventCount, CancellationToken cancellationToken = default)
+    public async ValueTask SaveAsync(MySqlTransaction transaction, CheckpointOffset offset, ulong committedEventCount, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(transaction);
         ArgumentNullException.ThrowIfNull(offset);
@@ -217,6 +260,8 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
         var started = Stopwatch.GetTimestamp();
         try
         {
+            // Whether the caller commits is unknown here, so what the row holds is no longer known either.
+            Forget(offset.SourceType);
             await WriteAsync(connection, transaction, epoch, offset, committedEventCount, reason: null, cancellationToken).ConfigureAwait(false);
             CheckpointMetrics.RecordSave(StoreTag, offset.SourceType, started, null);
         }
@@ -225,17 +270,19 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
             CheckpointMetrics.RecordSave(StoreTag, offset.SourceType, started, ex.ErrorCode);
             throw;
         }
-        catch (DbException ex)
+        catch (MySqlException ex)
         {
-            CheckpointMetrics.RecordSave(StoreTag, offset.SourceType, started, CheckpointErrorCode.WriteFailed);
-            throw WriteFailed(offset, ex);
+            var failure = SaveFailed(offset, ex);
+            CheckpointMetrics.RecordSave(StoreTag, offset.SourceType, started, failure.ErrorCode);
+            throw failure;
         }
     }
 
     /// <inheritdoc />
     /// <exception cref="CheckpointException">
-    /// <see cref="CheckpointErrorCode.Misconfigured"/> when the tables do not exist; <see cref="CheckpointErrorCode.Corrupt"/>
-    /// or <see cref="CheckpointErrorCode.UnsupportedFormatVersion"/> when the row cannot be trusted.
+    /// <see cref="CheckpointErrorCode.Misconfigured"/> when the tables do not exist or the user may not read them;
+    /// <see cref="CheckpointErrorCode.Corrupt"/> or <see cref="CheckpointErrorCode.UnsupportedFormatVersion"/> when the row
+    /// cannot be trusted.
     /// </exception>
     public async ValueTask<CheckpointRecord?> LoadAsync(string sourceType, CancellationToken cancellationToken = default)
     {
@@ -254,9 +301,9 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
 
                 return record;
             }
-            catch (DbException ex) when (SqlCommands.ServerErrorNumber(ex) == SqlCommands.NoSuchTable)
+            catch (MySqlException ex) when (MySqlErrors.IsNoSuchTable(ex) || MySqlErrors.IsAccessDenied(ex))
             {
-                throw MissingTables(ex);
+                throw Misconfigured(ex);
             }
         }
     }
@@ -317,6 +364,13 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
         var started = Stopwatch.GetTimestamp();
         try
         {
+            if (reason is null && await TrySaveKnownAsync(epoch, offset, committedEventCount, cancellationToken).ConfigureAwait(false))
+            {
+                CheckpointMetrics.RecordSave(StoreTag, offset.SourceType, started, null);
+                return;
+            }
+
+            Forget(offset.SourceType);
             var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
             await using (connection.ConfigureAwait(false))
             {
@@ -325,6 +379,9 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
                 {
                     await WriteAsync(connection, transaction, epoch, offset, committedEventCount, reason, cancellationToken).ConfigureAwait(false);
                     await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+
+                    // Committed (or a repeat of what is stored): the row now holds exactly this offset and count.
+                    Remember(offset.SourceType, new KnownRow(offset, committedEventCount, offset.ToJsonString()));
                 }
             }
 
@@ -335,16 +392,116 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
             CheckpointMetrics.RecordSave(StoreTag, offset.SourceType, started, ex.ErrorCode);
             throw;
         }
-        catch (DbException ex)
+        catch (MySqlException ex)
         {
-            CheckpointMetrics.RecordSave(StoreTag, offset.SourceType, started, CheckpointErrorCode.WriteFailed);
-            throw WriteFailed(offset, ex);
+            var failure = SaveFailed(offset, ex);
+            CheckpointMetrics.RecordSave(StoreTag, offset.SourceType, started, failure.ErrorCode);
+            throw failure;
         }
     }
 
+    // The one-statement save. When this instance knows what the row holds (it wrote it) and the progress guards accept
+    // the new offset against that, a single autocommitted UPDATE writes it (see _fastUpdateSql for its conditions). It
+    // reports false, having written nothing, when it does not apply: no row known, a guard refusal or a repeat (the full
+    // path then judges the row as stored and words the error), or nothing matched (the row or the fence changed behind
+    // this instance's back); the full path then decides.
+    private async Task<bool> TrySaveKnownAsync(long epoch, CheckpointOffset offset, ulong committedEventCount, CancellationToken cancellationToken)
+    {
+        KnownRow? known;
+        lock (_knownGate)
+        {
+            if (!_known.TryGetValue(offset.SourceType, out known))
+            {
+                return false;
+            }
+        }
+
+        SourceTypeName.Validate(offset.SourceType);
+        var stored = new CheckpointRecord(offset.SourceType, known.Count, known.Offset);
+        ProgressGuard.Verdict verdict;
+        try
+        {
+            verdict = ProgressGuard.Check($"{TableName}/{Name}", stored, offset, committedEventCount);
+        }
+        catch (CheckpointException)
+        {
+            return false;
+        }
+
+        if (verdict != ProgressGuard.Verdict.Advance)
+        {
+            return false;
+        }
+
+        var offsetJson = offset.ToJsonString();
+        ulong sequence;
+        lock (_knownGate)
+        {
+            // Within this owner's epoch only this instance writes the name, so its counter is the name's sequence.
+            sequence = ++_lastSequence;
+        }
+
+        int matched;
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            try
+            {
+                matched = await SqlCommands.ExecuteAsync(
+                    connection,
+                    null,
+                    _fastUpdateSql,
+                    cancellationToken,
+                    ("@offset", offsetJson),
+                    ("@count", committedEventCount),
+                    ("@epoch", epoch),
+                    ("@sequence", sequence),
+                    ("@now", _timeProvider.GetUtcNow().UtcDateTime),
+                    ("@name", Name),
+                    ("@source_type", offset.SourceType),
+                    ("@known_offset", known.Json),
+                    ("@known_count", known.Count),
+                    ("@format_version", CurrentFormatVersion)).ConfigureAwait(false);
+            }
+            catch (MySqlException ex) when (MySqlErrors.IsNoSuchTable(ex))
+            {
+                throw Misconfigured(ex);
+            }
+        }
+
+        // Found rows (MySqlConnector's default) or changed rows (UseAffectedRows=true): the sequence always changes.
+        if (matched == 0)
+        {
+            Forget(offset.SourceType);
+            return false;
+        }
+
+        Remember(offset.SourceType, new KnownRow(offset, committedEventCount, offsetJson));
+        Log.StoreSaved(_logger, Name, offset.SourceType, offset, committedEventCount, epoch, sequence);
+        return true;
+    }
+
+    private void Remember(string sourceType, KnownRow row)
+    {
+        lock (_knownGate)
+        {
+            _known[sourceType] = row;
+        }
+    }
+
+    private void Forget(string sourceType)
+    {
+        lock (_knownGate)
+        {
+            _known.Remove(sourceType);
+        }
+    }
+
+    // Writes the row after the fence check and (unless rewinding) the progress guards; writes nothing for an idempotent
+    // repeat.
     private async Task WriteAsync(
-        DbConnection connection,
-        DbTransaction transaction,
+        MySqlConnection connection,
+        MySqlTransaction transaction,
         long epoch,
         CheckpointOffset offset,
         ulong committedEventCount,
@@ -358,9 +515,17 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
         try
         {
             // The fence row lock orders this save after any newer owner's acquisition, and serialises the guard below
-            // (and the write sequence) with every other save of the name until the transaction ends.
+            // (and the write sequence) with every other save of the name until the transaction ends. The name's last
+            // sequence is the highest of the fence's and the rows' (one-statement saves move only their row's).
             var fence = await SqlCommands.RowsAsync(
-                connection, transaction, $"SELECT `epoch`, `last_sequence` FROM {_fence} WHERE `name` = @name FOR UPDATE", cancellationToken, ("@name", Name)).ConfigureAwait(false);
+                connection,
+                transaction,
+                $"""
+                SELECT f.`epoch`, GREATEST(f.`last_sequence`, COALESCE((SELECT MAX(t.`sequence`) FROM {_table} AS t WHERE t.`name` = f.`name`), 0))
+                FROM {_fence} AS f WHERE f.`name` = @name FOR UPDATE
+                """,
+                cancellationToken,
+                ("@name", Name)).ConfigureAwait(false);
             var current = fence.Count == 1 ? ReadColumn(fence[0][0], "fence epoch", DbValues.ToInt64) : 0;
             if (current != epoch)
             {
@@ -373,9 +538,9 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
             lastSequence = ReadColumn(fence[0][1], "fence last_sequence", DbValues.ToUInt64);
             existing = await ReadRecordAsync(connection, transaction, offset.SourceType, forUpdate: true, cancellationToken).ConfigureAwait(false);
         }
-        catch (DbException ex) when (SqlCommands.ServerErrorNumber(ex) == SqlCommands.NoSuchTable)
+        catch (MySqlException ex) when (MySqlErrors.IsNoSuchTable(ex) || MySqlErrors.IsAccessDenied(ex))
         {
-            throw MissingTables(ex);
+            throw Misconfigured(ex);
         }
 
         if (reason is null)
@@ -398,7 +563,14 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
         }
 
         var now = _timeProvider.GetUtcNow().UtcDateTime;
-        var sequence = lastSequence + 1;
+        ulong sequence;
+        lock (_knownGate)
+        {
+            // Above the counter too: a one-statement save of this instance may not have committed yet.
+            sequence = Math.Max(lastSequence, _lastSequence) + 1;
+            _lastSequence = sequence;
+        }
+
         if (reason is not null)
         {
             await SqlCommands.ExecuteAsync(
@@ -452,7 +624,7 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
     }
 
     private async Task<CheckpointRecord?> ReadRecordAsync(
-        DbConnection connection, DbTransaction? transaction, string sourceType, bool forUpdate, CancellationToken cancellationToken)
+        MySqlConnection connection, MySqlTransaction? transaction, string sourceType, bool forUpdate, CancellationToken cancellationToken)
     {
         var rows = await SqlCommands.RowsAsync(
             connection,
@@ -537,15 +709,27 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
     private CheckpointException Corrupt(string problem) =>
         new(CheckpointErrorCode.Corrupt, $"The fence row of checkpoint {TableName}/{Name} in {TableName}_fence cannot be read: {problem}. Repair the row, or delete it and acquire the name again.");
 
-    private CheckpointException MissingTables(DbException ex) =>
-        new(
-            CheckpointErrorCode.Misconfigured,
-            $"The checkpoint tables {TableName}, {TableName}_fence and {TableName}_audit do not exist ({ex.Message}). Create them once with MySqlCheckpointStore.CreateSchemaAsync or the SQL in docs/mysql.md.",
-            ex);
+    // A missing table or a refused privilege: both are fixed by an operator, not by a retry.
+    private CheckpointException Misconfigured(MySqlException ex) =>
+        MySqlErrors.IsAccessDenied(ex)
+            ? MySqlErrors.AccessDenied(ex, $"use the checkpoint tables {TableName}, {TableName}_fence and {TableName}_audit", $"GRANT SELECT, INSERT, UPDATE ON {_grantOn} TO <user>;")
+            : new(
+                CheckpointErrorCode.Misconfigured,
+                $"The checkpoint tables {TableName}, {TableName}_fence and {TableName}_audit do not exist ({ex.Message}). Create them once with MySqlCheckpointStore.CreateSchemaAsync or the SQL in docs/mysql.md.",
+                ex);
 
-    private CheckpointException WriteFailed(CheckpointOffset offset, DbException ex) =>
-        new(
-            CheckpointErrorCode.WriteFailed,
-            $"Saving checkpoint {TableName}/{Name} at {offset} failed: {ex.Message} The transaction was not committed and the stored row is unchanged; retry when the server is reachable.",
-            ex);
+    private CheckpointException SaveFailed(CheckpointOffset offset, MySqlException ex) =>
+        MySqlErrors.IsAccessDenied(ex) || MySqlErrors.IsNoSuchTable(ex)
+            ? Misconfigured(ex)
+            : new(
+                CheckpointErrorCode.WriteFailed,
+                $"Saving checkpoint {TableName}/{Name} at {offset} failed: {ex.Message} (MySQL error {ex.Number}). The transaction was not committed and the stored row is unchanged; " +
+                (MySqlErrors.IsTransient(ex) ? "the failure is transient (deadlock, lock-wait timeout or connection): retry the save." : "retry when the server is reachable."),
+                ex)
+            {
+                TransientCause = MySqlErrors.IsTransient(ex),
+            };
+
+    /// <summary>What this instance last wrote to (or found in) its row.</summary>
+    private sealed record KnownRow(CheckpointOffset Offset, ulong Count, string Json);
 }

@@ -1,11 +1,11 @@
 using System.Collections.Immutable;
-using System.Data.Common;
 using Cdc.Checkpoint.MySql.Diagnostics;
 using Cdc.Checkpoint.MySql.Gtid;
 using Cdc.Checkpoint.MySql.Internal;
 using Cdc.Checkpoint.Offsets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using MySqlConnector;
 
 namespace Cdc.Checkpoint.MySql.Validation;
 
@@ -18,7 +18,7 @@ namespace Cdc.Checkpoint.MySql.Validation;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Works over any ADO.NET provider: pass MySqlConnector's <c>MySqlDataSource</c> in production. The SQL is chosen by the
+/// Reaches the server through MySqlConnector's <see cref="MySqlDataSource"/>. The SQL is chosen by the
 /// server's flavour and version (<c>SHOW BINARY LOG STATUS</c> on MySQL 8.2 and later, <c>SHOW MASTER STATUS</c> on
 /// MySQL 8.0 and MariaDB). The user needs the <c>REPLICATION CLIENT</c> privilege (MariaDB 10.5+: <c>BINLOG MONITOR</c>).
 /// </para>
@@ -33,14 +33,14 @@ public sealed class MySqlResumeValidator
 {
     private const int EarliestAttempts = 3;
 
-    private readonly DbDataSource _dataSource;
+    private readonly MySqlDataSource _dataSource;
     private readonly ILogger _logger;
 
     /// <summary>Creates a validator.</summary>
     /// <param name="dataSource">Connections to the server the consumer reads the binlog from.</param>
     /// <param name="options">The resume policy; fail-closed defaults when <see langword="null"/>.</param>
     /// <param name="loggerFactory">Logger factory; no logging when <see langword="null"/>.</param>
-    public MySqlResumeValidator(DbDataSource dataSource, MySqlResumeValidationOptions? options = null, ILoggerFactory? loggerFactory = null)
+    public MySqlResumeValidator(MySqlDataSource dataSource, MySqlResumeValidationOptions? options = null, ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(dataSource);
         _dataSource = dataSource;
@@ -60,7 +60,7 @@ public sealed class MySqlResumeValidator
     /// <returns>The verdict and its facts; unsafe verdicts do not throw (see <see cref="MySqlResumeValidationResult.ThrowIfRefused"/>).</returns>
     /// <exception cref="ArgumentException"><paramref name="checkpoint"/> is another kind of offset.</exception>
     /// <exception cref="CheckpointException"><see cref="CheckpointErrorCode.Misconfigured"/> when the server's answers cannot be read (an unexpected version or variable value).</exception>
-    /// <exception cref="DbException">The server could not be queried.</exception>
+    /// <exception cref="MySqlException">The server could not be queried.</exception>
     public async Task<MySqlResumeValidationResult> ValidateAsync(CheckpointOffset? checkpoint, CancellationToken cancellationToken = default)
     {
         CheckKind(checkpoint);
@@ -93,7 +93,7 @@ public sealed class MySqlResumeValidator
     /// <see cref="CheckpointErrorCode.Misconfigured"/> when an answer cannot be read or the user lacks the privilege to
     /// read the binlog state.
     /// </exception>
-    /// <exception cref="DbException">The server could not be queried.</exception>
+    /// <exception cref="MySqlException">The server could not be queried.</exception>
     public async Task<MySqlServerFacts> ReadServerFactsAsync(CheckpointOffset? checkpoint = null, CancellationToken cancellationToken = default)
     {
         CheckKind(checkpoint);
@@ -101,12 +101,12 @@ public sealed class MySqlResumeValidator
         {
             return await ReadFactsAsync(checkpoint, cancellationToken).ConfigureAwait(false);
         }
-        catch (DbException ex) when (SqlCommands.ServerErrorNumber(ex) == SqlCommands.SpecificAccessDenied)
+        catch (MySqlException ex) when (MySqlErrors.IsAccessDenied(ex))
         {
-            throw new CheckpointException(
-                CheckpointErrorCode.Misconfigured,
-                $"The database user may not read the binlog state: {ex.Message} Grant it REPLICATION CLIENT (MariaDB 10.5 and later: BINLOG MONITOR), which SHOW BINARY LOGS and SHOW MASTER STATUS / SHOW BINARY LOG STATUS need.",
-                ex);
+            throw MySqlErrors.AccessDenied(
+                ex,
+                "read the binlog state (SHOW BINARY LOGS, SHOW MASTER STATUS / SHOW BINARY LOG STATUS)",
+                "GRANT REPLICATION CLIENT ON *.* TO <user>; on MySQL, GRANT BINLOG MONITOR ON *.* TO <user>; on MariaDB 10.5 and later.");
         }
     }
 
@@ -136,7 +136,7 @@ public sealed class MySqlResumeValidator
         }
     }
 
-    private static async Task<MySqlServerFacts> ReadMySqlAsync(DbConnection connection, Version version, string versionText, CancellationToken cancellationToken)
+    private static async Task<MySqlServerFacts> ReadMySqlAsync(MySqlConnection connection, Version version, string versionText, CancellationToken cancellationToken)
     {
         var row = await SingleRowAsync(connection, MySqlDialect.MySqlVariablesSql, cancellationToken).ConfigureAwait(false);
         try
@@ -173,7 +173,7 @@ public sealed class MySqlResumeValidator
     }
 
     private static async Task<MySqlServerFacts> ReadMariaDbAsync(
-        DbConnection connection, Version version, string versionText, MariaDbOffset? checkpoint, CancellationToken cancellationToken)
+        MySqlConnection connection, Version version, string versionText, MariaDbOffset? checkpoint, CancellationToken cancellationToken)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -248,7 +248,7 @@ public sealed class MySqlResumeValidator
     }
 
     private static async Task<(ImmutableArray<BinlogFileInfo> Files, BinlogPosition? Current)> ReadBinlogFilesAsync(
-        DbConnection connection, MySqlServerFlavor flavor, Version version, CancellationToken cancellationToken)
+        MySqlConnection connection, MySqlServerFlavor flavor, Version version, CancellationToken cancellationToken)
     {
         var rows = await SqlCommands.RowsAsync(connection, null, MySqlDialect.BinaryLogsSql, cancellationToken).ConfigureAwait(false);
         var files = ImmutableArray.CreateBuilder<BinlogFileInfo>(rows.Count);
@@ -280,7 +280,7 @@ public sealed class MySqlResumeValidator
         }
     }
 
-    private static async Task<MariaDbGtidPosition?> BinlogGtidPosAsync(DbConnection connection, string file, ulong position, CancellationToken cancellationToken)
+    private static async Task<MariaDbGtidPosition?> BinlogGtidPosAsync(MySqlConnection connection, string file, ulong position, CancellationToken cancellationToken)
     {
         var rows = await SqlCommands.RowsAsync(connection, null, MySqlDialect.BinlogGtidPosSql, cancellationToken, ("@file", file), ("@position", position)).ConfigureAwait(false);
         var text = rows.Count == 0 ? null : DbValues.ToText(rows[0][0]);
@@ -312,7 +312,7 @@ public sealed class MySqlResumeValidator
         return builder.DrainToImmutable();
     }
 
-    private static async Task<object?[]> SingleRowAsync(DbConnection connection, string sql, CancellationToken cancellationToken)
+    private static async Task<object?[]> SingleRowAsync(MySqlConnection connection, string sql, CancellationToken cancellationToken)
     {
         var rows = await SqlCommands.RowsAsync(connection, null, sql, cancellationToken).ConfigureAwait(false);
         return rows.Count > 0
@@ -322,7 +322,7 @@ public sealed class MySqlResumeValidator
 
     private static CheckpointException Unreadable(string what, Exception ex) =>
         new(CheckpointErrorCode.Misconfigured,
-            $"Could not read {what} from the server: {ex.Message} Is it MySQL 8.0+ or MariaDB 10.6+, reached through a MySQL-compatible ADO.NET provider (MySqlConnector)?",
+            $"Could not read {what} from the server: {ex.Message} Is it MySQL 8.0+ or MariaDB 10.6+, reached through MySqlConnector?",
             ex);
 
     private static void CheckKind(CheckpointOffset? checkpoint)

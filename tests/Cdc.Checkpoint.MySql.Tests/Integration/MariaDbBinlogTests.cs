@@ -1,6 +1,6 @@
 using System.Data.Common;
 using Cdc.Checkpoint.TestServers.MariaDb;
-using Cdc.Checkpoint.TestServers.MariaDb.Ado;
+using MySqlConnector;
 using Xunit;
 
 namespace Cdc.Checkpoint.MySql.Tests.Integration;
@@ -108,7 +108,7 @@ public sealed class MariaDbBinlogTests(PrivateMariaDbServer fixture) : IClassFix
         await MariaDbSql.ExecuteAsync(connection, "CREATE TABLE IF NOT EXISTS strict_probe (id INT AUTO_INCREMENT PRIMARY KEY)");
         await MariaDbSql.ExecuteAsync(connection, "INSERT INTO strict_probe VALUES ()");
 
-        var error = await Assert.ThrowsAsync<MariaDbTestException>(
+        var error = await Assert.ThrowsAsync<MySqlException>(
             () => MariaDbSql.ExecuteAsync(connection, "SET SESSION gtid_seq_no = 1; INSERT INTO strict_probe VALUES ()"));
 
         Assert.Equal(1950, error.Number);

@@ -1,6 +1,6 @@
 using System.Data.Common;
 using Cdc.Checkpoint.TestServers.MariaDb;
-using Cdc.Checkpoint.TestServers.MariaDb.Ado;
+using MySqlConnector;
 using Xunit;
 
 namespace Cdc.Checkpoint.MySql.Tests.Integration;
@@ -93,9 +93,9 @@ public sealed class MariaDbTestServerTests
         }
 
         Assert.False(Directory.Exists(Path.GetDirectoryName(dataDirectory)));
-        await using var stale = new MariaDbTestConnection(connectionString + ";Connect Timeout=2");
-        var error = await Assert.ThrowsAsync<MariaDbTestException>(() => stale.OpenAsync(Ct));
-        Assert.Equal(2002, error.Number);
+        await using var stale = new MySqlConnection(connectionString + ";Connect Timeout=2");
+        var error = await Assert.ThrowsAsync<MySqlException>(() => stale.OpenAsync(Ct));
+        Assert.Equal(MySqlErrorCode.UnableToConnectToHost, error.ErrorCode);
     }
 
     [Fact]

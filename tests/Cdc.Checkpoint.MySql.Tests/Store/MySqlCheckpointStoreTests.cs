@@ -6,7 +6,7 @@ using Cdc.Checkpoint.MySql.Store;
 using Cdc.Checkpoint.MySql.Tests.Integration;
 using Cdc.Checkpoint.Offsets;
 using Cdc.Checkpoint.TestServers.MariaDb;
-using Cdc.Checkpoint.TestServers.MariaDb.Ado;
+using MySqlConnector;
 using Shouldly;
 using Xunit;
 
@@ -19,7 +19,7 @@ public sealed class StoreDatabase : IAsyncLifetime
 
     public string Database { get; private set; } = null!;
 
-    public MariaDbTestDataSource DataSource { get; private set; } = null!;
+    public MySqlDataSource DataSource { get; private set; } = null!;
 
     public MySqlCheckpointStoreOptions Options { get; } = new()
     {

@@ -7,7 +7,7 @@ using Cdc.Checkpoint.MySql.Gtid;
 using Cdc.Checkpoint.MySql.Tests.Integration;
 using Cdc.Checkpoint.Offsets;
 using Cdc.Checkpoint.TestServers.MariaDb;
-using Cdc.Checkpoint.TestServers.MariaDb.Ado;
+using MySqlConnector;
 using Shouldly;
 using Xunit;
 
@@ -18,7 +18,7 @@ public sealed class TailerServer : IAsyncLifetime
 {
     public MariaDbTestServer Server { get; private set; } = null!;
 
-    public MariaDbTestDataSource DataSource { get; private set; } = null!;
+    public MySqlDataSource DataSource { get; private set; } = null!;
 
     public async ValueTask InitializeAsync()
     {
@@ -251,6 +251,17 @@ public sealed class TailerTests(TailerServer fixture) : IClassFixture<TailerServ
                 break;
             }
         }
+    }
+
+    [Fact]
+    public async Task Main_DemoOnAMySqlConnectorConnectionString_SeesEveryTransactionAcrossARestartAndDropsItsTable()
+    {
+        using var demo = TailerProcess.Start(fixture.Server.ConnectionString, _directory, "--demo");
+
+        (await demo.ExitCodeAsync(Patience)).ShouldBe(0, demo.Errors);
+        demo.Lines.ShouldContain(l => l.StartsWith("every one of the ", StringComparison.Ordinal) && l.Contains("committed transactions was seen", StringComparison.Ordinal));
+        await using var connection = await fixture.DataSource.OpenConnectionAsync(Ct);
+        (await MariaDbSql.ScalarAsync<long>(connection, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE 'binlog_tailer_demo_%'")).ShouldBe(0L);
     }
 
     private static async Task<string> CommitAsync(DbConnection connection, string sql)

@@ -54,6 +54,24 @@ public sealed class MariaDbResumeRulesTests
     }
 
     [Fact]
+    public void Decide_PromotedReplicaAfterASplit_HistoryDivergedNotAhead()
+    {
+        // The checkpoint followed server 1 to 0-1-8; this server stopped receiving at 0-1-5 and went on as server 2.
+        var server = MariaDbServer("0-2-7", state: "0-1-5,0-2-7", serverId: 2);
+        var result = Decide(MariaDbCheckpoint("0-1-8", serverId: 1), server);
+        result.Verdict.ShouldBe(MySqlResumeVerdict.HistoryDiverged, result.Message);
+        result.Message.ShouldContain("server_id 1's last GTID in domain 0 here is 0-1-5; after it server_id 2 wrote up to 0-2-7");
+        result.ErrorCode.ShouldBe(CheckpointErrorCode.HistoryDiverged);
+
+        // Server 1 still wrote last here: the server is merely behind.
+        Decide(MariaDbCheckpoint("0-1-8", serverId: 1), MariaDbServer("0-1-7", state: "0-2-5,0-1-7", serverId: 2)).Verdict.ShouldBe(MySqlResumeVerdict.CheckpointAhead);
+
+        // Without strict mode the sequence numbers do not order the history, so only "ahead" can be said.
+        var lax = Decide(MariaDbCheckpoint("0-1-8", serverId: 1), MariaDbServer("0-2-7", state: "0-1-5,0-2-7", serverId: 2, strict: false), new MySqlResumeValidationOptions { RequireGtidStrictMode = false });
+        lax.Verdict.ShouldBe(MySqlResumeVerdict.CheckpointAhead);
+    }
+
+    [Fact]
     public void Decide_SameSequenceWrittenByAnotherServer_HistoryDiverged()
     {
         var server = MariaDbServer("0-1-100", state: "0-1-100,0-2-90", serverId: 1);

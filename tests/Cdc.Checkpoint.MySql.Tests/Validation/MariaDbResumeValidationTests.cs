@@ -4,7 +4,7 @@ using Cdc.Checkpoint.MySql.Gtid;
 using Cdc.Checkpoint.MySql.Tests.Integration;
 using Cdc.Checkpoint.MySql.Validation;
 using Cdc.Checkpoint.TestServers.MariaDb;
-using Cdc.Checkpoint.TestServers.MariaDb.Ado;
+using MySqlConnector;
 using Shouldly;
 using Xunit;
 
@@ -17,9 +17,9 @@ public sealed class ValidationServers : IAsyncLifetime
 
     public MariaDbTestServer B { get; private set; } = null!;
 
-    public MariaDbTestDataSource SourceA { get; private set; } = null!;
+    public MySqlDataSource SourceA { get; private set; } = null!;
 
-    public MariaDbTestDataSource SourceB { get; private set; } = null!;
+    public MySqlDataSource SourceB { get; private set; } = null!;
 
     public async ValueTask InitializeAsync()
     {
@@ -267,7 +267,7 @@ public sealed class MariaDbResumeValidationTests(ValidationServers servers) : IC
         var builder = new DbConnectionStringBuilder { ConnectionString = servers.A.ConnectionString };
         builder["User"] = "limited";
         builder["Password"] = "limited-pw";
-        await using var limited = new MariaDbTestDataSource(builder.ConnectionString);
+        await using var limited = new MySqlDataSource(builder.ConnectionString);
 
         var ex = await Should.ThrowAsync<CheckpointException>(() => new MySqlResumeValidator(limited).ValidateAsync(null, Ct));
         ex.ErrorCode.ShouldBe(CheckpointErrorCode.Misconfigured);

@@ -5,7 +5,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
-using Cdc.Checkpoint.TestServers.MariaDb.Ado;
+using MySqlConnector;
 
 namespace Cdc.Checkpoint.TestServers.MariaDb;
 
@@ -59,7 +59,8 @@ internal sealed class MariaDbLocalServer
     public string TcpConnectionString(string database) =>
         $"Server=127.0.0.1;Port={Port.ToString(CultureInfo.InvariantCulture)};User={MariaDbTestServer.DefaultUser};Password={Password};Database={database}";
 
-    private string RootSocketConnectionString => $"Socket={SocketPath};User=root;Connect Timeout=2";
+    // Pooling off: these connections are for the fixture's own setup, and a pool would outlive the process it reached.
+    private string RootSocketConnectionString => $"Server={SocketPath};Protocol=Unix;User=root;Connect Timeout=2;Pooling=false";
 
     /// <summary>Creates, initialises and starts a server, then creates the <c>cdc</c> TCP user and the test database.</summary>
     public static async Task<MariaDbLocalServer> StartAsync(MariaDbTestServerOptions options, CancellationToken cancellationToken)
@@ -288,11 +289,11 @@ internal sealed class MariaDbLocalServer
             {
                 try
                 {
-                    await using var connection = new MariaDbTestConnection(RootSocketConnectionString);
+                    await using var connection = new MySqlConnection(RootSocketConnectionString);
                     await connection.OpenAsync(cancellationToken);
                     return null;
                 }
-                catch (MariaDbTestException e)
+                catch (MySqlException e)
                 {
                     lastError = $"{e.Number.ToString(CultureInfo.InvariantCulture)}: {e.Message}";
                 }
@@ -306,18 +307,17 @@ internal sealed class MariaDbLocalServer
 
     private async Task CreateUserAndDatabaseAsync(CancellationToken cancellationToken)
     {
-        await using var connection = new MariaDbTestConnection(RootSocketConnectionString);
+        await using var connection = new MySqlConnection(RootSocketConnectionString);
         await connection.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         // root@localhost only matches the socket, so tests get a TCP user. sql_log_bin=0 keeps the setup out of the
         // binlog and the GTID history: the first transaction a test commits is GTID <domain>-<server_id>-1.
         command.CommandText =
             "SET SESSION sql_log_bin=0; " +
-            "CREATE USER @user@'127.0.0.1' IDENTIFIED BY @password; " +
-            "GRANT ALL PRIVILEGES ON *.* TO @user@'127.0.0.1' WITH GRANT OPTION; " +
+            // The user is a constant and the password hex, so both are safe to inline (DDL takes no parameters here).
+            $"CREATE USER '{MariaDbTestServer.DefaultUser}'@'127.0.0.1' IDENTIFIED BY '{Password}'; " +
+            $"GRANT ALL PRIVILEGES ON *.* TO '{MariaDbTestServer.DefaultUser}'@'127.0.0.1' WITH GRANT OPTION; " +
             $"CREATE DATABASE `{MariaDbTestServer.DefaultDatabase}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;";
-        command.Parameters.AddWithValue("@user", MariaDbTestServer.DefaultUser);
-        command.Parameters.AddWithValue("@password", Password);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
@@ -516,7 +516,7 @@ internal sealed class MariaDbLocalServer
         }
 
         throw new InvalidOperationException(
-            $"'{name}' was not found on PATH or in /usr/sbin. Install MariaDB with `apt-get install -y mariadb-server libmariadb3` " +
+            $"'{name}' was not found on PATH or in /usr/sbin. Install MariaDB with `apt-get install -y mariadb-server` " +
             $"(the system service need not run), or point the tests at a server with {MariaDbTestServer.OverrideVariable}=" +
             "\"Server=127.0.0.1;Port=3306;User=cdc;Password=...;Database=cdctest\".");
     }

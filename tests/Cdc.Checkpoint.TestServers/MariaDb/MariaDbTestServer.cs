@@ -1,7 +1,7 @@
 using System.Data.Common;
 using System.Globalization;
 using System.Security.Cryptography;
-using Cdc.Checkpoint.TestServers.MariaDb.Ado;
+using MySqlConnector;
 
 namespace Cdc.Checkpoint.TestServers.MariaDb;
 
@@ -42,8 +42,8 @@ public sealed class MariaDbTestServer : IAsyncDisposable
         _local = local;
         _baseConnectionString = baseConnectionString;
         _isShared = isShared;
-        var settings = MariaDbConnectionSettings.Parse(baseConnectionString);
-        Database = settings.Database ?? DefaultDatabase;
+        var settings = new MySqlConnectionStringBuilder(baseConnectionString);
+        Database = string.IsNullOrEmpty(settings.Database) ? DefaultDatabase : settings.Database;
         ConnectionString = GetConnectionString(Database);
     }
 
@@ -99,23 +99,31 @@ public sealed class MariaDbTestServer : IAsyncDisposable
     public string GetConnectionString(string database)
     {
         ArgumentException.ThrowIfNullOrEmpty(database);
-        var builder = new DbConnectionStringBuilder { ConnectionString = _baseConnectionString };
-        foreach (var key in new[] { "database", "initial catalog" })
-        {
-            builder.Remove(key);
-        }
-
-        builder["Database"] = database;
-        return builder.ConnectionString;
+        return new MySqlConnectionStringBuilder(_baseConnectionString) { Database = database }.ConnectionString;
     }
 
-    /// <summary>A data source for <see cref="Database"/> (or <paramref name="database"/>), to pass to code taking a <see cref="DbDataSource"/>.</summary>
-    public MariaDbTestDataSource CreateDataSource(string? database = null) =>
+    /// <summary>
+    /// A MySqlConnector data source (pooled) for <see cref="Database"/> (or <paramref name="database"/>), as production
+    /// code builds one. The caller disposes it.
+    /// </summary>
+    public MySqlDataSource CreateDataSource(string? database = null) =>
         new(database is null ? ConnectionString : GetConnectionString(database));
 
-    /// <summary>Opens a connection to <see cref="Database"/> (or <paramref name="database"/>).</summary>
-    public async Task<MariaDbTestConnection> OpenConnectionAsync(string? database = null, CancellationToken cancellationToken = default) =>
-        await CreateDataSource(database).OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+    /// <summary>Opens a MySqlConnector connection to <see cref="Database"/> (or <paramref name="database"/>).</summary>
+    public async Task<MySqlConnection> OpenConnectionAsync(string? database = null, CancellationToken cancellationToken = default)
+    {
+        var connection = new MySqlConnection(database is null ? ConnectionString : GetConnectionString(database));
+        try
+        {
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
 
     /// <summary>
     /// Creates an empty database with a unique name (<paramref name="prefix"/> plus random hex) and returns its name.
@@ -142,6 +150,85 @@ public sealed class MariaDbTestServer : IAsyncDisposable
     {
         var local = _local ?? throw new InvalidOperationException($"The server from {OverrideVariable} is not ours to restart.");
         await local.RestartAsync(cancellationToken).ConfigureAwait(false);
+
+        // Pooled connections to the old process are dead; drop them so the next open does not meet one.
+        MySqlConnection.ClearAllPools();
+    }
+
+    /// <summary>
+    /// Makes this throwaway server a replica of <paramref name="primary"/> (another throwaway server) over GTID:
+    /// <c>CHANGE MASTER TO … MASTER_USE_GTID=slave_pos</c> and <c>START SLAVE</c>, then waits until both replication
+    /// threads run. With <c>log_slave_updates=ON</c> (the default here) the replica binlogs what it applies, so its
+    /// <c>gtid_binlog_state</c> carries the primary's server id.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Either server is external, or replication did not start (the message has the replica's status).</exception>
+    public async Task StartReplicationAsync(MariaDbTestServer primary, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(primary);
+        var source = primary._local ?? throw new InvalidOperationException($"The primary from {OverrideVariable} is not a throwaway server.");
+        _ = _local ?? throw new InvalidOperationException($"The server from {OverrideVariable} is not ours to make a replica.");
+        await using var connection = await OpenConnectionAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        await using (var change = connection.CreateCommand())
+        {
+            // Kept out of the binlog so that the replica's own GTID history starts with what a test writes.
+            change.CommandText =
+                "SET SESSION sql_log_bin=0; " +
+                $"CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={source.Port.ToString(CultureInfo.InvariantCulture)}, " +
+                $"MASTER_USER='{DefaultUser}', MASTER_PASSWORD='{source.Password}', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1; " +
+                "START SLAVE";
+            await change.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            var status = await ReplicaStatusAsync(connection, cancellationToken).ConfigureAwait(false);
+            if (status.TryGetValue("Slave_IO_Running", out var io) && io == "Yes" && status.TryGetValue("Slave_SQL_Running", out var sql) && sql == "Yes")
+            {
+                return;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new InvalidOperationException(
+                    $"Replication from {primary} to {this} did not start within 60 s: " + string.Join(", ", status.Where(p => p.Key.Contains("Running", StringComparison.Ordinal) || p.Key.Contains("Error", StringComparison.Ordinal)).Select(p => $"{p.Key}={p.Value}")));
+            }
+
+            await Task.Delay(50, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Waits (<c>MASTER_GTID_WAIT</c>, up to 60 s) until this replica has applied everything <paramref name="primary"/> has binlogged so far.</summary>
+    /// <exception cref="InvalidOperationException">The replica did not catch up in time.</exception>
+    public async Task WaitForReplicationAsync(MariaDbTestServer primary, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(primary);
+        string position;
+        await using (var source = await primary.OpenConnectionAsync(cancellationToken: cancellationToken).ConfigureAwait(false))
+        await using (var read = new MySqlCommand("SELECT @@GLOBAL.gtid_binlog_pos", source))
+        {
+            position = Convert.ToString(await read.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture) ?? string.Empty;
+        }
+
+        await using var connection = await OpenConnectionAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        await using var wait = new MySqlCommand("SELECT MASTER_GTID_WAIT(@position, 60)", connection);
+        wait.Parameters.AddWithValue("@position", position);
+        var result = Convert.ToInt64(await wait.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture);
+        if (result != 0)
+        {
+            throw new InvalidOperationException($"{this} did not reach the primary's GTID position '{position}' within 60 s (MASTER_GTID_WAIT returned {result}).");
+        }
+    }
+
+    /// <summary>
+    /// <c>STOP SLAVE</c> and <c>RESET SLAVE ALL</c>: this server stops replicating and keeps what it applied — a network
+    /// split, after which the former replica can be written to as a promoted primary.
+    /// </summary>
+    public async Task StopReplicationAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        await using var stop = new MySqlCommand("STOP SLAVE; RESET SLAVE ALL", connection);
+        await stop.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The last lines of a throwaway server's error log (empty for an external server).</summary>
@@ -184,7 +271,7 @@ public sealed class MariaDbTestServer : IAsyncDisposable
             await server.ReadServerFactsAsync(cancellationToken).ConfigureAwait(false);
             return server;
         }
-        catch (Exception e) when (e is MariaDbTestException or InvalidOperationException)
+        catch (Exception e) when (e is MySqlException or InvalidOperationException)
         {
             var log = local.ReadLogTail(40);
             var root = local.Root;
@@ -212,7 +299,7 @@ public sealed class MariaDbTestServer : IAsyncDisposable
         {
             await server.ReadServerFactsAsync(CancellationToken.None).ConfigureAwait(false);
         }
-        catch (MariaDbTestException e)
+        catch (MySqlException e)
         {
             throw new InvalidOperationException(
                 $"Cannot use the server named by {OverrideVariable}: {e.Number.ToString(CultureInfo.InvariantCulture)} {e.Message}. " +
@@ -220,6 +307,22 @@ public sealed class MariaDbTestServer : IAsyncDisposable
         }
 
         return server;
+    }
+
+    private static async Task<Dictionary<string, string>> ReplicaStatusAsync(MySqlConnection connection, CancellationToken cancellationToken)
+    {
+        await using var command = new MySqlCommand("SHOW SLAVE STATUS", connection);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var status = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            for (var i = 0; i < reader.FieldCount; i++)
+            {
+                status[reader.GetName(i)] = reader.IsDBNull(i) ? string.Empty : Convert.ToString(reader.GetValue(i), CultureInfo.InvariantCulture) ?? string.Empty;
+            }
+        }
+
+        return status;
     }
 
     private async Task ReadServerFactsAsync(CancellationToken cancellationToken)
@@ -233,8 +336,8 @@ public sealed class MariaDbTestServer : IAsyncDisposable
             throw new InvalidOperationException("SELECT @@server_id returned no row.");
         }
 
-        ServerId = reader.GetFieldValue<uint>(0);
-        GtidDomainId = reader.GetFieldValue<uint>(1);
+        ServerId = Convert.ToUInt32(reader.GetValue(0), CultureInfo.InvariantCulture);
+        GtidDomainId = Convert.ToUInt32(reader.GetValue(1), CultureInfo.InvariantCulture);
         Version = reader.GetString(2);
     }
 }
