@@ -61,6 +61,10 @@ internal sealed class RecordReport
 
     public DateTimeOffset? SavedAt { get; init; }
 
+    /// <summary>The record's CRC-32C (8 hex digits), verified when it was read; null for format versions without one.</summary>
+    [JsonPropertyName("crc32c")]
+    public string? Crc32C { get; init; }
+
     public string? Mode { get; init; }
 
     public string? LinkTarget { get; init; }

@@ -253,7 +253,7 @@ public sealed class FileCheckpoint : ICheckpointStore, IDisposable, IAsyncDispos
     }
 
     /// <summary>
-    /// Rewrites every record of an older format version (rustcdc v1) in the current format, keeping the original bytes
+    /// Rewrites every record of an older format version (rustcdc v1, or v2 which has no checksum) in the current format, keeping the original bytes
     /// in <c>checkpoint_{source}.json.v{N}.bak</c>. The offset and count are unchanged.
     /// </summary>
     /// <param name="dryRun">Only report what would be upgraded.</param>
