@@ -141,4 +141,41 @@ public sealed class RecordIntegrityTests : IDisposable
         LeaseInfo.TryParse("""{"lease_format_version":1,"host":"h","pid":1,"epoch":7}"""u8).ShouldNotBeNull().Epoch.ShouldBe(7);
         LeaseInfo.TryParse("""{"lease_format_version":1,"host":"h","pid":1,"epoch":7,"epoch":1}"""u8).ShouldBeNull();
     }
+
+    /// <summary>The JSON examples of docs/file-format.md, in the order they appear.</summary>
+    internal static IReadOnlyList<string> DocumentedRecords()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Cdc.sln")))
+        {
+            directory = directory.Parent;
+        }
+
+        var doc = File.ReadAllText(Path.Combine(directory.ShouldNotBeNull("the repository root (Cdc.sln) above the test binaries").FullName, "docs", "file-format.md"));
+        return [.. System.Text.RegularExpressions.Regex.Matches(doc, "```json\n(.*?)```", System.Text.RegularExpressions.RegexOptions.Singleline)
+            .Select(m => m.Groups[1].Value)
+            .Where(text => text.Contains("checkpoint_format_version", StringComparison.Ordinal))];
+    }
+
+    [Fact]
+    public void Docs_V3AndV2Examples_LoadAsDocumentedAndByte92OfV2IsTheCountsFirstDigit()
+    {
+        var examples = DocumentedRecords();
+        var v3 = examples.Single(e => e.Contains("\"checkpoint_format_version\": 3", StringComparison.Ordinal));
+        var v2 = examples.Single(e => e.Contains("\"checkpoint_format_version\": 2", StringComparison.Ordinal));
+        foreach (var (text, version) in new[] { (v3, 3), (v2, 2) })
+        {
+            var record = CheckpointRecordFile.Parse(Encoding.UTF8.GetBytes(text), "/docs/" + RecordName, OffsetCodecRegistry.Empty.WithPostgres());
+            record.FormatVersion.ShouldBe(version);
+            record.CommittedEventCount.ShouldBe(1842UL);
+            record.Offset.ShouldBe(new PostgresOffset(NpgsqlLogSequenceNumber.Parse("0/16B3F20"), "orders_slot", 7311234567890123456, 1));
+        }
+
+        var flipped = Encoding.UTF8.GetBytes(v2);
+        flipped[92].ShouldBe((byte)'1');
+        flipped[92] ^= 0x02;
+        CheckpointRecordFile.Parse(flipped, "/docs/" + RecordName, OffsetCodecRegistry.Empty.WithPostgres()).CommittedEventCount.ShouldBe(3842UL, "version 2 has no checksum: this is why version 3 exists");
+        var v3Flipped = Encoding.UTF8.GetBytes(v3.Replace("1842", "3842", StringComparison.Ordinal));
+        Should.Throw<CheckpointException>(() => CheckpointRecordFile.Parse(v3Flipped, "/docs/" + RecordName, OffsetCodecRegistry.Empty.WithPostgres())).ErrorCode.ShouldBe(CheckpointErrorCode.Corrupt);
+    }
 }
