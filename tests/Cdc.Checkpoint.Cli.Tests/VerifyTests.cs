@@ -69,6 +69,29 @@ public sealed class VerifyTests : IDisposable
     }
 
     [Fact]
+    public async Task Verify_RustcdcRecordsWithOddSlotOrGtid_ReadableWithAWarningAndMigratable()
+    {
+        _dir.Write("checkpoint_postgres.json", """{"checkpoint_format_version":1,"source_type":"postgres","committed_event_count":11,"offset":{"lsn":99,"slot_name":"slot-a"}}""");
+
+        var verify = (await Tool.RunAsync("verify", _dir.Path, "--json")).ShouldExit(0).Json();
+        var inspect = (await Tool.RunAsync("inspect", _dir.Path)).ShouldExit(0).StdOut;
+
+        Messages(verify.GetProperty("notes")).ShouldContain(n => n.Contains("slot name 'slot-a' is not a valid PostgreSQL slot name") && n.Contains("resume validation refuses it"));
+        inspect.ShouldContain("Warning: checkpoint_postgres.json: slot name 'slot-a'");
+        inspect.ShouldContain("slot=slot-a lsn=0/63");
+        (await Tool.RunAsync("migrate", _dir.Path)).ShouldExit(0);
+        (await Tool.RunAsync("inspect", _dir.Path, "--json")).ShouldExit(0).Json().GetProperty("records")[0].GetProperty("format_version").GetInt32().ShouldBe(3);
+
+        using var mysql = new TempDirectory();
+        mysql.Write("checkpoint_mysql.json", """{"checkpoint_format_version":1,"source_type":"mysql","committed_event_count":7,"offset":{"gtid":"0-1-100","binlog_file":"mysql-bin.000001","binlog_pos":8}}""");
+        var mysqlInspect = (await Tool.RunAsync("inspect", mysql.Path)).ShouldExit(0).StdOut;
+        mysqlInspect.ShouldContain("0-1-100");
+        mysqlInspect.ShouldContain("a MariaDB GTID position");
+        (await Tool.RunAsync("migrate", mysql.Path)).ShouldExit(0);
+        (await Tool.RunAsync("verify", mysql.Path)).ShouldExit(0);
+    }
+
+    [Fact]
     public async Task Verify_EveryKindOfProblem_IsListedAndExitIsOne()
     {
         await Fixtures.SaveAsync(_dir.Path, Fixtures.Pg("0/10"), 1);

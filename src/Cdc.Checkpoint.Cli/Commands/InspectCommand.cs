@@ -59,6 +59,7 @@ internal static class InspectCommand
                 Mode = file.Mode is { } mode ? FileModes.Format(mode) : null,
                 Offset = record.Offset.ToString(),
                 OffsetJson = record.Offset.ToJsonElement(),
+                Warning = LegacyValues.Describe(record),
             }
             : new RecordReport
             {
@@ -127,6 +128,11 @@ internal static class InspectCommand
             }
 
             terminal.Write(table);
+        }
+
+        foreach (var record in report.Records.Where(r => r.Warning is not null))
+        {
+            terminal.Line($"Warning: {record.File}: {record.Warning}");
         }
 
         var unusable = report.Records.Where(r => r.Error is not null).ToList();

@@ -84,10 +84,15 @@ internal static class VerifyCommand
             {
                 Problem(record.Path, error.Message);
             }
-            else if (record.Record!.FormatVersion < FileCheckpoint.CurrentFormatVersion)
+            else if (LegacyValues.Describe(record.Record!) is { } warning)
             {
-                var origin = record.Record.FormatVersion == 1 ? " (rustcdc)" : string.Empty;
-                Note(record.Path, $"'{record.Path}' is format version {record.Record.FormatVersion}{origin}, which carries no checksum: damage that leaves valid JSON would go unnoticed. It is read as it is; `cdc-checkpoint migrate '{dir}'` upgrades it to version {FileCheckpoint.CurrentFormatVersion} (CRC-32C) and keeps a backup.");
+                Note(record.Path, $"'{record.Path}': {warning}");
+            }
+
+            if (record.Record is { } readable && readable.FormatVersion < FileCheckpoint.CurrentFormatVersion)
+            {
+                var origin = readable.FormatVersion == 1 ? " (rustcdc)" : string.Empty;
+                Note(record.Path, $"'{record.Path}' is format version {readable.FormatVersion}{origin}, which carries no checksum: damage that leaves valid JSON would go unnoticed. It is read as it is; `cdc-checkpoint migrate '{dir}'` upgrades it to version {FileCheckpoint.CurrentFormatVersion} (CRC-32C) and keeps a backup.");
             }
         }
 

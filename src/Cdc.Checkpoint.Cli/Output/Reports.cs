@@ -76,6 +76,9 @@ internal sealed class RecordReport
     public JsonElement? OffsetJson { get; init; }
 
     public ErrorReport? Error { get; init; }
+
+    /// <summary>A legacy value kept as written that resume validation will judge (an odd rustcdc slot name or GTID).</summary>
+    public string? Warning { get; init; }
 }
 
 internal sealed class ErrorReport

@@ -222,10 +222,21 @@ public sealed class FileCheckpoint : ICheckpointStore, IDisposable, IAsyncDispos
             return null;
         }
 
-        return record.Offset as TOffset ?? throw new CheckpointException(
-            CheckpointErrorCode.MixedSourceFamilies,
-            $"The latest checkpoint in '{DirectoryPath}' is a {record.SourceType} offset ({record.Offset}), not a {typeof(TOffset).Name}. Point this consumer at its own checkpoint directory.")
-        { Path = DirectoryPath };
+        if (record.Offset is TOffset typed)
+        {
+            return typed;
+        }
+
+        // The codec of TOffset reads this source type, yet the record stayed opaque: a legacy value it could not type.
+        throw record.Offset is GenericOffset && TOffset.OffsetCodec.CanRead(record.SourceType)
+            ? new CheckpointException(
+                CheckpointErrorCode.Misconfigured,
+                $"The {record.SourceType} checkpoint in '{DirectoryPath}' ({record.Offset}) is kept as written because it is not a valid {typeof(TOffset).Name} (a legacy rustcdc value); `cdc-checkpoint inspect '{DirectoryPath}'` says why. Validate it against the server with the provider's resume validator, or record the real position with `cdc-checkpoint rewind`.")
+            { Path = DirectoryPath }
+            : new CheckpointException(
+                CheckpointErrorCode.MixedSourceFamilies,
+                $"The latest checkpoint in '{DirectoryPath}' is a {record.SourceType} offset ({record.Offset}), not a {typeof(TOffset).Name}. Point this consumer at its own checkpoint directory.")
+            { Path = DirectoryPath };
     }
 
     /// <summary>The committed event count of the latest record, or 0 when there is none.</summary>
