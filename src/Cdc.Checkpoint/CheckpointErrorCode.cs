@@ -68,4 +68,25 @@ public enum CheckpointErrorCode
 
     /// <summary>An identity bound to a checkpoint (consumer, region) does not match the caller's.</summary>
     IdentityMismatch = 21,
+
+    /// <summary>Reading a checkpoint file or listing its directory failed with an I/O error (EIO); check the disk. Not transient.</summary>
+    ReadFailed = 22,
+
+    /// <summary>The operating system denied access (EACCES, EPERM), or a file is owned by another user; fix ownership with <c>chown</c> or run as the owner.</summary>
+    PermissionDenied = 23,
+
+    /// <summary>Where a checkpoint file belongs there is something else: a FIFO, socket, device or directory, or a file with more than one hard link. Nothing is read or written through it; remove it.</summary>
+    UnsafeFile = 24,
+
+    /// <summary>The process ran out of file descriptors or memory (EMFILE, ENFILE, ENOMEM). Transient: retry once resources are free.</summary>
+    ResourceExhausted = 25,
+
+    /// <summary>This process no longer holds the owner lease of the directory (the lease file was deleted or replaced, or the directory was moved); it writes nothing more. Restart the consumer.</summary>
+    LeaseLost = 26,
+
+    /// <summary>A counter that only grows (write sequence, lease epoch) is at its maximum; nothing was written.</summary>
+    LimitReached = 27,
+
+    /// <summary>A checkpoint file was changed by someone other than its owner since the owner last read or wrote it; nothing was written.</summary>
+    ModifiedExternally = 28,
 }

@@ -46,9 +46,10 @@ public sealed class CheckpointException : Exception
 
     /// <summary>
     /// <see langword="true"/> when retrying the same operation later may succeed without anyone changing anything
-    /// (another owner may go away, a slot may become free). Data errors and refusals are never transient.
+    /// (another owner may go away, a slot may become free, file descriptors may be released). Data errors, I/O errors
+    /// and refusals are never transient.
     /// </summary>
-    public bool IsTransient => ErrorCode is CheckpointErrorCode.LeaseHeld or CheckpointErrorCode.InUse;
+    public bool IsTransient => ErrorCode is CheckpointErrorCode.LeaseHeld or CheckpointErrorCode.InUse or CheckpointErrorCode.ResourceExhausted;
 
     /// <summary>The path of the file or directory involved, when there is one.</summary>
     public string? Path { get; init; }

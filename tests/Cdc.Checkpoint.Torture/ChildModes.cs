@@ -58,6 +58,18 @@ public static class ChildModes
         return 0;
     }
 
+    /// <summary>One audited rewind, for fault injection.</summary>
+    /// <param name="dir">The checkpoint directory.</param>
+    /// <param name="count">The count to rewind to (with its offset).</param>
+    /// <returns>0 when rewound; 1 (after printing <c>error CODE</c>) when it failed.</returns>
+    public static async Task<int> RewindOnceAsync(string dir, ulong count)
+    {
+        using var checkpoint = new FileCheckpoint(dir, TortureOffsets.Options());
+        await checkpoint.RewindAsync(TortureOffsets.At(count), count, "fault injection");
+        Out(string.Create(CultureInfo.InvariantCulture, $"ok {count}"));
+        return 0;
+    }
+
     /// <summary>Takes the lease and loads the latest record.</summary>
     /// <param name="dir">The checkpoint directory.</param>
     /// <returns>The exit code.</returns>
@@ -75,6 +87,47 @@ public static class ChildModes
 
         var lsn = record.Offset is PostgresOffset pg ? PostgresOffset.FormatLsn(pg.Lsn) : record.Offset.ToString();
         Out(string.Create(CultureInfo.InvariantCulture, $"record {record.CommittedEventCount} {lsn} v{record.FormatVersion}"));
+        return 0;
+    }
+
+    /// <summary>
+    /// A long-lived owner driven by stdin: takes the lease, then for <c>save N</c> prints <c>ok N</c> and for <c>load</c>
+    /// prints <c>record N</c> or <c>none</c>; a refusal prints <c>error CODE</c> and the owner stays alive for more commands.
+    /// </summary>
+    /// <param name="dir">The checkpoint directory.</param>
+    /// <returns>The exit code.</returns>
+    public static async Task<int> OwnerAsync(string dir)
+    {
+        using var checkpoint = new FileCheckpoint(dir, TortureOffsets.Options());
+        var lease = await checkpoint.AcquireLeaseAsync();
+        Out(string.Create(CultureInfo.InvariantCulture, $"lease {lease.Epoch}"));
+        while (Console.In.ReadLine() is { } command)
+        {
+            try
+            {
+                if (command.StartsWith("save ", StringComparison.Ordinal))
+                {
+                    var count = ulong.Parse(command["save ".Length..], CultureInfo.InvariantCulture);
+                    await checkpoint.SaveAsync(TortureOffsets.At(count), count);
+                    Out(string.Create(CultureInfo.InvariantCulture, $"ok {count}"));
+                }
+                else if (command == "load")
+                {
+                    var record = await checkpoint.LoadLatestAsync();
+                    Out(record is null ? "none" : string.Create(CultureInfo.InvariantCulture, $"record {record.CommittedEventCount}"));
+                }
+                else
+                {
+                    Out($"error unknown-command {command}");
+                }
+            }
+            catch (CheckpointException ex)
+            {
+                Console.Error.WriteLine(ex.Message);
+                Out($"error {ex.ErrorCode}");
+            }
+        }
+
         return 0;
     }
 

@@ -14,6 +14,8 @@ const string Usage = """
                               after each save; exits when stdin closes or after MAX saves
       save-once DIR N         save the offset of count N once: "ok N" (exit 0) or "error CODE" (exit 1)
       show DIR                take the lease and load: "lease E", then "record COUNT LSN vVERSION" or "none"
+      owner DIR               take the lease, then per stdin line "save N" -> "ok N", "load" -> "record N"/"none"; "error CODE" on refusal
+      rewind-once DIR N       one audited rewind to N: "ok N" or "error CODE"
       manifest-writer DIR [MAX] [--no-cleanup]
                               clean up a manifest store, restore a coordinator ("cleaned D T" or "cleaned skipped",
                               "restored ID", "start SOURCE N" per source, "ready"), then commit 4 sources concurrently:
@@ -57,6 +59,8 @@ try
         "writer" => await ChildModes.WriterAsync(dir, args.Length > 2 ? ulong.Parse(args[2], CultureInfo.InvariantCulture) : ulong.MaxValue),
         "save-once" when args.Length == 3 => await ChildModes.SaveOnceAsync(dir, ulong.Parse(args[2], CultureInfo.InvariantCulture)),
         "show" => await ChildModes.ShowAsync(dir),
+        "owner" => await ChildModes.OwnerAsync(dir),
+        "rewind-once" when args.Length == 3 => await ChildModes.RewindOnceAsync(dir, ulong.Parse(args[2], CultureInfo.InvariantCulture)),
         "manifest-writer" => await ManifestChildModes.WriterAsync(dir, args),
         "manifest-show" => await ManifestChildModes.ShowAsync(dir),
         "lease-race" => await ChildModes.LeaseRaceAsync(dir),

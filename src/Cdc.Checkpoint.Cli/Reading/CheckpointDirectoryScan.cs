@@ -1,4 +1,5 @@
 using Cdc.Checkpoint.Files;
+using Cdc.Checkpoint.Internal;
 using Cdc.Checkpoint.Leasing;
 using Cdc.Checkpoint.MySql;
 using Cdc.Checkpoint.Offsets;
@@ -82,14 +83,24 @@ internal sealed class CheckpointDirectoryScan
         RequireDirectory(full);
         var scan = new CheckpointDirectoryScan(full);
         var info = new DirectoryInfo(full);
-        scan.DirectoryLinkTarget = info.LinkTarget;
-        scan.DirectoryMode = File.GetUnixFileMode(full);
+        List<FileSystemInfo> entries;
+        try
+        {
+            scan.DirectoryLinkTarget = info.LinkTarget;
+            scan.DirectoryMode = File.GetUnixFileMode(full);
+            entries = [.. info.EnumerateFileSystemInfos().OrderBy(e => e.Name, StringComparer.Ordinal)];
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw SafeFile.Failure(ex, full, "list the checkpoint directory");
+        }
 
         var records = new List<RecordFile>();
         var others = new List<FileSystemInfo>();
-        foreach (var entry in info.EnumerateFileSystemInfos().OrderBy(e => e.Name, StringComparer.Ordinal))
+        foreach (var entry in entries)
         {
-            var sourceType = entry is FileInfo ? CheckpointRecordFile.SourceTypeOf(entry.Name) : null;
+            // Whatever holds a record's name (a directory, a link to one) is that record, and is refused when read.
+            var sourceType = CheckpointRecordFile.SourceTypeOf(entry.Name);
             if (sourceType is null)
             {
                 others.Add(entry);
@@ -153,11 +164,7 @@ internal sealed class CheckpointDirectoryScan
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            return new RecordFile(path, sourceType, null, mode, linkTarget, new CheckpointException(
-                CheckpointErrorCode.Corrupt,
-                $"Could not read '{path}': {ex.Message}. Check that it is a regular file readable by this user.",
-                ex)
-            { Path = path });
+            return new RecordFile(path, sourceType, null, mode, linkTarget, SafeFile.Failure(ex, path, "read"));
         }
     }
 }

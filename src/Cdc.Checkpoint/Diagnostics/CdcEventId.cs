@@ -44,4 +44,10 @@ public static partial class CdcEventId
 
     /// <summary>The lease is held by another live process.</summary>
     public const int LeaseHeld = 2003;
+
+    /// <summary>This process lost the owner lease (lease file deleted or replaced, directory moved); it writes nothing more.</summary>
+    public const int LeaseLost = 2004;
+
+    /// <summary>A checkpoint file was changed by another writer since this owner last read or wrote it.</summary>
+    public const int ModifiedExternally = 2005;
 }

@@ -57,4 +57,12 @@ internal static partial class Log
     [LoggerMessage(EventId = CdcEventId.LeaseHeld, Level = LogLevel.Warning,
         Message = "The owner lease of {Directory} is held by {Owner}")]
     public static partial void LeaseHeld(ILogger logger, string directory, string owner);
+
+    [LoggerMessage(EventId = CdcEventId.LeaseLost, Level = LogLevel.Critical,
+        Message = "Lost the owner lease of {Directory}: {Reason}; no further writes")]
+    public static partial void LeaseLost(ILogger logger, string directory, string reason);
+
+    [LoggerMessage(EventId = CdcEventId.ModifiedExternally, Level = LogLevel.Critical,
+        Message = "Checkpoint file {Path} was changed by another writer: {Reason}")]
+    public static partial void ModifiedExternally(ILogger logger, string path, string reason);
 }

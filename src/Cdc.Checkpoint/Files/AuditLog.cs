@@ -1,47 +1,90 @@
 using Cdc.Checkpoint.Internal;
+using Microsoft.Win32.SafeHandles;
 
 namespace Cdc.Checkpoint.Files;
 
 /// <summary>An append-only, fsynced, 0600 log of the dangerous operations (rewind, reset) done to a directory.</summary>
+/// <remarks>
+/// A failed append leaves the log as it was: a log this call created is removed again, an existing one is truncated
+/// back to its previous length, so "nothing else was changed" stays true (a full disk used to leave an empty log).
+/// </remarks>
 internal static class AuditLog
 {
     public static void Append(string directory, string fileName, ReadOnlySpan<byte> line)
     {
         var path = Path.Combine(directory, fileName);
-        if (new FileInfo(path).LinkTarget is not null)
+        if (!LibC.IsSupported)
         {
-            throw DurableFile.SymlinkRefused(path);
+            AppendManaged(path, line);
+            return;
         }
 
-        var created = !File.Exists(path);
-        var options = new FileStreamOptions { Mode = FileMode.Append, Access = FileAccess.Write, Share = FileShare.Read };
-        if (!OperatingSystem.IsWindows())
+        var existed = LibC.Lstat(path, out _) == 0;
+        var fd = LibC.OpenAppendNoFollow(path, (int)DurableFile.PrivateFileMode);
+        if (fd < 0)
         {
-            options.UnixCreateMode = DurableFile.PrivateFileMode;
+            throw Failed(path, SafeFile.Failure(-fd, path, "open the audit log"));
         }
 
-        try
+        using var handle = new SafeFileHandle(fd, ownsHandle: true);
+        var status = SafeFile.Stat(handle, path);
+        SafeFile.Check(status, path, SafeFile.Rules.All);
+        var created = !existed && status.Size == 0;
+        var errno = LibC.WriteAll(fd, line);
+        if (errno == 0)
         {
-            using var stream = new FileStream(path, options);
-            stream.Write(line);
-            stream.Flush(flushToDisk: false);
-            if (LibC.IsSupported)
-            {
-                var errno = LibC.Fsync((int)stream.SafeFileHandle.DangerousGetHandle());
-                if (errno != 0)
-                {
-                    throw new CheckpointException(CheckpointErrorCode.WriteFailed, $"fsync of the audit log '{path}' failed: {LibC.Describe(errno)}. Nothing else was changed.") { Path = path };
-                }
-            }
+            errno = LibC.Fsync(fd);
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+
+        if (errno != 0)
         {
-            throw new CheckpointException(CheckpointErrorCode.WriteFailed, $"Could not append to the audit log '{path}': {ex.Message}. Nothing else was changed.", ex) { Path = path };
+            Undo(path, fd, created, status.Size);
+            throw new CheckpointException(
+                CheckpointErrorCode.WriteFailed,
+                $"Could not append to the audit log '{path}': {LibC.Describe(errno)}. The log was left as it was and nothing else was changed; check free disk space and the disk, then retry.")
+            { Path = path };
         }
 
         if (created)
         {
             DurableFile.FsyncDirectory(directory, path);
+        }
+    }
+
+    private static void Undo(string path, int fd, bool created, long previousLength)
+    {
+        if (created)
+        {
+            DurableFile.TryDelete(path);
+        }
+        else
+        {
+            _ = LibC.Ftruncate(fd, previousLength);
+        }
+    }
+
+    private static CheckpointException Failed(string path, CheckpointException cause) => new(
+        cause.ErrorCode == CheckpointErrorCode.ReadFailed ? CheckpointErrorCode.WriteFailed : cause.ErrorCode,
+        $"{cause.Message} The audit entry was not written, so nothing else was changed.",
+        cause)
+    { Path = path };
+
+    private static void AppendManaged(string path, ReadOnlySpan<byte> line)
+    {
+        if (new FileInfo(path).LinkTarget is not null)
+        {
+            throw DurableFile.SymlinkRefused(path);
+        }
+
+        try
+        {
+            using var stream = new FileStream(path, new FileStreamOptions { Mode = FileMode.Append, Access = FileAccess.Write, Share = FileShare.Read });
+            stream.Write(line);
+            stream.Flush(flushToDisk: true);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new CheckpointException(CheckpointErrorCode.WriteFailed, $"Could not append to the audit log '{path}': {ex.Message}. Nothing else was changed.", ex) { Path = path };
         }
     }
 }

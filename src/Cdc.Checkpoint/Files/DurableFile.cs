@@ -52,6 +52,7 @@ internal static class DurableFile
     private static bool Write(string directory, string fileName, ReadOnlySpan<byte> contents, bool overwrite)
     {
         var finalPath = Path.Combine(directory, fileName);
+        _ = RefuseSharedDirectory(directory, finalPath);
         var tempPath = Path.Combine(directory, TempNameForTests?.Invoke(directory, fileName) ?? NextTempName(fileName));
         var created = false;
         var renamed = false;
@@ -85,6 +86,36 @@ internal static class DurableFile
                 TryDelete(tempPath);
             }
         }
+    }
+
+    /// <summary>
+    /// Refuses to write into a directory that group or other users can write: they could replace, link or delete the
+    /// file between this write and the next read. Reading such a directory stays possible (inspect, verify).
+    /// </summary>
+    /// <exception cref="CheckpointException"><see cref="CheckpointErrorCode.InsecurePermissions"/>, with the chmod that fixes it.</exception>
+    /// <returns>What stat said about the directory (default off Linux).</returns>
+    public static FileStatus RefuseSharedDirectory(string directory, string? changedPath = null)
+    {
+        if (!LibC.IsSupported)
+        {
+            return default;
+        }
+
+        var errno = LibC.Stat(directory, out var status);
+        if (errno != 0)
+        {
+            throw SafeFile.Failure(errno, directory, "stat the directory");
+        }
+
+        if ((status.Permissions & (UnixFileMode.GroupWrite | UnixFileMode.OtherWrite)) != 0)
+        {
+            throw new CheckpointException(
+                CheckpointErrorCode.InsecurePermissions,
+                $"Directory '{directory}' has mode {FormatMode(status.Permissions)}: group or other users can create, replace or delete the files in it, so nothing is written there{(changedPath is null ? string.Empty : $" ('{changedPath}' is unchanged)")}. Run: chmod 700 '{directory}'")
+            { Path = directory };
+        }
+
+        return status;
     }
 
     /// <summary>
@@ -334,126 +365,18 @@ internal static class DurableFile
     }
 
     /// <summary>
-    /// Reads a whole file without following a symbolic link, refusing files larger than <paramref name="maxBytes"/>
-    /// and, when <paramref name="requirePrivate"/>, files readable or writable by group or other.
+    /// Reads a whole file through <see cref="SafeFile"/>: never through a link, only a regular file with one link owned
+    /// by this user and, when <paramref name="requirePrivate"/>, not readable or writable by group or other; at most
+    /// <paramref name="maxBytes"/> long.
     /// </summary>
     /// <returns>The contents, or <see langword="null"/> when the file does not exist.</returns>
-    /// <exception cref="CheckpointException">The file is a link, too large, insecure or unreadable.</exception>
-    public static byte[]? ReadPrivate(string path, long maxBytes, bool requirePrivate = true)
-    {
-        using var handle = OpenNoFollow(path);
-        if (handle is null)
-        {
-            return null;
-        }
+    /// <exception cref="CheckpointException">The file cannot be trusted or read.</exception>
+    public static byte[]? ReadPrivate(string path, long maxBytes, bool requirePrivate = true) =>
+        SafeFile.ReadAll(path, maxBytes, requirePrivate ? SafeFile.Rules.All : SafeFile.Rules.All & ~SafeFile.Rules.Private);
 
-        if (requirePrivate && !OperatingSystem.IsWindows())
-        {
-            var mode = File.GetUnixFileMode(handle);
-            if ((mode & (UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute |
-                         UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute)) != 0)
-            {
-                throw new CheckpointException(
-                    CheckpointErrorCode.InsecurePermissions,
-                    $"Checkpoint file '{path}' has insecure permissions {FormatMode(mode)}; it must not be readable or writable by group or other users. Run: chmod 600 '{path}'")
-                { Path = path };
-            }
-        }
+    internal static CheckpointException SymlinkRefused(string path) => SafeFile.SymlinkRefused(path);
 
-        if (!IsRegularFile(handle))
-        {
-            throw new CheckpointException(
-                CheckpointErrorCode.Corrupt,
-                $"'{path}' is not a regular file (a FIFO, socket or device); checkpoint files are regular files. Remove it.")
-            { Path = path };
-        }
-
-        var length = RandomAccess.GetLength(handle);
-        if (length > maxBytes)
-        {
-            throw new CheckpointException(
-                CheckpointErrorCode.RecordTooLarge,
-                $"Checkpoint file '{path}' is {length} bytes, more than the {maxBytes}-byte limit; it is not a checkpoint written by this library. Move it out of the directory.")
-            { Path = path };
-        }
-
-        var buffer = new byte[length];
-        var read = 0;
-        while (read < buffer.Length)
-        {
-            var n = RandomAccess.Read(handle, buffer.AsSpan(read), read);
-            if (n == 0)
-            {
-                break;
-            }
-
-            read += n;
-        }
-
-        return read == buffer.Length ? buffer : buffer[..read];
-    }
-
-    private static SafeFileHandle? OpenNoFollow(string path)
-    {
-        if (!LibC.IsSupported)
-        {
-            var info = new FileInfo(path);
-            if (info.LinkTarget is not null)
-            {
-                throw SymlinkRefused(path);
-            }
-
-            return info.Exists ? File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read) : null;
-        }
-
-        var fd = LibC.OpenReadNoFollow(path);
-        if (fd >= 0)
-        {
-            return new SafeFileHandle(fd, ownsHandle: true);
-        }
-
-        return -fd switch
-        {
-            LibC.ENOENT => null,
-            LibC.ELOOP => throw SymlinkRefused(path),
-            _ => throw new CheckpointException(
-                CheckpointErrorCode.Corrupt,
-                $"Could not open '{path}': {LibC.Describe(-fd)}. Check that the file is readable by this user.")
-            { Path = path },
-        };
-    }
-
-    private static bool IsRegularFile(SafeFileHandle handle)
-    {
-        // A FileStream over the handle reports CanSeek false for pipes, sockets and character devices. The stream
-        // must not close the caller's handle, so it is created with an extra reference that it releases itself.
-        var added = false;
-        handle.DangerousAddRef(ref added);
-        try
-        {
-            using var probe = new SafeFileHandle(handle.DangerousGetHandle(), ownsHandle: false);
-            using var stream = new FileStream(probe, FileAccess.Read, bufferSize: 0);
-            return stream.CanSeek;
-        }
-        catch (Exception ex) when (ex is IOException or ArgumentException or UnauthorizedAccessException)
-        {
-            return false;
-        }
-        finally
-        {
-            if (added)
-            {
-                handle.DangerousRelease();
-            }
-        }
-    }
-
-    internal static CheckpointException SymlinkRefused(string path) => new(
-        CheckpointErrorCode.SymbolicLinkRefused,
-        $"'{path}' is a symbolic link; checkpoint files are never read through links. Replace it with the real file.")
-    { Path = path };
-
-    internal static string FormatMode(UnixFileMode mode) => "0" + Convert.ToString((int)mode & 0x1FF, 8).PadLeft(3, '0');
+    internal static string FormatMode(UnixFileMode mode) => SafeFile.FormatMode(mode);
 
     public static void TryDelete(string path)
     {

@@ -134,10 +134,12 @@ public sealed class FileCheckpoint : ICheckpointStore, IDisposable, IAsyncDispos
                 return false;
             }
 
-            AppendAudit("reset", sourceType, existing, "(none)", reason);
             var path = Path.Combine(DirectoryPath, CheckpointRecordFile.FileNameFor(sourceType));
+            lease.EnsureHeld(_logger);
+            AppendAudit("reset", sourceType, existing, "(none)", reason);
             try
             {
+                lease.Remember(path, null);
                 File.Delete(path);
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -305,15 +307,18 @@ public sealed class FileCheckpoint : ICheckpointStore, IDisposable, IAsyncDispos
                     { Path = path };
                 }
 
-                DurableFile.Replace(DirectoryPath, backupName, original);
+                lease.EnsureHeld(_logger);
                 var upgraded = record with
                 {
                     FormatVersion = CurrentFormatVersion,
-                    Sequence = state.MaxSequence + 1,
+                    Sequence = NextSequence(state, path),
                     SavedAt = _timeProvider.GetUtcNow(),
                 };
+                DurableFile.Replace(DirectoryPath, backupName, original);
                 lease.SharedState = null;
+                lease.Remember(path, null);
                 DurableFile.Replace(DirectoryPath, fileName, CheckpointRecordFile.Serialize(upgraded));
+                lease.Remember(path, StatAfterWrite(path));
                 state.Records[record.SourceType] = upgraded;
                 state.MaxSequence = upgraded.Sequence;
                 lease.SharedState = state;
@@ -412,6 +417,18 @@ public sealed class FileCheckpoint : ICheckpointStore, IDisposable, IAsyncDispos
             var fileName = CheckpointRecordFile.FileNameFor(offset.SourceType);
             var path = Path.Combine(DirectoryPath, fileName);
             state.Records.TryGetValue(offset.SourceType, out var existing);
+            try
+            {
+                // Before every write: this process still owns this directory, and the record is the one it last saw.
+                lease.EnsureHeld(_logger);
+                CheckUnchanged(lease, path, StatNow(path), expectedToExist: existing is not null);
+            }
+            catch (CheckpointException ex)
+            {
+                Log.SaveRefused(_logger, offset.SourceType, ex.Message);
+                CheckpointMetrics.RecordSave(StoreTag, offset.SourceType, started, ex.ErrorCode);
+                throw;
+            }
 
             if (reason is null)
             {
@@ -441,17 +458,19 @@ public sealed class FileCheckpoint : ICheckpointStore, IDisposable, IAsyncDispos
             var record = new CheckpointRecord(offset.SourceType, committedEventCount, offset)
             {
                 FormatVersion = CurrentFormatVersion,
-                Sequence = state.MaxSequence + 1,
+                Sequence = NextSequence(state, path),
                 SavedAt = _timeProvider.GetUtcNow(),
             };
             try
             {
                 DurableFile.Replace(DirectoryPath, fileName, CheckpointRecordFile.Serialize(record));
+                lease.Remember(path, StatAfterWrite(path));
             }
             catch (CheckpointException ex)
             {
                 // The file may or may not have changed (a directory fsync can fail after the rename): read it again next time.
                 lease.SharedState = null;
+                lease.Remember(path, null);
                 Log.SaveFailed(_logger, offset.SourceType, ex.Message);
                 CheckpointMetrics.RecordSave(StoreTag, offset.SourceType, started, ex.ErrorCode);
                 throw;
@@ -555,7 +574,10 @@ public sealed class FileCheckpoint : ICheckpointStore, IDisposable, IAsyncDispos
         }
 
         var records = new Dictionary<string, CheckpointRecord>(StringComparer.Ordinal);
-        foreach (var path in Directory.EnumerateFiles(DirectoryPath, CheckpointRecordFile.Prefix + "*" + CheckpointRecordFile.Suffix))
+        var read = new Dictionary<string, FileStatus>(StringComparer.Ordinal);
+
+        // Every entry with a record's name, whatever it is: a directory or a link there is refused, never skipped.
+        foreach (var path in SafeFile.ListEntries(DirectoryPath, CheckpointRecordFile.Prefix + "*" + CheckpointRecordFile.Suffix))
         {
             var sourceType = CheckpointRecordFile.SourceTypeOf(Path.GetFileName(path));
             if (sourceType is null)
@@ -563,13 +585,28 @@ public sealed class FileCheckpoint : ICheckpointStore, IDisposable, IAsyncDispos
                 continue;
             }
 
-            var bytes = DurableFile.ReadPrivate(path, _options.MaxRecordBytes);
+            var bytes = SafeFile.ReadAll(path, _options.MaxRecordBytes, SafeFile.Rules.All, out var status);
             if (bytes is null)
             {
                 continue;
             }
 
+            CheckUnchanged(lease, path, status, expectedToExist: true);
             records[sourceType] = CheckpointRecordFile.Parse(bytes, path, state.Codecs);
+            read[path] = status;
+        }
+
+        foreach (var remembered in lease.RememberedPaths())
+        {
+            if (!read.ContainsKey(remembered))
+            {
+                CheckUnchanged(lease, remembered, null, expectedToExist: true);
+            }
+        }
+
+        foreach (var (path, status) in read)
+        {
+            lease.Remember(path, status);
         }
 
         var families = records.Values.Select(r => SourceTypeName.FamilyOf(r.SourceType)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
@@ -586,6 +623,54 @@ public sealed class FileCheckpoint : ICheckpointStore, IDisposable, IAsyncDispos
         state.Loaded = true;
         return state;
     }
+
+    /// <summary>The sequence of the next write: sequences only grow, so at the maximum nothing more is written.</summary>
+    private ulong NextSequence(DirectoryState state, string path) => state.MaxSequence < ulong.MaxValue
+        ? state.MaxSequence + 1
+        : throw new CheckpointException(
+            CheckpointErrorCode.LimitReached,
+            $"A record in '{DirectoryPath}' has write sequence {state.MaxSequence}, the largest possible; sequences never wrap, so '{path}' was not written. No record written by this library gets there: check the directory's records (cdc-checkpoint inspect) and re-seed them into a fresh directory.")
+        { Path = path };
+
+    /// <summary>
+    /// Refuses a record that is not what this owner last read or wrote: someone wrote the directory without its lease,
+    /// so neither its value nor the owner's may be trusted. Every later load and save fails the same way until the
+    /// process restarts (a new process has no memory to compare with, and takes the directory as it finds it).
+    /// </summary>
+    private void CheckUnchanged(OwnerLease lease, string path, FileStatus? now, bool expectedToExist)
+    {
+        var reason = LibC.IsSupported ? lease.ChangedBehindOurBack(path, now, expectedToExist) : null;
+        if (reason is null)
+        {
+            return;
+        }
+
+        Log.ModifiedExternally(_logger, path, reason);
+        throw new CheckpointException(
+            CheckpointErrorCode.ModifiedExternally,
+            $"Checkpoint record '{path}' was changed by another writer since this process last read or wrote it ({reason}); it was neither used nor overwritten. A process writes '{DirectoryPath}' without holding its lease: stop it, decide which record is right (cdc-checkpoint inspect), then restart this consumer.")
+        { Path = path };
+    }
+
+    private static FileStatus? StatNow(string path)
+    {
+        if (!LibC.IsSupported)
+        {
+            return null;
+        }
+
+        var errno = LibC.Lstat(path, out var status);
+        return errno switch
+        {
+            0 => status,
+            LibC.ENOENT => null,
+            _ => throw SafeFile.Failure(errno, path, "stat"),
+        };
+    }
+
+    /// <summary>The record as this owner just wrote it; unknown (nothing remembered) when the stat fails.</summary>
+    private static FileStatus? StatAfterWrite(string path) =>
+        LibC.IsSupported && LibC.Lstat(path, out var status) == 0 ? status : null;
 
     private void CheckFamily(DirectoryState state, CheckpointOffset offset)
     {

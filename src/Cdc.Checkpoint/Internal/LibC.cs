@@ -27,6 +27,16 @@ internal static partial class LibC
     public const int EEXIST = 17;
     public const int ELOOP = 40;
     public const int ENOTDIR = 20;
+    public const int EACCES = 13;
+    public const int EISDIR = 21;
+    public const int ENXIO = 6;
+    public const int EPERM = 1;
+    public const int ENOMEM = 12;
+    public const int ENFILE = 23;
+    public const int EMFILE = 24;
+    public const int ENOSPC = 28;
+    public const int EROFS = 30;
+    public const int EDQUOT = 122;
 
     public const int LOCK_EX = 2;
     public const int LOCK_NB = 4;
@@ -65,6 +75,18 @@ internal static partial class LibC
 
     [LibraryImport("libc", EntryPoint = "rename", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int RenameNative(string oldPath, string newPath);
+
+    [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static unsafe partial int StatxNative(int dirfd, string path, int flags, uint mask, byte* buffer);
+
+    [LibraryImport("libc", EntryPoint = "geteuid")]
+    private static partial uint GeteuidNative();
+
+    [LibraryImport("libc", EntryPoint = "ftruncate", SetLastError = true)]
+    private static partial int FtruncateNative(int fd, long length);
+
+    [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
+    private static unsafe partial nint ReadNative(int fd, byte* buffer, nuint count);
 
     [LibraryImport("libc", EntryPoint = "link", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int LinkNative(string oldPath, string newPath);
@@ -123,7 +145,8 @@ internal static partial class LibC
     /// <summary>Opens (creating with <paramref name="mode"/> if missing) a file read-write without following a final symbolic link. Returns the descriptor or -errno.</summary>
     public static int OpenOrCreateNoFollow(string path, int mode)
     {
-        var fd = OpenNative(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode);
+        // O_NONBLOCK: a FIFO planted under the name must not hang the opener; fstat then refuses it.
+        var fd = OpenNative(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, mode);
         return fd >= 0 ? fd : -Marshal.GetLastPInvokeError();
     }
 
@@ -202,6 +225,109 @@ internal static partial class LibC
     public static int Link(string existingPath, string newPath) =>
         LinkNative(existingPath, newPath) == 0 ? 0 : Marshal.GetLastPInvokeError();
 
+    private const int AT_FDCWD = -100;
+    private const int AT_SYMLINK_NOFOLLOW = 0x100;
+    private const int AT_EMPTY_PATH = 0x1000;
+    private const uint STATX_BASIC_STATS = 0x7ff;
+    private const int O_APPEND = 0x400;
+
+    /// <summary>The effective user id of this process (owner checks: a file must belong to the user who runs us).</summary>
+    public static uint EffectiveUserId => GeteuidNative();
+
+    /// <summary>fstat(2) of an open descriptor (statx with AT_EMPTY_PATH: one layout on every architecture). Returns 0 or the errno.</summary>
+    public static int Fstat(int fd, out FileStatus status) => Statx(fd, string.Empty, AT_EMPTY_PATH, out status);
+
+    /// <summary>lstat(2) of a path (a final symbolic link is described, never followed). Returns 0 or the errno.</summary>
+    public static int Lstat(string path, out FileStatus status) => Statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, out status);
+
+    /// <summary>stat(2) of a path, following links (the checkpoint directory itself may be reached through one). Returns 0 or the errno.</summary>
+    public static int Stat(string path, out FileStatus status) => Statx(AT_FDCWD, path, 0, out status);
+
+    private static unsafe int Statx(int dirfd, string path, int flags, out FileStatus status)
+    {
+        // struct statx is 256 bytes with a fixed layout (include/uapi/linux/stat.h).
+        var buffer = stackalloc byte[256];
+        if (StatxNative(dirfd, path, flags, STATX_BASIC_STATS, buffer) != 0)
+        {
+            status = default;
+            return Marshal.GetLastPInvokeError();
+        }
+
+        status = new FileStatus(
+            Device: ((ulong)*(uint*)(buffer + 136) << 32) | *(uint*)(buffer + 140),
+            Inode: *(ulong*)(buffer + 32),
+            Links: *(uint*)(buffer + 16),
+            OwnerId: *(uint*)(buffer + 20),
+            Mode: *(ushort*)(buffer + 28),
+            Size: *(long*)(buffer + 40),
+            ModifiedTicks: (*(long*)(buffer + 112) * 1_000_000_000L) + *(uint*)(buffer + 120),
+            ChangedTicks: (*(long*)(buffer + 96) * 1_000_000_000L) + *(uint*)(buffer + 104));
+        return 0;
+    }
+
+    /// <summary>
+    /// Opens a file for appending, creating it with <paramref name="mode"/> if missing, without following a final
+    /// symbolic link and without blocking on a FIFO. Returns the descriptor or -errno.
+    /// </summary>
+    public static int OpenAppendNoFollow(string path, int mode)
+    {
+        var fd = OpenNative(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, mode);
+        return fd >= 0 ? fd : -Marshal.GetLastPInvokeError();
+    }
+
+    /// <summary>ftruncate(2). Returns 0 or the errno.</summary>
+    public static int Ftruncate(int fd, long length) => FtruncateNative(fd, length) == 0 ? 0 : Marshal.GetLastPInvokeError();
+
+    /// <summary>read(2) with EINTR retry. Returns the byte count (0 at end of file) or -errno.</summary>
+    public static unsafe int Read(int fd, Span<byte> buffer)
+    {
+        fixed (byte* start = buffer)
+        {
+            while (true)
+            {
+                var n = ReadNative(fd, start, (nuint)buffer.Length);
+                if (n >= 0)
+                {
+                    return (int)n;
+                }
+
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno != EINTR)
+                {
+                    return -errno;
+                }
+            }
+        }
+    }
+
     /// <summary>The text of an errno, e.g. "Input/output error (EIO)".</summary>
     public static string Describe(int errno) => $"{Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})";
+}
+
+/// <summary>What statx(2) says about a file: identity, type, owner, mode, size and times (nanoseconds since the epoch).</summary>
+internal readonly record struct FileStatus(ulong Device, ulong Inode, uint Links, uint OwnerId, ushort Mode, long Size, long ModifiedTicks, long ChangedTicks)
+{
+    private const int TypeMask = 0xF000;
+
+    public bool IsRegularFile => (Mode & TypeMask) == 0x8000;
+
+    public bool IsDirectory => (Mode & TypeMask) == 0x4000;
+
+    public UnixFileMode Permissions => (UnixFileMode)(Mode & 0xFFF);
+
+    /// <summary>What the file is, in words ("a FIFO", "a directory").</summary>
+    public string Kind => (Mode & TypeMask) switch
+    {
+        0x8000 => "a regular file",
+        0x4000 => "a directory",
+        0x1000 => "a FIFO",
+        0xC000 => "a socket",
+        0x2000 => "a character device",
+        0x6000 => "a block device",
+        0xA000 => "a symbolic link",
+        _ => "an unknown kind of file",
+    };
+
+    /// <summary>The same inode on the same device.</summary>
+    public bool SameFileAs(in FileStatus other) => Device == other.Device && Inode == other.Inode;
 }

@@ -27,15 +27,145 @@ internal sealed class OwnerLease
     private static readonly Lock HeldGate = new();
 
     private readonly SafeFileHandle _handle;
+    private readonly FileStatus _leaseFile;
+    private readonly FileStatus _directory;
+    private string? _lostReason;
     private int _references;
 
-    private OwnerLease(string directory, SafeFileHandle handle, LeaseInfo info)
+    private OwnerLease(string directory, SafeFileHandle handle, LeaseInfo info, in FileStatus leaseFile, in FileStatus directoryStatus)
     {
         Directory = directory;
         _handle = handle;
         Info = info;
+        _leaseFile = leaseFile;
+        _directory = directoryStatus;
         _references = 1;
     }
+
+    /// <summary>
+    /// What each record file looked like when this owner last read or wrote it (device, inode, size, mtime, ctime), so
+    /// that a change made by anyone else is noticed instead of being taken for the owner's own state.
+    /// </summary>
+    private readonly Dictionary<string, FileStatus> _stamps = new(StringComparer.Ordinal);
+
+    /// <summary>Remembers what <paramref name="path"/> looks like now that this owner has read or written it (<see langword="null"/>: unknown or gone).</summary>
+    public void Remember(string path, FileStatus? status)
+    {
+        lock (_stamps)
+        {
+            if (status is { } known)
+            {
+                _stamps[path] = known;
+            }
+            else
+            {
+                _stamps.Remove(path);
+            }
+        }
+    }
+
+    /// <summary>The files this owner remembers.</summary>
+    public List<string> RememberedPaths()
+    {
+        lock (_stamps)
+        {
+            return [.. _stamps.Keys];
+        }
+    }
+
+    /// <summary>
+    /// The reason <paramref name="path"/> is not what this owner last read or wrote, or <see langword="null"/> when it is
+    /// (or when the owner has no memory of it). <paramref name="now"/> is <see langword="null"/> when the file is missing.
+    /// </summary>
+    public string? ChangedBehindOurBack(string path, FileStatus? now, bool expectedToExist)
+    {
+        FileStatus before;
+        lock (_stamps)
+        {
+            if (!_stamps.TryGetValue(path, out before))
+            {
+                return expectedToExist || now is null ? null : "it appeared although this owner had read the directory without it";
+            }
+        }
+
+        if (now is not { } current)
+        {
+            return "it was deleted";
+        }
+
+        return current.SameFileAs(before) && current.Size == before.Size && current.ModifiedTicks == before.ModifiedTicks && current.ChangedTicks == before.ChangedTicks
+            ? null
+            : current.SameFileAs(before) ? "it was rewritten in place" : "it was replaced by another file";
+    }
+
+    /// <summary>Why the lease was lost, or <see langword="null"/> while it is held.</summary>
+    public string? LostReason => Volatile.Read(ref _lostReason);
+
+    /// <summary>
+    /// Proves, before a write, that this process still owns the directory at <see cref="Directory"/>: the lease file at
+    /// that path is the inode it locked (not deleted, not re-created by another owner, not a copy after the directory was
+    /// moved), it has one link, and the directory at the path is the one it opened. Otherwise the lease is lost for
+    /// good: this call and every later one throw <see cref="CheckpointErrorCode.LeaseLost"/>.
+    /// </summary>
+    /// <exception cref="CheckpointException"><see cref="CheckpointErrorCode.LeaseLost"/>, or an I/O error of the stat.</exception>
+    public void EnsureHeld(ILogger logger)
+    {
+        if (LostReason is { } lost)
+        {
+            throw LeaseLost(lost);
+        }
+
+        if (!LibC.IsSupported)
+        {
+            return;
+        }
+
+        var path = Path.Combine(Directory, FileName);
+        string? reason = null;
+        var errno = LibC.Stat(Directory, out var directoryNow);
+        if (errno == LibC.ENOENT || errno == LibC.ENOTDIR || (errno == 0 && !directoryNow.SameFileAs(_directory)))
+        {
+            reason = $"the directory at '{Directory}' is no longer the one this process opened (it was moved, replaced or removed)";
+        }
+        else if (errno != 0)
+        {
+            throw SafeFile.Failure(errno, Directory, "stat the checkpoint directory");
+        }
+        else
+        {
+            errno = LibC.Lstat(path, out var leaseNow);
+            if (errno == LibC.ENOENT)
+            {
+                reason = $"the lease file '{path}' was deleted";
+            }
+            else if (errno != 0)
+            {
+                throw SafeFile.Failure(errno, path, "stat the lease file");
+            }
+            else if (!leaseNow.SameFileAs(_leaseFile))
+            {
+                reason = $"the lease file '{path}' is no longer the file this process locked (it was deleted and re-created, possibly by another owner)";
+            }
+            else if (leaseNow.Links != 1)
+            {
+                reason = $"the lease file '{path}' has {leaseNow.Links} hard links";
+            }
+        }
+
+        if (reason is null)
+        {
+            return;
+        }
+
+        Interlocked.CompareExchange(ref _lostReason, reason, null);
+        Log.LeaseLost(logger, Directory, reason);
+        throw LeaseLost(LostReason!);
+    }
+
+    private CheckpointException LeaseLost(string reason) => new(
+        CheckpointErrorCode.LeaseLost,
+        $"This process lost the owner lease of '{Directory}': {reason}. Another process may own the directory now, so this one writes nothing more. Stop this consumer, check which process owns the directory (cdc-checkpoint lease '{Directory}'), and restart it; never delete the lease file of a running owner.")
+    { Path = Path.Combine(Directory, FileName) };
 
     public string Directory { get; }
 
@@ -93,7 +223,8 @@ internal sealed class OwnerLease
     private static OwnerLease AcquireNew(string directory, ILogger logger, TimeProvider timeProvider)
     {
         var path = Path.Combine(directory, FileName);
-        var handle = OpenLeaseFile(path);
+        var directoryStatus = CheckDirectory(directory);
+        var handle = OpenLeaseFile(path, out var leaseStatus);
         try
         {
             if (LibC.IsSupported)
@@ -101,7 +232,7 @@ internal sealed class OwnerLease
                 var errno = LibC.Flock(FdOf(handle), LibC.LOCK_EX | LibC.LOCK_NB);
                 if (errno == LibC.EWOULDBLOCK)
                 {
-                    var holder = LeaseInfo.TryParse(ReadAll(handle));
+                    var holder = LeaseInfo.TryParse(ReadAll(handle, path));
                     var owner = holder?.ToString() ?? "another process (its lease record is being written)";
                     Log.LeaseHeld(logger, directory, owner);
                     throw new CheckpointException(
@@ -121,7 +252,15 @@ internal sealed class OwnerLease
 
             CheckRustcdcOwner(directory);
 
-            var previous = LeaseInfo.TryParse(ReadAll(handle));
+            var previous = LeaseInfo.TryParse(ReadAll(handle, path));
+            if (previous is { Epoch: long.MaxValue or < 0 })
+            {
+                throw new CheckpointException(
+                    CheckpointErrorCode.LimitReached,
+                    $"The lease file '{path}' holds epoch {previous.Epoch}, which cannot grow; epochs never wrap or restart. It was not written by this library: stop every consumer of '{directory}', then remove the lease file.")
+                { Path = path };
+            }
+
             var info = new LeaseInfo(
                 Environment.MachineName,
                 Environment.ProcessId,
@@ -138,7 +277,7 @@ internal sealed class OwnerLease
 
             Log.LeaseAcquired(logger, directory, info.Epoch);
             RemoveLeftoverTempFiles(directory, logger);
-            return new OwnerLease(directory, handle, info);
+            return new OwnerLease(directory, handle, info, leaseStatus, directoryStatus);
         }
         catch
         {
@@ -147,10 +286,17 @@ internal sealed class OwnerLease
         }
     }
 
-    private static SafeFileHandle OpenLeaseFile(string path)
+    /// <summary>
+    /// Refuses to own a directory that group or other users can write (they could plant, replace or delete records
+    /// and the lease); reading such a directory (inspect, verify) stays possible.
+    /// </summary>
+    private static FileStatus CheckDirectory(string directory) => DurableFile.RefuseSharedDirectory(directory);
+
+    private static SafeFileHandle OpenLeaseFile(string path, out FileStatus status)
     {
         if (!LibC.IsSupported)
         {
+            status = default;
             if (new FileInfo(path).LinkTarget is not null)
             {
                 throw DurableFile.SymlinkRefused(path);
@@ -160,28 +306,32 @@ internal sealed class OwnerLease
         }
 
         var fd = LibC.OpenOrCreateNoFollow(path, 0x180 /* 0600 */);
-        if (fd >= 0)
+        if (fd < 0)
         {
-            var handle = new SafeFileHandle(fd, ownsHandle: true);
-            var mode = File.GetUnixFileMode(handle);
-            if ((mode & ~(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute)) != 0)
+            throw SafeFile.Failure(-fd, path, "open the lease file");
+        }
+
+        var handle = new SafeFileHandle(fd, ownsHandle: true);
+        try
+        {
+            // A FIFO, a hard link to another file or a file of another user is never locked, read or written.
+            status = SafeFile.Stat(handle, path);
+            SafeFile.Check(status, path, SafeFile.Rules.SingleLink | SafeFile.Rules.OwnedByUser);
+            if ((status.Permissions & ~(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute)) != 0)
             {
-                handle.Dispose();
                 throw new CheckpointException(
                     CheckpointErrorCode.InsecurePermissions,
-                    $"Lease file '{path}' has insecure permissions {DurableFile.FormatMode(mode)}. Run: chmod 600 '{path}'")
+                    $"Lease file '{path}' has insecure permissions {DurableFile.FormatMode(status.Permissions)}. Run: chmod 600 '{path}'")
                 { Path = path };
             }
 
             return handle;
         }
-
-        throw -fd == LibC.ELOOP
-            ? DurableFile.SymlinkRefused(path)
-            : new CheckpointException(
-                CheckpointErrorCode.WriteFailed,
-                $"Could not open the lease file '{path}': {LibC.Describe(-fd)}. The checkpoint directory must be writable by this user.")
-            { Path = path };
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Respects a live rustcdc owner on this host (<c>HOSTNAME:PID</c> in <c>.rustcdc_checkpoint.owner</c>).</summary>
@@ -263,7 +413,7 @@ internal sealed class OwnerLease
 
     private static void RemoveLeftoverTempFiles(string directory, ILogger logger)
     {
-        foreach (var path in System.IO.Directory.EnumerateFiles(directory, "checkpoint_*" + DurableFile.TempSuffix))
+        foreach (var path in SafeFile.ListEntries(directory, "checkpoint_*" + DurableFile.TempSuffix))
         {
             DurableFile.TryDelete(path);
             Log.TempFileRemoved(logger, path);
@@ -272,17 +422,21 @@ internal sealed class OwnerLease
 
     private static int FdOf(SafeFileHandle handle) => (int)handle.DangerousGetHandle();
 
-    internal static byte[] ReadAll(SafeFileHandle handle)
+    /// <summary>The largest lease file read; anything larger was not written by us and is refused, never read as "no lease".</summary>
+    internal const int MaxLeaseBytes = 64 * 1024;
+
+    internal static byte[] ReadAll(SafeFileHandle handle, string path)
     {
-        var length = RandomAccess.GetLength(handle);
-        if (length is <= 0 or > 64 * 1024)
+        if (!LibC.IsSupported)
         {
-            return [];
+            var length = RandomAccess.GetLength(handle);
+            var buffer = new byte[Math.Min(length, MaxLeaseBytes)];
+            return buffer[..RandomAccess.Read(handle, buffer, 0)];
         }
 
-        var buffer = new byte[length];
-        var read = RandomAccess.Read(handle, buffer, 0);
-        return buffer[..read];
+        var status = SafeFile.Stat(handle, path);
+        SafeFile.Check(status, path, SafeFile.Rules.None);
+        return SafeFile.Read(handle, path, status, MaxLeaseBytes);
     }
 
     private static void WriteInPlace(SafeFileHandle handle, string path, byte[] bytes)
@@ -323,16 +477,14 @@ internal sealed class OwnerLease
             return new LeaseStatus(File.Exists(path) ? LeaseState.Free : LeaseState.None, null, RustcdcOwner(fullPath));
         }
 
-        var fd = LibC.OpenReadNoFollow(path);
-        if (fd < 0)
+        using var handle = SafeFile.OpenRead(path, SafeFile.Rules.SingleLink | SafeFile.Rules.OwnedByUser, out var status);
+        if (handle is null)
         {
-            return -fd == LibC.ENOENT
-                ? new LeaseStatus(LeaseState.None, null, RustcdcOwner(fullPath))
-                : throw (-fd == LibC.ELOOP ? DurableFile.SymlinkRefused(path) : new CheckpointException(CheckpointErrorCode.Corrupt, $"Could not open the lease file '{path}': {LibC.Describe(-fd)}") { Path = path });
+            return new LeaseStatus(LeaseState.None, null, RustcdcOwner(fullPath));
         }
 
-        using var handle = new SafeFileHandle(fd, ownsHandle: true);
-        var info = LeaseInfo.TryParse(ReadAll(handle));
+        var info = LeaseInfo.TryParse(SafeFile.Read(handle, path, status, MaxLeaseBytes));
+        var fd = FdOf(handle);
         var errno = LibC.Flock(fd, LibC.LOCK_EX | LibC.LOCK_NB);
         if (errno == 0)
         {

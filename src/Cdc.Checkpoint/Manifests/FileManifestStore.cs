@@ -139,6 +139,7 @@ public sealed class FileManifestStore : IManifestStore
     private void SaveLocked(CheckpointManifest manifest, byte[] manifestBytes, ReadOnlySpan<byte> sidecar)
     {
         EnsureCheckpointsDirectoryLocked();
+        _ = DurableFile.RefuseSharedDirectory(CheckpointsDirectory); // before the checkpoint's directory is created in it
         var id = manifest.CheckpointId;
         var directory = GetCheckpointDirectory(id);
         var manifestPath = Path.Combine(directory, ManifestFormat.FileName);
@@ -858,12 +859,14 @@ public sealed class FileManifestStore : IManifestStore
     {
         try
         {
-            return DurableFile.ReadPrivate(path, maxBytes);
+            // Not SafeFile.Rules.SingleLink: a manifest is published with link(2) and then loses its temp name, so for an
+            // instant it has two; the store never writes through an existing file, so a second name redirects nothing.
+            return SafeFile.ReadAll(path, maxBytes, SafeFile.Rules.Private | SafeFile.Rules.OwnedByUser);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             throw new CheckpointException(
-                CheckpointErrorCode.Corrupt,
+                CheckpointErrorCode.ReadFailed,
                 $"Could not read '{path}': {ex.Message}. The checkpoint cannot be used until it is readable; check the disk and the file's owner.",
                 ex)
             { Path = path };

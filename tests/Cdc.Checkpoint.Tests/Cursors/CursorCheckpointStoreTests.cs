@@ -223,7 +223,7 @@ public sealed class CursorCheckpointStoreTests : IDisposable
 
         var task = _store.LoadAsync("orders", Identity, Ct);
         var ex = await Should.ThrowAsync<CheckpointException>(async () => await task);
-        ex.ErrorCode.ShouldBe(CheckpointErrorCode.Corrupt, ex.Message);
+        ex.ErrorCode.ShouldBe(CheckpointErrorCode.UnsafeFile, ex.Message);
         ex.Message.ShouldContain(_store.GetPath("orders"));
     }
 

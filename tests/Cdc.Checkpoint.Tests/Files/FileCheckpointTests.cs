@@ -606,7 +606,7 @@ public sealed class SpecialFileTests : IDisposable
         var load = Task.Run(async () => await checkpoint.LoadLatestAsync(TestContext.Current.CancellationToken));
         (await Task.WhenAny(load, Task.Delay(TimeSpan.FromSeconds(20), TestContext.Current.CancellationToken))).ShouldBe(load, "loading must not block on a FIFO");
         var ex = await Should.ThrowAsync<CheckpointException>(load);
-        ex.ErrorCode.ShouldBe(CheckpointErrorCode.Corrupt);
+        ex.ErrorCode.ShouldBe(CheckpointErrorCode.UnsafeFile);
         ex.Message.ShouldContain("not a regular file");
     }
 
