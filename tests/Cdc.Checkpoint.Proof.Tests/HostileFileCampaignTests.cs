@@ -1,7 +1,5 @@
 using System.Collections.Immutable;
-using System.Diagnostics;
 using System.Globalization;
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using Cdc.Checkpoint.Cursors;
 using Cdc.Checkpoint.Files;
@@ -24,8 +22,6 @@ namespace Cdc.Checkpoint.Proof.Tests;
 /// </summary>
 public sealed class HostileFileCampaignTests(ITestOutputHelper output) : IDisposable
 {
-    private const int Nobody = 65534;
-
     private readonly TempDirectory _root = new();
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -34,24 +30,22 @@ public sealed class HostileFileCampaignTests(ITestOutputHelper output) : IDispos
 
     private string Victim => Path.Combine(_root.Path, "victim");
 
-    private Socket? _socket;
+    private readonly HostileFiles _planter = new();
 
     public void Dispose()
     {
-        _socket?.Dispose();
+        _planter.Dispose();
         _root.Dispose();
     }
 
     public static readonly string[] Kinds = ["lease", "record", "audit", "cursor", "manifest", "latest"];
-
-    public static readonly string[] Variants = ["fifo", "socket", "directory", "link-to-file", "link-to-directory", "dangling-link", "link-loop", "hard-link", "foreign-owner"];
 
     public static TheoryData<string, string> Cases()
     {
         var data = new TheoryData<string, string>();
         foreach (var kind in Kinds)
         {
-            foreach (var variant in Variants)
+            foreach (var variant in HostileFiles.Variants)
             {
                 // The manifest store publishes manifests with link(2) and replaces the pointer by rename, so it never
                 // writes through an existing name: a second hard link of those files redirects nothing and is allowed.
@@ -73,7 +67,7 @@ public sealed class HostileFileCampaignTests(ITestOutputHelper output) : IDispos
     {
         Directory.CreateDirectory(Store, DurableFile.PrivateDirectoryMode);
         var target = await SetUpAsync(kind);
-        await PlantAsync(target, variant);
+        await _planter.PlantAsync(target, Victim, variant, Ct);
         var before = Snapshot(kind);
         var victimBefore = Snapshot(Victim);
 
@@ -221,61 +215,6 @@ public sealed class HostileFileCampaignTests(ITestOutputHelper output) : IDispos
                 await new FileManifestStore(Store).LoadLatestAsync(Ct);
                 break;
         }
-    }
-
-    private async Task PlantAsync(string target, string variant)
-    {
-        if (variant is "hard-link" or "foreign-owner")
-        {
-            if (variant == "hard-link")
-            {
-                await RunAsync("ln", target, Victim);
-            }
-            else
-            {
-                await RunAsync("chown", Nobody.ToString(CultureInfo.InvariantCulture), target);
-            }
-
-            return;
-        }
-
-        // The thing planted replaces the file; a link to a file points at a copy of it outside the store.
-        File.Copy(target, Victim);
-        File.Delete(target);
-        switch (variant)
-        {
-            case "fifo":
-                await RunAsync("mkfifo", "-m", "600", target);
-                break;
-            case "socket":
-                // Kept open for the test: .NET removes the socket's file when the socket is disposed.
-                _socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                _socket.Bind(new UnixDomainSocketEndPoint(target));
-
-                break;
-            case "directory":
-                Directory.CreateDirectory(target, DurableFile.PrivateDirectoryMode);
-                break;
-            case "link-to-file":
-                File.CreateSymbolicLink(target, Victim);
-                break;
-            case "link-to-directory":
-                File.CreateSymbolicLink(target, _root.Path);
-                break;
-            case "dangling-link":
-                File.CreateSymbolicLink(target, Path.Combine(_root.Path, "missing"));
-                break;
-            default:
-                File.CreateSymbolicLink(target, target);
-                break;
-        }
-    }
-
-    private static async Task RunAsync(string program, params string[] args)
-    {
-        using var process = Process.Start(program, args);
-        await process.WaitForExitAsync(Ct);
-        process.ExitCode.ShouldBe(0, $"{program} {string.Join(' ', args)}");
     }
 
     /// <summary>

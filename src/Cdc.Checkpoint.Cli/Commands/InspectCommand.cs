@@ -39,7 +39,8 @@ internal static class InspectCommand
             Render(terminal, report);
         }
 
-        return report.Problems.Count == 0 && report.Records.All(r => r.Error is null) ? ExitCodes.Success : ExitCodes.RefusedOrInvalid;
+        // A lease file that cannot be probed (a FIFO, a link, another user's file) stops every consumer, like a bad record.
+        return report.Problems.Count == 0 && scan.LeaseError is null && report.Records.All(r => r.Error is null) ? ExitCodes.Success : ExitCodes.RefusedOrInvalid;
     }
 
     internal static InspectReport BuildReport(CheckpointDirectoryScan scan)

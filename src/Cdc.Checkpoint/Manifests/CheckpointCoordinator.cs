@@ -130,7 +130,9 @@ public sealed class CheckpointCoordinator : IAsyncDisposable
         _lastCommitted = manifest;
         RestoredFrom = manifest;
         SkippedOnStart = recovery.Skipped;
-        _nextNumber = Math.Max(recovery.HighestCheckpointId, manifest.Epoch) + 1;
+        // 0 marks the numbers as exhausted: the next checkpoint is refused instead of wrapping to an id already used.
+        var highest = Math.Max(recovery.HighestCheckpointId, manifest.Epoch);
+        _nextNumber = highest == ulong.MaxValue ? 0 : highest + 1;
         Log.CoordinatorRestored(_logger, _sources.Count, manifest.CheckpointId, manifest.Epoch, recovery.Skipped.Length, _nextNumber);
     }
 
@@ -444,6 +446,7 @@ public sealed class CheckpointCoordinator : IAsyncDisposable
             Batch batch;
             Snapshot? snapshot = null;
             CheckpointManifest? unchanged = null;
+            CheckpointException? exhausted = null;
             Task? filled = null;
             lock (_gate)
             {
@@ -477,10 +480,20 @@ public sealed class CheckpointCoordinator : IAsyncDisposable
                 {
                     unchanged = _lastCommitted;
                 }
+                else if (_nextNumber == 0)
+                {
+                    exhausted = NumbersExhausted();
+                }
                 else
                 {
                     snapshot = TakeSnapshotLocked();
                 }
+            }
+
+            if (exhausted is not null)
+            {
+                batch.Completion.TrySetException(exhausted);
+                continue;
             }
 
             if (unchanged is not null)
@@ -516,10 +529,15 @@ public sealed class CheckpointCoordinator : IAsyncDisposable
         }
     }
 
+    private static CheckpointException NumbersExhausted() => new(
+        CheckpointErrorCode.LimitReached,
+        "Checkpoint ids and epochs are exhausted (the last one was 18446744073709551615); they never wrap, so nothing was written. Start a new manifest store.");
+
     private Snapshot TakeSnapshotLocked()
     {
         // Ids are never reused, even after a failed attempt: a failed save may have left its manifest on disk.
-        var number = _nextNumber++;
+        var number = _nextNumber;
+        _nextNumber = number == ulong.MaxValue ? 0 : number + 1;
         return new Snapshot(
             number,
             _version,

@@ -3,6 +3,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using Cdc.Checkpoint.Diagnostics;
 using Cdc.Checkpoint.Files;
+using Cdc.Checkpoint.Internal;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -422,7 +423,7 @@ public sealed class StreamCheckpointManager
     {
         if (_nextId == 0 || _epoch == ulong.MaxValue)
         {
-            throw new InvalidOperationException("Stream checkpoint ids are exhausted (the last id was 18446744073709551615); start a new checkpoint chain in another data directory.");
+            throw new CheckpointException(CheckpointErrorCode.LimitReached, "Stream checkpoint ids are exhausted (the last id was 18446744073709551615); they never wrap. Start a new checkpoint chain in another data directory.");
         }
 
         var started = Stopwatch.GetTimestamp();
@@ -581,7 +582,8 @@ public sealed class StreamCheckpointManager
         var candidates = new List<(ulong Id, string Path)>();
         try
         {
-            foreach (var path in Directory.EnumerateFiles(directory, FilePrefix + "*" + FileSuffix))
+            // Every entry with a snapshot's name, whatever it is: a directory there is an unreadable snapshot, never "none".
+            foreach (var path in SafeFile.ListEntries(directory, FilePrefix + "*" + FileSuffix))
             {
                 var name = Path.GetFileName(path);
                 var digits = name.AsSpan(FilePrefix.Length, name.Length - FilePrefix.Length - FileSuffix.Length);

@@ -166,4 +166,18 @@ public sealed class HostileFileTests : IDisposable
         File.Exists(_dir.File(RecordName)).ShouldBeFalse();
         Encoding.UTF8.GetString(await File.ReadAllBytesAsync(_dir.File("checkpoint_conformance_snapshot.json"), Ct)).ShouldBe(old);
     }
+
+    [Fact]
+    public void StreamRestore_DirectoryAtASnapshotName_FailsClosedNeverAFreshStart()
+    {
+        // Before: the directory listing skipped directories, so the manager restored nothing and started afresh.
+        Directory.CreateDirectory(_dir.File("stream-checkpoint-00000000000000000007.snap"));
+        var ex = Should.Throw<CheckpointException>(() =>
+        {
+            var manager = new Cdc.Checkpoint.Streaming.StreamCheckpointManager(new Cdc.Checkpoint.Streaming.StreamCheckpointOptions { DataDirectory = _dir.Path });
+            _ = manager.TryRestore();
+        });
+        ex.ErrorCode.ShouldBe(CheckpointErrorCode.Corrupt, ex.Message);
+        ex.Message.ShouldContain("UnsafeFile");
+    }
 }

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using Cdc.Checkpoint.Diagnostics;
@@ -509,5 +510,27 @@ public sealed class CheckpointCoordinatorTests : IDisposable
         listener.SetMeasurementEventCallback<long>((_, value, _, _) => values.Add(value));
         listener.Start();
         return listener;
+    }
+
+    [Fact]
+    public async Task CommitAsync_LastIdIsUlongMaxValue_LimitReachedNeverWrapsToAnUsedId()
+    {
+        // Before: Math.Max(id, epoch) + 1 wrapped to 0, and the next checkpoint got id 0 / epoch 0.
+        var store = Store(_dir);
+        await store.SaveAsync(
+            new CheckpointManifest
+            {
+                CheckpointId = ulong.MaxValue,
+                Epoch = ulong.MaxValue,
+                CreatedAt = DateTimeOffset.UnixEpoch,
+                SourceOffsets = ImmutableSortedDictionary<string, SourcePosition>.Empty,
+            },
+            cancellationToken: Ct);
+        await using var coordinator = await CheckpointCoordinator.StartAsync(store, cancellationToken: Ct);
+        coordinator.ReportOffset("orders", Seq("orders", 1)).ShouldBeTrue();
+
+        var ex = await Should.ThrowAsync<CheckpointException>(async () => await coordinator.CommitAsync(Ct));
+        ex.ErrorCode.ShouldBe(CheckpointErrorCode.LimitReached);
+        (await store.ListAsync(Ct)).Count.ShouldBe(1);
     }
 }
