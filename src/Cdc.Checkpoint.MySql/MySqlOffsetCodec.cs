@@ -12,7 +12,10 @@ namespace Cdc.Checkpoint.MySql;
 /// </summary>
 /// <remarks>
 /// In a version 1 record an empty <c>gtid</c> means "no GTIDs" and an empty <c>binlog_file</c> (with
-/// <c>binlog_pos</c> 0) means "no binlog position"; a record with neither is refused. Stateless and thread-safe.
+/// <c>binlog_pos</c> 0) means "no binlog position"; a record with neither is refused. rustcdc did not check <c>gtid</c>:
+/// a version 1 record whose <c>gtid</c> is not a MySQL GTID set (a MariaDB GTID such as <c>0-1-100</c>, or any other
+/// text) is read as it was written, as a <see cref="GenericOffset"/>, and <see cref="Validation.MySqlResumeValidator"/>
+/// interprets it against the live server. Stateless and thread-safe.
 /// </remarks>
 public sealed class MySqlOffsetCodec : IOffsetCodec
 {
@@ -74,26 +77,17 @@ public sealed class MySqlOffsetCodec : IOffsetCodec
         return new MySqlOffset(gtidSet, binlog, serverUuid, dto.ServerId, dto.SkipEvents, dto.SkipRows, sourceType);
     }
 
-    private static MySqlOffset ReadV1(string sourceType, JsonElement offset)
+    private static CheckpointOffset ReadV1(string sourceType, JsonElement offset)
     {
         var dto = OffsetJson.Deserialize(sourceType, offset, MySqlOffsetJsonContext.Default.RustCdcV1MySqlOffsetDto);
         var (gtidText, binlog) = RustCdcV1.ReadCommon(sourceType, offset, dto);
         GtidSet? gtidSet = null;
-        if (gtidText is not null)
+        if (gtidText is not null && !GtidSet.TryParse(gtidText, out gtidSet))
         {
-            try
-            {
-                gtidSet = GtidSet.Parse(gtidText);
-            }
-            catch (FormatException ex)
-            {
-                var hint = MariaDbGtidPosition.TryParse(gtidText, out _)
-                    ? " It looks like a MariaDB GTID position: if the source is MariaDB, the record belongs under source type 'mariadb'."
-                    : string.Empty;
-                throw new FormatException(
-                    $"The rustcdc v1 {sourceType} record's gtid {GenericOffset.Quote(gtidText)} isn't a valid MySQL GTID set ({ex.Message}).{hint} rustcdc did not validate this field; correct it to the source's gtid_executed value, or remove the record and resume from a known position.",
-                    ex);
-            }
+            // rustcdc stored `gtid` as free text: users tailing MariaDB under source type "mysql" stored MariaDB GTIDs
+            // ("0-1-100"; rustcdc's own tests use "1-2-3"). The record is kept as written, as an opaque offset, so it
+            // stays readable and migratable; MySqlResumeValidator reads it against the live server (RustCdcV1.Interpret).
+            return new GenericOffset(sourceType, offset);
         }
 
         return new MySqlOffset(gtidSet, binlog, sourceType: sourceType);

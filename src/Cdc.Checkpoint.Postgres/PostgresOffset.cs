@@ -71,10 +71,25 @@ public sealed class PostgresOffset : CheckpointOffset, ITypedOffset<PostgresOffs
         uint? timeline = null,
         string? database = null,
         string sourceType = StreamingSourceType)
+        : this(lsn, slotName, systemIdentifier, timeline, database, sourceType, storedSlotName: false)
+    {
+    }
+
+    // storedSlotName: the offset is read back from a record, where rustcdc (format version 1) stored slot names it never
+    // checked, such as its own test name "slot-a". Such a record stays readable and migratable as it is; the name is
+    // reported (HasValidSlotName, cdc-checkpoint inspect/verify) and resume validation refuses it.
+    private PostgresOffset(
+        NpgsqlLogSequenceNumber lsn,
+        string slotName,
+        ulong? systemIdentifier,
+        uint? timeline,
+        string? database,
+        string sourceType,
+        bool storedSlotName)
         : base(ValidateSourceType(sourceType))
     {
         ArgumentNullException.ThrowIfNull(slotName);
-        if (!IsValidSlotName(slotName))
+        if (storedSlotName ? slotName.Length == 0 : !IsValidSlotName(slotName))
         {
             throw new ArgumentException(
                 $"Invalid replication slot name {GenericOffset.Quote(slotName)}: PostgreSQL slot names are 1-{MaxSlotNameLength} characters of lower-case letters, digits and '_'.",
@@ -227,7 +242,19 @@ public sealed class PostgresOffset : CheckpointOffset, ITypedOffset<PostgresOffs
     /// <param name="lsn">The new LSN.</param>
     /// <returns>The new offset.</returns>
     public PostgresOffset WithLsn(NpgsqlLogSequenceNumber lsn) =>
-        new(lsn, SlotName, SystemIdentifier, Timeline, Database, SourceType);
+        new(lsn, SlotName, SystemIdentifier, Timeline, Database, SourceType, storedSlotName: !HasValidSlotName);
+
+    /// <summary>
+    /// Whether <see cref="SlotName"/> is a name PostgreSQL accepts (<see cref="IsValidSlotName"/>). Always
+    /// <see langword="true"/> for offsets created in code; <see langword="false"/> only for an offset read from a legacy
+    /// record (rustcdc did not check slot names, and its own tests used <c>slot-a</c>): such a record stays readable and
+    /// migratable, and resume validation refuses it with the reason.
+    /// </summary>
+    public bool HasValidSlotName => IsValidSlotName(SlotName);
+
+    /// <summary>An offset read back from a stored record, whose slot name is kept as written even when PostgreSQL would refuse it.</summary>
+    internal static PostgresOffset FromStored(NpgsqlLogSequenceNumber lsn, string slotName, ulong? systemIdentifier, uint? timeline, string? database, string sourceType) =>
+        new(lsn, slotName, systemIdentifier, timeline, database, sourceType, storedSlotName: true);
 
     /// <inheritdoc />
     /// <remarks>See the type's remarks for the rules; a different timeline is always <see cref="OffsetOrder.Diverged"/>.</remarks>

@@ -112,10 +112,13 @@ public sealed class PostgresOffsetCodec : IOffsetCodec
             throw Invalid(offset, "'slot_name' is missing");
         }
 
-        if (!PostgresOffset.IsValidSlotName(input.SlotName))
+        if (input.SlotName.Length == 0)
         {
-            throw Invalid(offset, $"'slot_name' {GenericOffset.Quote(input.SlotName)} is not a PostgreSQL slot name (1-{PostgresOffset.MaxSlotNameLength} characters of [a-z0-9_])");
+            throw Invalid(offset, "'slot_name' is empty");
         }
+
+        // Any other name is kept as stored: rustcdc wrote names PostgreSQL would refuse ("slot-a"), and such a record must
+        // stay readable and migratable. PostgresOffset.HasValidSlotName reports it; resume validation refuses it.
 
         var systemIdentifier = ReadSystemIdentifier(offset, input.SystemIdentifier);
         if (input.Timeline == 0)
@@ -128,7 +131,7 @@ public sealed class PostgresOffsetCodec : IOffsetCodec
             throw Invalid(offset, $"'database' {GenericOffset.Quote(input.Database)} is not a PostgreSQL database name (1-{PostgresOffset.MaxDatabaseNameBytes} UTF-8 bytes)");
         }
 
-        return new PostgresOffset(lsn, input.SlotName, systemIdentifier, input.Timeline, input.Database, sourceType);
+        return PostgresOffset.FromStored(lsn, input.SlotName, systemIdentifier, input.Timeline, input.Database, sourceType);
     }
 
     private static NpgsqlLogSequenceNumber ReadLsn(JsonElement offset, JsonElement lsn)

@@ -15,6 +15,12 @@ public sealed class InspectTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
+    private string StoredCrc(string file)
+    {
+        using var document = JsonDocument.Parse(File.ReadAllBytes(_dir.File(file)));
+        return document.RootElement.GetProperty("crc32c").GetString().ShouldNotBeNull();
+    }
+
     [Fact]
     public async Task Inspect_PostgresRecords_ShowsTypedOffsetVersionCountModeAndSequence()
     {
@@ -27,6 +33,7 @@ public sealed class InspectTests : IDisposable
         result.StdOut.ShouldContain("slot=orders_slot lsn=0/16B3748 tli=1");
         result.StdOut.ShouldContain("1842");
         result.StdOut.ShouldContain("0600");
+        result.StdOut.ShouldContain($"{StoredCrc("checkpoint_postgres.json")} ok");
         result.StdOut.ShouldContain($"Lease: free (stale record: last owner {Environment.MachineName} pid {Environment.ProcessId}");
         result.StdErr.ShouldBeEmpty();
         DirectorySnapshot.Take(_dir.Path).ShouldBeUnchangedSince(before);
@@ -54,7 +61,9 @@ public sealed class InspectTests : IDisposable
         var stream = records["postgres"];
         stream.GetProperty("file").GetString().ShouldBe("checkpoint_postgres.json");
         stream.GetProperty("source_family").GetString().ShouldBe("postgres");
-        stream.GetProperty("format_version").GetInt32().ShouldBe(2);
+        stream.GetProperty("format_version").GetInt32().ShouldBe(FileCheckpoint.CurrentFormatVersion);
+        var crc = stream.GetProperty("crc32c").GetString().ShouldNotBeNull();
+        crc.ShouldBe(StoredCrc("checkpoint_postgres.json"));
         stream.GetProperty("committed_event_count").GetUInt64().ShouldBe(25UL);
         stream.GetProperty("sequence").GetUInt64().ShouldBe(2UL);
         stream.GetProperty("saved_at").ValueKind.ShouldBe(JsonValueKind.String);

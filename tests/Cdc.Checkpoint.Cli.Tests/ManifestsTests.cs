@@ -36,6 +36,8 @@ public sealed class ManifestsTests : IDisposable
             await store.SaveAsync(manifest, id == 1 ? default : new byte[] { 1, 2, 3, (byte)id }, Ct);
         }
 
+        // The writer's owner lease ends with it, as when a consumer stops; the tool then runs as the only process.
+        await store.DisposeAsync();
         return store;
     }
 

@@ -26,10 +26,10 @@ public sealed class MigrateTests : IDisposable
         File.GetUnixFileMode(_dir.File("checkpoint_postgres.json.v1.bak")).ShouldBe(TempDirectory.Private);
         var stream = (await Fixtures.LoadAsync(_dir.Path, "postgres")).ShouldNotBeNull();
         var snapshot = (await Fixtures.LoadAsync(_dir.Path, "postgres_snapshot")).ShouldNotBeNull();
-        stream.FormatVersion.ShouldBe(2);
+        stream.FormatVersion.ShouldBe(Files.FileCheckpoint.CurrentFormatVersion);
         stream.CommittedEventCount.ShouldBe(11UL);
         stream.Offset.ShouldBe(Fixtures.Pg("0/63", "slot_a"));
-        snapshot.FormatVersion.ShouldBe(2);
+        snapshot.FormatVersion.ShouldBe(Files.FileCheckpoint.CurrentFormatVersion);
         snapshot.CommittedEventCount.ShouldBe(5UL);
         snapshot.Sequence.ShouldBeLessThan(stream.Sequence); // the snapshot phase stays older than the stream
         (await Tool.RunAsync("verify", _dir.Path)).ShouldExit(0);
@@ -44,7 +44,7 @@ public sealed class MigrateTests : IDisposable
         (await Tool.RunAsync("migrate", _dir.Path)).ShouldExit(0);
 
         var record = (await Fixtures.LoadAsync(_dir.Path, "mysql")).ShouldNotBeNull();
-        record.FormatVersion.ShouldBe(2);
+        record.FormatVersion.ShouldBe(Files.FileCheckpoint.CurrentFormatVersion);
         record.CommittedEventCount.ShouldBe(7UL);
         var offset = record.Offset.ShouldBeOfType<MySqlOffset>();
         offset.GtidSet.ShouldBe(GtidSet.Parse($"{Fixtures.ServerUuid}:1-5"));
@@ -63,7 +63,7 @@ public sealed class MigrateTests : IDisposable
 
         var lines = result.StdOut.Split('\n');
         lines.Count(l => l.StartsWith("would upgrade", StringComparison.Ordinal)).ShouldBe(2);
-        lines.First(l => l.StartsWith("would upgrade", StringComparison.Ordinal)).ShouldContain("checkpoint_postgres_snapshot.json: version 1 -> 2");
+        lines.First(l => l.StartsWith("would upgrade", StringComparison.Ordinal)).ShouldContain("checkpoint_postgres_snapshot.json: version 1 -> 3");
         result.StdOut.ShouldContain("Dry run: nothing was changed.");
         DirectorySnapshot.Take(_dir.Path).ShouldBeUnchangedSince(before);
     }
@@ -101,7 +101,7 @@ public sealed class MigrateTests : IDisposable
 
         (await Tool.RunAsync("migrate", _dir.Path)).ShouldExit(0);
 
-        (await Fixtures.LoadAsync(_dir.Path, "postgres")).ShouldNotBeNull().FormatVersion.ShouldBe(2);
+        (await Fixtures.LoadAsync(_dir.Path, "postgres")).ShouldNotBeNull().FormatVersion.ShouldBe(Files.FileCheckpoint.CurrentFormatVersion);
         File.ReadAllText(_dir.File("checkpoint_postgres.json.v1.bak")).ShouldBe(Fixtures.PostgresV1);
     }
 

@@ -22,7 +22,7 @@ public sealed class SeedTests : IDisposable
         result.StdOut.ShouldContain("was (no record)");
         var record = (await Fixtures.LoadAsync(_dir.Path, "postgres")).ShouldNotBeNull();
         record.CommittedEventCount.ShouldBe(1842UL);
-        record.FormatVersion.ShouldBe(2);
+        record.FormatVersion.ShouldBe(Files.FileCheckpoint.CurrentFormatVersion);
         var offset = record.Offset.ShouldBeOfType<PostgresOffset>();
         PostgresOffset.FormatLsn(offset.Lsn).ShouldBe("16/B374D848");
         offset.SlotName.ShouldBe("orders_slot");
@@ -77,7 +77,7 @@ public sealed class SeedTests : IDisposable
         (await Tool.RunAsync("seed", _dir.Path, "--source", "postgres", "--lsn", "0/64", "--slot", "slot_a", "--count", "12")).ShouldExit(0);
 
         var record = (await Fixtures.LoadAsync(_dir.Path, "postgres")).ShouldNotBeNull();
-        record.FormatVersion.ShouldBe(2);
+        record.FormatVersion.ShouldBe(Files.FileCheckpoint.CurrentFormatVersion);
         record.Offset.ShouldBe(Fixtures.Pg("0/64", "slot_a"));
     }
 

@@ -44,13 +44,61 @@ public sealed class VerifyTests : IDisposable
     }
 
     [Fact]
+    public async Task Verify_V3RecordWithCountChangedInPlace_IsAProblemNamingTheChecksum()
+    {
+        await Fixtures.SaveAsync(_dir.Path, Fixtures.Pg("0/16B3F20"), 1842);
+        var path = _dir.File("checkpoint_postgres.json");
+        File.WriteAllText(path, File.ReadAllText(path).Replace("1842", "3842", StringComparison.Ordinal));
+
+        var json = (await Tool.RunAsync("verify", _dir.Path, "--json")).ShouldExit(1).Json();
+        var inspect = (await Tool.RunAsync("inspect", _dir.Path)).ShouldExit(1).StdOut;
+
+        json.GetProperty("problems").EnumerateArray().ShouldContain(p => p.GetProperty("path").GetString() == path && p.GetProperty("message").GetString()!.Contains("CRC-32C"));
+        inspect.ShouldContain("CRC-32C");
+        inspect.ShouldNotContain("3842 ");
+    }
+
+    [Fact]
+    public async Task Verify_V2Record_NotesItHasNoChecksumAndSuggestsMigrate()
+    {
+        _dir.Write("checkpoint_postgres.json", """{"checkpoint_format_version":2,"source_type":"postgres","committed_event_count":1842,"sequence":97,"offset":{"lsn":"0/16B3F20","slot_name":"orders_slot"}}""");
+
+        var json = (await Tool.RunAsync("verify", _dir.Path, "--json")).ShouldExit(0).Json();
+
+        Messages(json.GetProperty("notes")).ShouldContain(n => n.Contains("format version 2, which carries no checksum") && n.Contains("cdc-checkpoint migrate"));
+    }
+
+    [Fact]
+    public async Task Verify_RustcdcRecordsWithOddSlotOrGtid_ReadableWithAWarningAndMigratable()
+    {
+        _dir.Write("checkpoint_postgres.json", """{"checkpoint_format_version":1,"source_type":"postgres","committed_event_count":11,"offset":{"lsn":99,"slot_name":"slot-a"}}""");
+
+        var verify = (await Tool.RunAsync("verify", _dir.Path, "--json")).ShouldExit(0).Json();
+        var inspect = (await Tool.RunAsync("inspect", _dir.Path)).ShouldExit(0).StdOut;
+
+        Messages(verify.GetProperty("notes")).ShouldContain(n => n.Contains("slot name 'slot-a' is not a valid PostgreSQL slot name") && n.Contains("resume validation refuses it"));
+        inspect.ShouldContain("Warning: checkpoint_postgres.json: slot name 'slot-a'");
+        inspect.ShouldContain("slot=slot-a lsn=0/63");
+        (await Tool.RunAsync("migrate", _dir.Path)).ShouldExit(0);
+        (await Tool.RunAsync("inspect", _dir.Path, "--json")).ShouldExit(0).Json().GetProperty("records")[0].GetProperty("format_version").GetInt32().ShouldBe(3);
+
+        using var mysql = new TempDirectory();
+        mysql.Write("checkpoint_mysql.json", """{"checkpoint_format_version":1,"source_type":"mysql","committed_event_count":7,"offset":{"gtid":"0-1-100","binlog_file":"mysql-bin.000001","binlog_pos":8}}""");
+        var mysqlInspect = (await Tool.RunAsync("inspect", mysql.Path)).ShouldExit(0).StdOut;
+        mysqlInspect.ShouldContain("0-1-100");
+        mysqlInspect.ShouldContain("a MariaDB GTID position");
+        (await Tool.RunAsync("migrate", mysql.Path)).ShouldExit(0);
+        (await Tool.RunAsync("verify", mysql.Path)).ShouldExit(0);
+    }
+
+    [Fact]
     public async Task Verify_EveryKindOfProblem_IsListedAndExitIsOne()
     {
         await Fixtures.SaveAsync(_dir.Path, Fixtures.Pg("0/10"), 1);
         // The library refuses a second source family, so the mysql record is written by hand.
         _dir.Write("checkpoint_mysql.json", """{"checkpoint_format_version":1,"source_type":"mysql","committed_event_count":2,"offset":{"gtid":"","binlog_file":"mysql-bin.000002","binlog_pos":9}}""");
         _dir.Write("checkpoint_postgres_snapshot.json", """{"checkpoint_format_version":2,"source_type":"postgres_snapshot","committed_event_count":1,"sequence":5,"offset":{"lsn":"0/1","slot_name":"orders_slot"}}""", TempDirectory.Private | UnixFileMode.GroupRead);
-        _dir.Write("checkpoint_future.json", """{"checkpoint_format_version":3,"source_type":"future","committed_event_count":1,"offset":{}}""");
+        _dir.Write("checkpoint_future.json", """{"checkpoint_format_version":4,"source_type":"future","committed_event_count":1,"offset":{}}""");
         _dir.Write("checkpoint_postgres.json.3f2a9c1b7d4e.tmp", "{ half a rec");
         _dir.Write("checkpoint_Orders.json", Fixtures.PostgresV1);
         _dir.Write(FileCheckpoint.AuditLogFileName, "2026-01-01T00:00:00.000Z\trewind\n", TempDirectory.Private | UnixFileMode.OtherRead);
@@ -66,7 +114,7 @@ public sealed class VerifyTests : IDisposable
         var problems = json.GetProperty("problems").EnumerateArray().ToDictionary(p => p.GetProperty("message").GetString()!, p => p.GetProperty("path").GetString());
         problems.ShouldContain(p => p.Value == _dir.Path && p.Key.Contains("mode 0770") && p.Key.Contains("chmod 700"));
         problems.ShouldContain(p => p.Value == _dir.File("checkpoint_postgres_snapshot.json") && p.Key.Contains("insecure permissions 0640"));
-        problems.ShouldContain(p => p.Value == _dir.File("checkpoint_future.json") && p.Key.Contains("unsupported checkpoint_format_version 3"));
+        problems.ShouldContain(p => p.Value == _dir.File("checkpoint_future.json") && p.Key.Contains("unsupported checkpoint_format_version 4"));
         problems.ShouldContain(p => p.Value == _dir.Path && p.Key.Contains("several source families (mysql, postgres)"));
         problems.ShouldContain(p => p.Value == _dir.File("checkpoint_postgres.json.3f2a9c1b7d4e.tmp") && p.Key.Contains("leftover temp file"));
         problems.ShouldContain(p => p.Value == _dir.File("checkpoint_Orders.json") && p.Key.Contains("no consumer will ever read it"));

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using Cdc.Checkpoint.Files;
 using Cdc.Checkpoint.Postgres;
 using Cdc.Checkpoint.Proof.Tests.Support;
 using Cdc.Checkpoint.Torture;
@@ -187,7 +188,7 @@ public sealed partial class SyscallFaultInjectionTests(ITestOutputHelper output)
     {
         var show = await HarnessChild.RunAsync(["show", Dir]);
         show.ExitCode.ShouldBe(0, show.StandardError);
-        show.Lines[^1].ShouldBe(string.Create(CultureInfo.InvariantCulture, $"record {count} {PostgresOffset.FormatLsn(TortureOffsets.LsnFor(count))} v2"));
+        show.Lines[^1].ShouldBe(string.Create(CultureInfo.InvariantCulture, $"record {count} {PostgresOffset.FormatLsn(TortureOffsets.LsnFor(count))} v{FileCheckpoint.CurrentFormatVersion}"));
     }
 
     private static int Index(List<string> lines, int from, Func<string, bool> match, string step)

@@ -105,6 +105,51 @@ public static class ManifestChildModes
         }
     }
 
+    /// <summary>
+    /// One writer of the multi-writer race, <c>manifest-race DIR LAST [--no-lease]</c>: prints <c>ready</c>, waits for a
+    /// line on stdin (so that all writers start together), then saves checkpoints 1 to LAST, each with a sidecar of its
+    /// own (process id and checkpoint id), printing <c>won ID SHA256</c> when the save returned (the sidecar's hash) or
+    /// <c>lost ID CODE</c> for a <see cref="CheckpointException"/>. <c>--no-lease</c> bypasses the owner lease
+    /// (<see cref="FileManifestStoreOptions"/> test hook), so that only the store's no-replace writes stand between the
+    /// writers.
+    /// </summary>
+    /// <param name="dir">The store's root directory.</param>
+    /// <param name="args">The command line (mode and directory first).</param>
+    /// <returns>The exit code.</returns>
+    public static async Task<int> RaceAsync(string dir, string[] args)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        var last = ulong.Parse(args[2], CultureInfo.InvariantCulture);
+        // RetainCount 0: no pruning, so that every acknowledged checkpoint can be checked afterwards.
+        var options = new FileManifestStoreOptions { Codecs = ManifestTorture.StoreOptions().Codecs, RetainCount = 0, WithoutOwnerLeaseForTests = args.Contains("--no-lease") };
+        await using var store = new FileManifestStore(dir, options);
+        ChildModes.Out("ready");
+        _ = Console.In.ReadLine();
+        for (ulong id = 1; id <= last; id++)
+        {
+            var sidecar = System.Text.Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"state of checkpoint {id} by process {Environment.ProcessId}"));
+            var manifest = new CheckpointManifest
+            {
+                CheckpointId = id,
+                Epoch = 1,
+                CreatedAt = DateTimeOffset.UtcNow,
+                OperatorStates = System.Collections.Immutable.ImmutableSortedDictionary.CreateRange(
+                    StringComparer.Ordinal, [KeyValuePair.Create("op", OperatorState.InSidecar(0, sidecar.Length))]),
+            };
+            try
+            {
+                await store.SaveAsync(manifest, sidecar);
+                ChildModes.Out(string.Create(CultureInfo.InvariantCulture, $"won {id} {Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(sidecar))}"));
+            }
+            catch (CheckpointException ex)
+            {
+                ChildModes.Out(string.Create(CultureInfo.InvariantCulture, $"lost {id} {ex.ErrorCode}"));
+            }
+        }
+
+        return 0;
+    }
+
     private static void ExitWhenStdinCloses()
     {
         var watchdog = new Thread(() =>

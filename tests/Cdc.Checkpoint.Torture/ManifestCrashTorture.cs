@@ -760,7 +760,9 @@ public static class ManifestCrashTorture
 
             foreach (var entry in Directory.EnumerateFileSystemEntries(root))
             {
-                if (entry != checkpoints || File.GetAttributes(entry).HasFlag(FileAttributes.ReparsePoint))
+                // The writer's owner lease (FileCheckpoint's lease file) is the only other entry of the root.
+                var isLease = Path.GetFileName(entry) == FileCheckpoint.LeaseFileName && File.Exists(entry);
+                if ((entry != checkpoints && !isLease) || File.GetAttributes(entry).HasFlag(FileAttributes.ReparsePoint))
                 {
                     snapshot.Unexpected.Add(entry);
                 }

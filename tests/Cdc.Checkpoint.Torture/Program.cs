@@ -21,6 +21,8 @@ const string Usage = """
                               "restored ID", "start SOURCE N" per source, "ready"), then commit 4 sources concurrently:
                               "attempt SOURCE K", "ack SOURCE K ID"; exits when stdin closes or after MAX commits per source
       manifest-show DIR       the same start-up as manifest-writer, no commit
+      manifest-race DIR LAST [--no-lease]
+                              after a stdin line, save checkpoints 1..LAST with own sidecars ("won ID SHA" / "lost ID CODE")
       lease-race DIR          print "ready", then obey stdin lines: "try" -> "owner EPOCH" | "refused CODE";
                               "release" -> "released"; "exit" or end of stdin -> exit
       perms DIR               create a file checkpoint, audit log, cursor and manifest store under DIR
@@ -65,6 +67,7 @@ try
         "rewind-once" when args.Length == 3 => await ChildModes.RewindOnceAsync(dir, ulong.Parse(args[2], CultureInfo.InvariantCulture)),
         "manifest-writer" => await ManifestChildModes.WriterAsync(dir, args),
         "manifest-show" => await ManifestChildModes.ShowAsync(dir),
+        "manifest-race" when args.Length >= 3 => await ManifestChildModes.RaceAsync(dir, args),
         "lease-race" => await ChildModes.LeaseRaceAsync(dir),
         "perms" => await ChildModes.PermsAsync(dir),
         "bench-saves" when args.Length == 3 => await ChildModes.BenchSavesAsync(dir, int.Parse(args[2], CultureInfo.InvariantCulture)),

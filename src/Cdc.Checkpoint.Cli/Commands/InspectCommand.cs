@@ -16,7 +16,7 @@ internal static class InspectCommand
         var json = CommonOptions.Json();
         var command = new Command(
             "inspect",
-            "Show every record of a checkpoint directory: source type, format version, committed count, typed offset, file mode, sequence and save time, and the lease holder. "
+            "Show every record of a checkpoint directory: source type, format version, committed count, typed offset, file mode, sequence, save time and checksum (verified), and the lease holder. "
             + "Read-only: takes no lease and changes nothing. A record that cannot be used is shown with its problem; the exit code is then 1.")
         {
             directory,
@@ -56,9 +56,11 @@ internal static class InspectCommand
                 CommittedEventCount = record.CommittedEventCount,
                 Sequence = record.FormatVersion >= 2 ? record.Sequence : null,
                 SavedAt = record.SavedAt,
+                Crc32C = file.Crc32C,
                 Mode = file.Mode is { } mode ? FileModes.Format(mode) : null,
                 Offset = record.Offset.ToString(),
                 OffsetJson = record.Offset.ToJsonElement(),
+                Warning = LegacyValues.Describe(record),
             }
             : new RecordReport
             {
@@ -107,7 +109,7 @@ internal static class InspectCommand
         else
         {
             var table = new Table().Border(TableBorder.Rounded);
-            foreach (var header in new[] { "file", "source", "version", "count", "sequence", "saved at", "mode", "offset" })
+            foreach (var header in new[] { "file", "source", "version", "count", "sequence", "saved at", "crc32c", "mode", "offset" })
             {
                 table.AddColumn(new TableColumn(Terminal.Cell(header)));
             }
@@ -121,11 +123,17 @@ internal static class InspectCommand
                     Terminal.Cell(record.CommittedEventCount?.ToString(CultureInfo.InvariantCulture) ?? "?"),
                     Terminal.Cell(record.Sequence?.ToString(CultureInfo.InvariantCulture) ?? "-"),
                     Terminal.Cell(record.SavedAt?.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture) ?? "-"),
+                    Terminal.Cell(record.Crc32C is { } crc ? $"{crc} ok" : record.Error is null ? "none" : "?"),
                     Terminal.Cell(record.LinkTarget is { } target ? $"link -> {target}" : record.Mode ?? "?"),
                     Terminal.Cell(record.Offset ?? $"UNUSABLE ({record.Error!.Code})"));
             }
 
             terminal.Write(table);
+        }
+
+        foreach (var record in report.Records.Where(r => r.Warning is not null))
+        {
+            terminal.Line($"Warning: {record.File}: {record.Warning}");
         }
 
         var unusable = report.Records.Where(r => r.Error is not null).ToList();

@@ -6,7 +6,7 @@ using Cdc.Checkpoint.Offsets;
 
 namespace Cdc.Checkpoint.Cli.Commands;
 
-/// <summary><c>migrate DIR [--dry-run]</c>: upgrade older record versions (rustcdc v1) to the current one, keeping backups.</summary>
+/// <summary><c>migrate DIR [--dry-run]</c>: upgrade older record versions (rustcdc v1, unchecksummed v2) to the current one, keeping backups.</summary>
 internal static class MigrateCommand
 {
     public static Command Create(Terminal terminal)
@@ -15,7 +15,7 @@ internal static class MigrateCommand
         var dryRun = new Option<bool>("--dry-run") { Description = "Only show what would be upgraded, and whether it would be refused; change nothing." };
         var command = new Command(
             "migrate",
-            "Rewrite every record of an older format version (rustcdc v1) in the current format, atomically, keeping the original bytes as checkpoint_<source>.json.v<N>.bak. "
+            "Rewrite every record of an older format version (rustcdc v1, or v2 which has no checksum) in the current format (v3, with a CRC-32C), atomically, keeping the original bytes as checkpoint_<source>.json.v<N>.bak. "
             + "Offsets and counts are unchanged. Takes the owner lease.")
         {
             directory,

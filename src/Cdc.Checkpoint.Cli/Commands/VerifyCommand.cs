@@ -18,7 +18,7 @@ internal static class VerifyCommand
         var json = CommonOptions.Json();
         var command = new Command(
             "verify",
-            "Check a checkpoint directory: record format versions, permissions (files 0600, directory not writable by group or other), one source family, "
+            "Check a checkpoint directory: record format versions and checksums, permissions (files 0600, directory not writable by group or other), one source family, "
             + "the lease file, leftover temp files and symbolic links. Exits 0 only when all is well and lists every problem otherwise. Read-only.")
         {
             directory,
@@ -84,9 +84,15 @@ internal static class VerifyCommand
             {
                 Problem(record.Path, error.Message);
             }
-            else if (record.Record!.FormatVersion < FileCheckpoint.CurrentFormatVersion)
+            else if (LegacyValues.Describe(record.Record!) is { } warning)
             {
-                Note(record.Path, $"'{record.Path}' is format version {record.Record.FormatVersion} (rustcdc); it is read as it is. `cdc-checkpoint migrate '{dir}'` upgrades it to version {FileCheckpoint.CurrentFormatVersion} and keeps a backup.");
+                Note(record.Path, $"'{record.Path}': {warning}");
+            }
+
+            if (record.Record is { } readable && readable.FormatVersion < FileCheckpoint.CurrentFormatVersion)
+            {
+                var origin = readable.FormatVersion == 1 ? " (rustcdc)" : string.Empty;
+                Note(record.Path, $"'{record.Path}' is format version {readable.FormatVersion}{origin}, which carries no checksum: damage that leaves valid JSON would go unnoticed. It is read as it is; `cdc-checkpoint migrate '{dir}'` upgrades it to version {FileCheckpoint.CurrentFormatVersion} (CRC-32C) and keeps a backup.");
             }
         }
 

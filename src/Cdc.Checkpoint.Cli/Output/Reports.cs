@@ -61,6 +61,10 @@ internal sealed class RecordReport
 
     public DateTimeOffset? SavedAt { get; init; }
 
+    /// <summary>The record's CRC-32C (8 hex digits), verified when it was read; null for format versions without one.</summary>
+    [JsonPropertyName("crc32c")]
+    public string? Crc32C { get; init; }
+
     public string? Mode { get; init; }
 
     public string? LinkTarget { get; init; }
@@ -72,6 +76,9 @@ internal sealed class RecordReport
     public JsonElement? OffsetJson { get; init; }
 
     public ErrorReport? Error { get; init; }
+
+    /// <summary>A legacy value kept as written that resume validation will judge (an odd rustcdc slot name or GTID).</summary>
+    public string? Warning { get; init; }
 }
 
 internal sealed class ErrorReport

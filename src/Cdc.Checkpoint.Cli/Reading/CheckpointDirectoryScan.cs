@@ -16,6 +16,9 @@ namespace Cdc.Checkpoint.Cli.Reading;
 /// <param name="Error">Why the record cannot be used (the library's own message), or <see langword="null"/>.</param>
 internal sealed record RecordFile(string Path, string SourceType, CheckpointRecord? Record, UnixFileMode? Mode, string? LinkTarget, CheckpointException? Error)
 {
+    /// <summary>The CRC-32C the record carries, verified by the parser (format version 3 on); <see langword="null"/> before version 3.</summary>
+    public string? Crc32C { get; init; }
+
     public string FileName => System.IO.Path.GetFileName(Path);
 }
 
@@ -150,7 +153,10 @@ internal sealed class CheckpointDirectoryScan
                 { Path = path });
             }
 
-            return new RecordFile(path, sourceType, CheckpointRecordFile.Parse(bytes, path, Codecs), mode, linkTarget, null);
+            return new RecordFile(path, sourceType, CheckpointRecordFile.Parse(bytes, path, Codecs), mode, linkTarget, null)
+            {
+                Crc32C = CheckpointRecordFile.StoredChecksum(bytes),
+            };
         }
         catch (CheckpointException ex)
         {

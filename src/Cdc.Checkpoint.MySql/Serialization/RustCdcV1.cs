@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Cdc.Checkpoint.MySql.Gtid;
 using Cdc.Checkpoint.Offsets;
 
 namespace Cdc.Checkpoint.MySql.Serialization;
@@ -57,5 +58,46 @@ internal static class RustCdcV1
         }
 
         return (gtidText, binlog);
+    }
+
+    /// <summary>
+    /// What resume validation compares with the live server for <paramref name="checkpoint"/>: the checkpoint itself,
+    /// except for a rustcdc version 1 <c>mysql</c> record kept opaque because its <c>gtid</c> is not a MySQL GTID set
+    /// (<see cref="MySqlOffsetCodec"/>). That one is a <see cref="MariaDbOffset"/> when its <c>gtid</c> parses as a
+    /// MariaDB GTID position (a rustcdc user tailing MariaDB under source type <c>mysql</c>), so the server decides:
+    /// a MariaDB server checks it like any MariaDB checkpoint, a MySQL server refuses it as another flavour's position.
+    /// </summary>
+    /// <exception cref="CheckpointException">
+    /// <see cref="CheckpointErrorCode.Misconfigured"/>: the legacy <c>gtid</c> is neither a MySQL GTID set nor a MariaDB
+    /// GTID position, so no server can resume from it.
+    /// </exception>
+    public static CheckpointOffset? Interpret(CheckpointOffset? checkpoint)
+    {
+        if (checkpoint is not GenericOffset generic
+            || !OffsetJson.IsFamily(generic.SourceType, MySqlOffset.DefaultSourceType)
+            || generic.Value.ValueKind != JsonValueKind.Object
+            || !generic.Value.TryGetProperty("gtid", out _))
+        {
+            return checkpoint;
+        }
+
+        (string? GtidText, BinlogPosition? Binlog) read;
+        try
+        {
+            read = ReadCommon(generic.SourceType, generic.Value, OffsetJson.Deserialize(generic.SourceType, generic.Value, MySqlOffsetJsonContext.Default.RustCdcV1MySqlOffsetDto));
+        }
+        catch (FormatException)
+        {
+            return checkpoint; // not a rustcdc v1 shape: the validator refuses it as an opaque offset
+        }
+
+        if (read.GtidText is null || MariaDbGtidPosition.TryParse(read.GtidText, out var position) is false)
+        {
+            throw new CheckpointException(
+                CheckpointErrorCode.Misconfigured,
+                $"Checkpoint {checkpoint} comes from a rustcdc version 1 record whose gtid {GenericOffset.Quote(read.GtidText ?? string.Empty)} is neither a MySQL GTID set nor a MariaDB GTID position (rustcdc stored it as free text), so no server can resume from it. Find the source's real position (MySQL: SELECT @@gtid_executed; MariaDB: SELECT @@gtid_binlog_pos) and record it with `cdc-checkpoint rewind`.");
+        }
+
+        return new MariaDbOffset(position, read.Binlog);
     }
 }

@@ -672,7 +672,7 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
         CheckpointOffset offset;
         try
         {
-            using var document = JsonDocument.Parse(offsetJson);
+            using var document = OffsetJsonText.Parse(offsetJson);
             offset = _options.Codecs.Read(sourceType, document.RootElement, OffsetJsonVersion);
         }
         catch (Exception ex) when (ex is FormatException or JsonException or ArgumentException)

@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using Cdc.Checkpoint.MySql.Diagnostics;
 using Cdc.Checkpoint.MySql.Gtid;
 using Cdc.Checkpoint.MySql.Internal;
+using Cdc.Checkpoint.MySql.Serialization;
 using Cdc.Checkpoint.Offsets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -55,14 +56,19 @@ public sealed class MySqlResumeValidator
     /// Validates resuming from <paramref name="checkpoint"/> (a fresh start when <see langword="null"/>): reads the server
     /// facts, decides, logs the verdict and counts it in <c>cdc.checkpoint.mysql.resume.verdicts</c>.
     /// </summary>
-    /// <param name="checkpoint">A <see cref="MySqlOffset"/> or <see cref="MariaDbOffset"/>, or <see langword="null"/>.</param>
+    /// <param name="checkpoint">
+    /// A <see cref="MySqlOffset"/> or <see cref="MariaDbOffset"/>, or <see langword="null"/>; or the opaque offset of a
+    /// rustcdc version 1 <c>mysql</c> record whose <c>gtid</c> is not a MySQL GTID set, which is checked as the MariaDB
+    /// GTID position it holds (a MySQL server refuses it as another flavour's position).
+    /// </param>
     /// <param name="cancellationToken">Cancels the validation.</param>
     /// <returns>The verdict and its facts; unsafe verdicts do not throw (see <see cref="MySqlResumeValidationResult.ThrowIfRefused"/>).</returns>
     /// <exception cref="ArgumentException"><paramref name="checkpoint"/> is another kind of offset.</exception>
-    /// <exception cref="CheckpointException"><see cref="CheckpointErrorCode.Misconfigured"/> when the server's answers cannot be read (an unexpected version or variable value).</exception>
+    /// <exception cref="CheckpointException"><see cref="CheckpointErrorCode.Misconfigured"/> when the server's answers cannot be read (an unexpected version or variable value), or a rustcdc record's gtid is neither a MySQL GTID set nor a MariaDB GTID position.</exception>
     /// <exception cref="MySqlException">The server could not be queried.</exception>
     public async Task<MySqlResumeValidationResult> ValidateAsync(CheckpointOffset? checkpoint, CancellationToken cancellationToken = default)
     {
+        checkpoint = RustCdcV1.Interpret(checkpoint);
         CheckKind(checkpoint);
         var facts = await ReadServerFactsAsync(checkpoint, cancellationToken).ConfigureAwait(false);
         var result = Decide(checkpoint, facts, Options);
@@ -80,7 +86,7 @@ public sealed class MySqlResumeValidator
     /// <returns>The verdict.</returns>
     /// <exception cref="ArgumentException"><paramref name="checkpoint"/> is another kind of offset.</exception>
     public static MySqlResumeValidationResult Decide(CheckpointOffset? checkpoint, MySqlServerFacts server, MySqlResumeValidationOptions? options = null) =>
-        MySqlResumeRules.Decide(checkpoint, server, options ?? MySqlResumeValidationOptions.Default);
+        MySqlResumeRules.Decide(RustCdcV1.Interpret(checkpoint), server, options ?? MySqlResumeValidationOptions.Default);
 
     /// <summary>
     /// Reads the facts a resume decision needs. With a <see cref="MariaDbOffset"/> whose binlog file still exists, also

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Cdc.Checkpoint.Offsets;
 using Cdc.Checkpoint.Postgres.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -57,6 +58,10 @@ public sealed class PostgresResumeValidator
     /// <param name="cancellationToken">Cancels the validation.</param>
     /// <returns>The verdict and the facts; never throws for an unsafe verdict (see <see cref="ResumeValidationResult.ThrowIfRefused"/>).</returns>
     /// <exception cref="ArgumentException">The slot name is invalid, or the checkpoint belongs to another slot.</exception>
+    /// <exception cref="CheckpointException">
+    /// <see cref="CheckpointErrorCode.Misconfigured"/>: the checkpoint names a slot PostgreSQL cannot have (a legacy rustcdc
+    /// record, <see cref="PostgresOffset.HasValidSlotName"/>).
+    /// </exception>
     /// <exception cref="NpgsqlException">The server could not be queried.</exception>
     public async Task<ResumeValidationResult> ValidateAsync(
         LogicalReplicationConnection replication,
@@ -66,6 +71,13 @@ public sealed class PostgresResumeValidator
     {
         ArgumentNullException.ThrowIfNull(replication);
         ValidateSlotName(slotName);
+        if (checkpoint is { HasValidSlotName: false })
+        {
+            throw new CheckpointException(
+                CheckpointErrorCode.Misconfigured,
+                $"Checkpoint {checkpoint} names replication slot {GenericOffset.Quote(checkpoint.SlotName)}, which is not a valid PostgreSQL slot name (1-{PostgresOffset.MaxSlotNameLength} characters of [a-z0-9_]), so no server has such a slot: the record was written by rustcdc, which did not check slot names. Resuming from it is refused. Find the slot the consumer really streamed (SELECT slot_name, confirmed_flush_lsn FROM pg_replication_slots) and record it with `cdc-checkpoint rewind DIR --source postgres --slot <slot> --lsn <X/Y> --count <N> --reason \"...\"`.");
+        }
+
         if (checkpoint is not null && !string.Equals(checkpoint.SlotName, slotName, StringComparison.Ordinal))
         {
             throw new ArgumentException(

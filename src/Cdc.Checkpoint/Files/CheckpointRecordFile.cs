@@ -1,8 +1,11 @@
 using System.Buffers;
 using System.Globalization;
 using System.Text.Json;
+using System.Text;
 using System.Text.Unicode;
+using Cdc.Checkpoint.Internal;
 using Cdc.Checkpoint.Offsets;
+using Cdc.Checkpoint.Streaming;
 
 namespace Cdc.Checkpoint.Files;
 
@@ -12,11 +15,19 @@ namespace Cdc.Checkpoint.Files;
 /// </summary>
 internal static class CheckpointRecordFile
 {
-    public const int CurrentVersion = 2;
+    public const int CurrentVersion = 3;
     public const int RustcdcVersion = 1;
+
+    /// <summary>The first version whose records carry a <see cref="ChecksumField"/>.</summary>
+    public const int ChecksumVersion = 3;
     public const string Prefix = "checkpoint_";
     public const string Suffix = ".json";
-    public static readonly int[] SupportedVersions = [RustcdcVersion, CurrentVersion];
+
+    /// <summary>The member holding the CRC-32C of the record (docs/file-format.md, "Checksum").</summary>
+    public const string ChecksumField = "crc32c";
+    public static readonly int[] SupportedVersions = [RustcdcVersion, 2, CurrentVersion];
+
+    private const int ChecksumDigits = 8;
 
     private static readonly JsonWriterOptions WriterOptions = new() { Indented = true };
 
@@ -57,11 +68,83 @@ internal static class CheckpointRecordFile
 
             writer.WritePropertyName("offset");
             record.Offset.WriteJson(writer);
+
+            // A placeholder of the final width: the checksum covers the file with these digits as zeros.
+            writer.WriteString(ChecksumField, new string('0', ChecksumDigits));
             writer.WriteEndObject();
         }
 
         buffer.Write("\n"u8);
-        return buffer.WrittenSpan.ToArray();
+        var bytes = buffer.WrittenSpan.ToArray();
+        var digits = FindChecksumDigits(bytes);
+        if (digits < 0 || !Crc32C.Compute(bytes).TryFormat(bytes.AsSpan(digits, ChecksumDigits), out _, "x8", CultureInfo.InvariantCulture))
+        {
+            throw new InvalidOperationException("The record serializer did not write its checksum placeholder.");
+        }
+
+        return bytes;
+    }
+
+    /// <summary>
+    /// The CRC-32C a record file carries, as its eight hexadecimal digits, or <see langword="null"/> when it has none
+    /// (format versions 1 and 2). Only meaningful for bytes <see cref="Parse"/> accepted, which verified it.
+    /// </summary>
+    public static string? StoredChecksum(ReadOnlySpan<byte> bytes)
+    {
+        var digits = FindChecksumDigits(bytes);
+        return digits < 0 ? null : Encoding.ASCII.GetString(bytes.Slice(digits, ChecksumDigits));
+    }
+
+    /// <summary>
+    /// Where the eight hexadecimal digits of the top-level <see cref="ChecksumField"/> string start, or -1 when the record
+    /// has no such member or its value is not exactly eight lowercase hexadecimal digits written without escapes.
+    /// </summary>
+    private static int FindChecksumDigits(ReadOnlySpan<byte> bytes)
+    {
+        var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { MaxDepth = StrictJson.MaxDepth });
+        try
+        {
+            while (reader.Read())
+            {
+                if (reader.TokenType != JsonTokenType.PropertyName || reader.CurrentDepth != 1 || !reader.ValueTextEquals(ChecksumField))
+                {
+                    continue;
+                }
+
+                reader.Read();
+                var value = reader.ValueSpan;
+                return reader.TokenType == JsonTokenType.String && !reader.ValueIsEscaped && value.Length == ChecksumDigits && !value.ContainsAnyExcept(LowerHex)
+                    ? checked((int)reader.TokenStartIndex + 1)
+                    : -1;
+            }
+        }
+        catch (JsonException)
+        {
+            // Only reached for bytes that are not JSON, which Parse refuses before it looks for the checksum.
+        }
+
+        return -1;
+    }
+
+    private static readonly SearchValues<byte> LowerHex = SearchValues.Create("0123456789abcdef"u8);
+
+    /// <summary>Refuses a version 3 record whose CRC-32C (over the file with its eight digits read as zeros) differs.</summary>
+    private static void VerifyChecksum(ReadOnlySpan<byte> bytes, string path)
+    {
+        var digits = FindChecksumDigits(bytes);
+        if (digits < 0)
+        {
+            throw Corrupt(path, $"its {ChecksumField} member is missing or is not {ChecksumDigits} lowercase hexadecimal digits (every version {ChecksumVersion} record carries one)");
+        }
+
+        var stored = uint.Parse(bytes.Slice(digits, ChecksumDigits), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture);
+        var zeroed = bytes.ToArray();
+        zeroed.AsSpan(digits, ChecksumDigits).Fill((byte)'0');
+        var computed = Crc32C.Compute(zeroed);
+        if (computed != stored)
+        {
+            throw Corrupt(path, string.Create(CultureInfo.InvariantCulture, $"its CRC-32C is {computed:x8} but the record says {stored:x8}: its bytes changed after it was written (disk or copy damage, or a hand edit)"));
+        }
     }
 
     /// <summary>Parses and validates a record file completely before returning anything.</summary>
@@ -90,7 +173,7 @@ internal static class CheckpointRecordFile
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(bytes.ToArray(), new JsonDocumentOptions { MaxDepth = 64 });
+            document = StrictJson.Parse(bytes.ToArray());
         }
         catch (JsonException ex)
         {
@@ -119,6 +202,17 @@ internal static class CheckpointRecordFile
                     CheckpointErrorCode.UnsupportedFormatVersion,
                     $"Checkpoint record '{path}' has unsupported checkpoint_format_version {versionElement.GetRawText()}; supported versions are {string.Join(", ", SupportedVersions)}. A newer release may have written it: upgrade Cdc.Checkpoint.")
                 { Path = path };
+            }
+
+            // Before any field is read: from version 3 on, nothing of a record is trusted unless its checksum matches.
+            if (version >= ChecksumVersion)
+            {
+                VerifyChecksum(bytes, path);
+            }
+            else if (root.TryGetProperty(ChecksumField, out _))
+            {
+                // One flipped bit turns "3" into "2" or "1"; without this the record would load unchecked.
+                throw Corrupt(path, $"it carries a {ChecksumField}, which only version {ChecksumVersion} records have, but says checkpoint_format_version {version}: its version was damaged");
             }
 
             var sourceType = root.TryGetProperty("source_type", out var st) && st.ValueKind == JsonValueKind.String ? st.GetString() : null;

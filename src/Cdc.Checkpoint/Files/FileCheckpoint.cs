@@ -224,10 +224,21 @@ public sealed class FileCheckpoint : ICheckpointStore, IDisposable, IAsyncDispos
             return null;
         }
 
-        return record.Offset as TOffset ?? throw new CheckpointException(
-            CheckpointErrorCode.MixedSourceFamilies,
-            $"The latest checkpoint in '{DirectoryPath}' is a {record.SourceType} offset ({record.Offset}), not a {typeof(TOffset).Name}. Point this consumer at its own checkpoint directory.")
-        { Path = DirectoryPath };
+        if (record.Offset is TOffset typed)
+        {
+            return typed;
+        }
+
+        // The codec of TOffset reads this source type, yet the record stayed opaque: a legacy value it could not type.
+        throw record.Offset is GenericOffset && TOffset.OffsetCodec.CanRead(record.SourceType)
+            ? new CheckpointException(
+                CheckpointErrorCode.Misconfigured,
+                $"The {record.SourceType} checkpoint in '{DirectoryPath}' ({record.Offset}) is kept as written because it is not a valid {typeof(TOffset).Name} (a legacy rustcdc value); `cdc-checkpoint inspect '{DirectoryPath}'` says why. Validate it against the server with the provider's resume validator, or record the real position with `cdc-checkpoint rewind`.")
+            { Path = DirectoryPath }
+            : new CheckpointException(
+                CheckpointErrorCode.MixedSourceFamilies,
+                $"The latest checkpoint in '{DirectoryPath}' is a {record.SourceType} offset ({record.Offset}), not a {typeof(TOffset).Name}. Point this consumer at its own checkpoint directory.")
+            { Path = DirectoryPath };
     }
 
     /// <summary>The committed event count of the latest record, or 0 when there is none.</summary>
@@ -255,7 +266,7 @@ public sealed class FileCheckpoint : ICheckpointStore, IDisposable, IAsyncDispos
     }
 
     /// <summary>
-    /// Rewrites every record of an older format version (rustcdc v1) in the current format, keeping the original bytes
+    /// Rewrites every record of an older format version (rustcdc v1, or v2 which has no checksum) in the current format, keeping the original bytes
     /// in <c>checkpoint_{source}.json.v{N}.bak</c>. The offset and count are unchanged.
     /// </summary>
     /// <param name="dryRun">Only report what would be upgraded.</param>

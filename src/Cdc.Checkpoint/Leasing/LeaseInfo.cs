@@ -89,5 +89,5 @@ internal sealed class LeaseFileDto
 }
 
 [JsonSerializable(typeof(LeaseFileDto))]
-[JsonSourceGenerationOptions(WriteIndented = false, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSourceGenerationOptions(WriteIndented = false, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, AllowDuplicateProperties = false)]
 internal sealed partial class LeaseJsonContext : JsonSerializerContext;

@@ -7,6 +7,7 @@ using System.Text;
 using Cdc.Checkpoint.Diagnostics;
 using Cdc.Checkpoint.Files;
 using Cdc.Checkpoint.Internal;
+using Cdc.Checkpoint.Leasing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -20,18 +21,25 @@ namespace Cdc.Checkpoint.Manifests;
 /// <remarks>
 /// <para>
 /// Every file is written with <c>DurableFile</c> (temp file 0600 → fsync → rename → fsync directory); directories are
-/// created 0700 and their parent fsynced. A save writes the sidecar, then the manifest (a no-replace rename: an
-/// existing id is never overwritten), then the pointer, which never moves back to an older id. Reads never follow a
+/// created 0700 and their parent fsynced. A save writes the sidecar, then the manifest (both no-replace: an existing
+/// file is never overwritten), then the pointer, which never moves back to an older id. Reads never follow a
 /// symbolic link, refuse files readable by group or other, and cap sizes.
 /// </para>
 /// <para>
-/// Thread-safe: writes (save, sink-status update, prune, orphan cleanup) are serialized inside the process; reads
-/// run concurrently with them and see either the old or the new file. Two processes must not write the same
-/// directory at once (hold an owner lease); even then, an id is never written twice.
+/// One writer process per store: the first write (save, sink-status update, prune, orphan cleanup) takes the owner
+/// lease of <see cref="RootDirectory"/> — the lease of <c>FileCheckpoint</c>, the same <c>.cdc-checkpoint.lease</c> file
+/// and epoch — and holds it until the store is disposed (or the process ends); another process's write fails with
+/// <see cref="CheckpointErrorCode.LeaseHeld"/>. Reads (load, list, validate, recover) never take it. Even writers
+/// that bypass the lease cannot invalidate an acknowledged checkpoint: the sidecar is created no-replace and checked
+/// against the checksum its manifest records after the manifest is in place, so of two writers racing for an id one
+/// wins and the other gets <see cref="CheckpointErrorCode.ConflictingOffset"/>.
+/// </para>
+/// <para>
+/// Thread-safe: writes are serialized inside the process; reads run concurrently with them and see either the old or
+/// the new file.
 /// </para>
 /// </remarks>
-[SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "SemaphoreSlim needs no disposal while its AvailableWaitHandle is never used; a store is not a resource owner.")]
-public sealed class FileManifestStore : IManifestStore
+public sealed class FileManifestStore : IManifestStore, IDisposable, IAsyncDisposable
 {
     /// <summary>The sub-directory of the root that holds the checkpoints.</summary>
     public const string CheckpointsDirectoryName = "checkpoints";
@@ -50,6 +58,10 @@ public sealed class FileManifestStore : IManifestStore
     // Ids this instance wrote or found usable: pruning trusts them without re-reading. Guarded by _writeLock.
     private readonly HashSet<ulong> _knownUsable = [];
     private bool _directoryReady;
+
+    // Taken by the first write, under _writeLock; released by Dispose.
+    private OwnerLease? _lease;
+    private bool _disposed;
 
     /// <summary>Creates a store rooted at <paramref name="rootDirectory"/>; nothing is created until the first save.</summary>
     /// <param name="rootDirectory">The root; it is created (0700) on the first save if its parent exists.</param>
@@ -101,12 +113,15 @@ public sealed class FileManifestStore : IManifestStore
         var bytes = ManifestFormat.Serialize(toWrite);
 
         await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        OwnerLease? lease = null;
         try
         {
             var start = Stopwatch.GetTimestamp();
             try
             {
-                SaveLocked(toWrite, bytes, sidecar.Span);
+                EnsureCheckpointsDirectoryLocked();
+                lease = await BeginWriteLockedAsync(cancellationToken).ConfigureAwait(false);
+                SaveLocked(toWrite, bytes, sidecar.Span, lease);
                 ManifestMetrics.RecordWrite(start, null);
             }
             catch (CheckpointException ex)
@@ -132,13 +147,55 @@ public sealed class FileManifestStore : IManifestStore
         }
         finally
         {
+            lease?.WriteGate.Release();
             _writeLock.Release();
         }
     }
 
-    private void SaveLocked(CheckpointManifest manifest, byte[] manifestBytes, ReadOnlySpan<byte> sidecar)
+    /// <summary>Releases this store's share of the owner lease (the process keeps it while another store or checkpoint on the root holds it).</summary>
+    public void Dispose()
     {
-        EnsureCheckpointsDirectoryLocked();
+        _disposed = true;
+        Interlocked.Exchange(ref _lease, null)?.Release(_logger);
+    }
+
+    /// <inheritdoc cref="Dispose"/>
+    /// <returns>A completed task.</returns>
+    public ValueTask DisposeAsync()
+    {
+        Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// Under <see cref="_writeLock"/>: takes the owner lease of the root on the first write, enters the process-wide
+    /// write gate of the root and proves the lease is still held. Returns <see langword="null"/> when there is nothing to
+    /// lease yet (no root directory: nothing to write either) or for the race test that bypasses it.
+    /// </summary>
+    private async ValueTask<OwnerLease?> BeginWriteLockedAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_options.WithoutOwnerLeaseForTests || !Directory.Exists(RootDirectory))
+        {
+            return null;
+        }
+
+        var lease = _lease ??= OwnerLease.Acquire(RootDirectory, _logger, TimeProvider.System);
+        await lease.WriteGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            lease.EnsureHeld(_logger);
+            return lease;
+        }
+        catch
+        {
+            lease.WriteGate.Release();
+            throw;
+        }
+    }
+
+    private void SaveLocked(CheckpointManifest manifest, byte[] manifestBytes, ReadOnlySpan<byte> sidecar, OwnerLease? lease)
+    {
         _ = DurableFile.RefuseSharedDirectory(CheckpointsDirectory); // before the checkpoint's directory is created in it
         var id = manifest.CheckpointId;
         var directory = GetCheckpointDirectory(id);
@@ -169,20 +226,37 @@ public sealed class FileManifestStore : IManifestStore
             DurableFile.FsyncDirectory(CheckpointsDirectory, directory);
         }
 
+        // The sidecar is created no-replace, never renamed over: a writer racing for the same id (one that bypassed the
+        // lease) could otherwise replace the sidecar of a manifest that was already acknowledged.
         var sidecarPath = Path.Combine(directory, StateSidecarInfo.FileName);
         if (!sidecar.IsEmpty)
         {
-            DurableFile.Replace(directory, StateSidecarInfo.FileName, sidecar);
+            if (!DurableFile.CreateNew(directory, StateSidecarInfo.FileName, sidecar) && !SidecarMatches(sidecarPath, manifest.StateSidecar!))
+            {
+                RemoveLeftoverSidecar(id, sidecarPath, lease);
+                if (!DurableFile.CreateNew(directory, StateSidecarInfo.FileName, sidecar))
+                {
+                    throw SidecarConflict(id, sidecarPath);
+                }
+            }
         }
         else if (EntryExists(sidecarPath))
         {
-            // A sidecar left by an interrupted save of this id belongs to no manifest; remove it so it is not mistaken for ours.
-            DurableFile.TryDelete(sidecarPath);
+            RemoveLeftoverSidecar(id, sidecarPath, lease);
         }
 
         if (!DurableFile.CreateNew(directory, ManifestFormat.FileName, manifestBytes))
         {
             throw AlreadyExists(id, manifestPath);
+        }
+
+        // Bound to its manifest: before the save is acknowledged, the sidecar in place must be the one the manifest names.
+        if (manifest.StateSidecar is { } declared && !SidecarMatches(sidecarPath, declared))
+        {
+            throw new CheckpointException(
+                CheckpointErrorCode.ConflictingOffset,
+                $"Checkpoint {id} was written, but its state sidecar '{sidecarPath}' no longer holds the bytes its manifest records (sha256 {declared.Sha256}): another process is writing '{RootDirectory}' without the owner lease. The save failed; recovery skips that checkpoint as invalid. Stop the other writer.")
+            { Path = sidecarPath };
         }
 
         _knownUsable.Add(id);
@@ -321,12 +395,15 @@ public sealed class FileManifestStore : IManifestStore
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(keep, 1);
         await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        OwnerLease? lease = null;
         try
         {
+            lease = await BeginWriteLockedAsync(cancellationToken).ConfigureAwait(false);
             return PruneLocked(keep);
         }
         finally
         {
+            lease?.WriteGate.Release();
             _writeLock.Release();
         }
     }
@@ -512,8 +589,10 @@ public sealed class FileManifestStore : IManifestStore
         }
 
         await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        OwnerLease? lease = null;
         try
         {
+            lease = await BeginWriteLockedAsync(cancellationToken).ConfigureAwait(false);
             var start = Stopwatch.GetTimestamp();
             var directory = GetCheckpointDirectory(checkpointId);
             var existing = LoadCore(checkpointId) ?? throw new CheckpointException(
@@ -542,6 +621,7 @@ public sealed class FileManifestStore : IManifestStore
         }
         finally
         {
+            lease?.WriteGate.Release();
             _writeLock.Release();
         }
     }
@@ -709,12 +789,15 @@ public sealed class FileManifestStore : IManifestStore
     public async ValueTask<OrphanCleanupResult> CleanupOrphansAsync(CancellationToken cancellationToken = default)
     {
         await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        OwnerLease? lease = null;
         try
         {
+            lease = await BeginWriteLockedAsync(cancellationToken).ConfigureAwait(false);
             return CleanupLocked();
         }
         finally
         {
+            lease?.WriteGate.Release();
             _writeLock.Release();
         }
     }
@@ -1034,6 +1117,40 @@ public sealed class FileManifestStore : IManifestStore
     }
 
     internal static string Sha256Hex(ReadOnlySpan<byte> data) => Convert.ToHexStringLower(SHA256.HashData(data));
+
+    /// <summary>Whether the file at <paramref name="path"/> holds exactly the sidecar <paramref name="declared"/> describes.</summary>
+    private bool SidecarMatches(string path, StateSidecarInfo declared)
+    {
+        try
+        {
+            var bytes = ReadFile(path, Math.Min(declared.SizeBytes + 1, _options.MaxSidecarBytes));
+            return bytes is not null && bytes.LongLength == declared.SizeBytes && string.Equals(Sha256Hex(bytes), declared.Sha256, StringComparison.Ordinal);
+        }
+        catch (CheckpointException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// A sidecar in the directory of a checkpoint that has no manifest yet. Under the owner lease nobody else writes the
+    /// store, so it is the leftover of an interrupted save and is removed. Without the lease it may be another writer's,
+    /// about to be named by its manifest: it is never touched.
+    /// </summary>
+    private static void RemoveLeftoverSidecar(ulong id, string path, OwnerLease? lease)
+    {
+        if (lease is null)
+        {
+            throw SidecarConflict(id, path);
+        }
+
+        DurableFile.TryDelete(path);
+    }
+
+    private static CheckpointException SidecarConflict(ulong id, string path) => new(
+        CheckpointErrorCode.ConflictingOffset,
+        $"Checkpoint {id} is being saved by another writer: its state sidecar '{path}' exists with other bytes and no manifest yet. Nothing of this save was kept; it is never replaced. Only one process may write a manifest store (the owner lease).")
+    { Path = path };
 
     private CheckpointException AlreadyExists(ulong id, string manifestPath) => new(
         CheckpointErrorCode.ConflictingOffset,

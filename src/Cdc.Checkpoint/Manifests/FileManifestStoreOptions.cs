@@ -70,4 +70,10 @@ public sealed class FileManifestStoreOptions
             _codecs = value;
         }
     }
+
+    /// <summary>
+    /// Test hook (Proof: the multi-writer race): write without the owner lease, to show that the store's own
+    /// no-replace writes keep every acknowledged manifest valid even when two writers bypass it. Never set in production.
+    /// </summary>
+    internal bool WithoutOwnerLeaseForTests { get; init; }
 }

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Text.Json;
 using System.Text.Unicode;
+using Cdc.Checkpoint.Internal;
 using Cdc.Checkpoint.Offsets;
 
 namespace Cdc.Checkpoint.Manifests;
@@ -18,8 +19,6 @@ internal static class ManifestFormat
     /// <see cref="CheckpointOffset.WriteJson"/> writes today. Codecs are told that version when reading them back.
     /// </summary>
     public const int OffsetShapeVersion = 2;
-
-    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64, AllowDuplicateProperties = false };
 
     /// <summary>The manifest as indented UTF-8 JSON with a final newline.</summary>
     /// <exception cref="ArgumentException">The manifest has problems (zero id or epoch, bad names, sidecar ranges).</exception>
@@ -116,7 +115,7 @@ internal static class ManifestFormat
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(bytes.ToArray(), DocumentOptions);
+            document = StrictJson.Parse(bytes.ToArray());
         }
         catch (JsonException ex)
         {

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
+using Cdc.Checkpoint.Internal;
 
 namespace Cdc.Checkpoint.Offsets;
 
@@ -17,7 +18,8 @@ internal static class OffsetJsonText
     public const string NotUnicode = "is not valid Unicode text (it holds a lone UTF-16 surrogate escape such as \\ud800, or bytes that are not UTF-8)";
 
     /// <summary>
-    /// <see cref="JsonDocument.Parse(string, JsonDocumentOptions)"/>, except that text holding a lone surrogate
+    /// <see cref="JsonDocument.Parse(string, JsonDocumentOptions)"/> with the library's strict rules
+    /// (<see cref="StrictJson"/>: a repeated member is malformed), except that text holding a lone surrogate
     /// character (which the parser refuses with <see cref="ArgumentException"/>, as it cannot be turned into UTF-8) is
     /// malformed JSON like any other: a <see cref="JsonException"/>.
     /// </summary>
@@ -26,7 +28,7 @@ internal static class OffsetJsonText
         ArgumentNullException.ThrowIfNull(json);
         try
         {
-            return JsonDocument.Parse(json);
+            return StrictJson.Parse(json);
         }
         catch (ArgumentException ex)
         {

@@ -1,8 +1,10 @@
 using System.Data.Common;
 using System.Diagnostics.Metrics;
+using System.Text.Json;
 using Cdc.Checkpoint.MySql.Gtid;
 using Cdc.Checkpoint.MySql.Tests.Integration;
 using Cdc.Checkpoint.MySql.Validation;
+using Cdc.Checkpoint.Offsets;
 using Cdc.Checkpoint.TestServers.MariaDb;
 using MySqlConnector;
 using Shouldly;
@@ -95,6 +97,26 @@ public sealed class MariaDbResumeValidationTests(ValidationServers servers) : IC
         result.BinlogPositionUsable.ShouldBeTrue();
         result.Server.CheckpointBinlogMapping.ShouldNotBeNull().GtidPosition.ShouldBe(checkpoint.GtidPosition);
         result.ThrowIfRefused();
+    }
+
+    [Fact]
+    public async Task ValidateAsync_RustcdcMySqlRecordHoldingThisServersMariaDbGtid_JudgedAsAMariaDbPosition()
+    {
+        await using var connection = await servers.SourceA.OpenConnectionAsync(Ct);
+        await InsertAsync(connection, 2);
+        var current = await CurrentAsync(connection, 61);
+        var gtid = current.GtidPosition.ShouldNotBeNull().ToString();
+        // As rustcdc wrote it: source type "mysql", the MariaDB GTID as free text, read back as an opaque offset.
+        var legacy = MySqlOffsetCodec.Instance.Read("mysql", JsonDocument.Parse($$"""{"gtid":"{{gtid}}","binlog_file":"","binlog_pos":0}""").RootElement, 1);
+        legacy.ShouldBeOfType<GenericOffset>();
+
+        var result = await new MySqlResumeValidator(servers.SourceA).ValidateAsync(legacy, Ct);
+
+        result.Verdict.ShouldBe(MySqlResumeVerdict.Resume, result.Message);
+        result.Checkpoint.ShouldBeOfType<MariaDbOffset>().GtidPosition.ShouldBe(current.GtidPosition);
+
+        var freeText = MySqlOffsetCodec.Instance.Read("mysql", JsonDocument.Parse("""{"gtid":"gtid-1","binlog_file":"","binlog_pos":0}""").RootElement, 1);
+        (await Should.ThrowAsync<CheckpointException>(() => new MySqlResumeValidator(servers.SourceA).ValidateAsync(freeText, Ct))).ErrorCode.ShouldBe(CheckpointErrorCode.Misconfigured);
     }
 
     [Fact]

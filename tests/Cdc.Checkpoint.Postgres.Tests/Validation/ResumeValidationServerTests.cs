@@ -60,6 +60,19 @@ public sealed class ResumeValidationServerTests
     }
 
     [Fact]
+    public async Task Validate_LegacyRustcdcSlotName_RefusedWithTheReasonAndTheFix()
+    {
+        await using var scenario = await PgScenario.CreateAsync();
+        var legacy = PostgresOffsetCodec.Parse("postgres", """{"lsn":99,"slot_name":"slot-a"}""");
+
+        var ex = await Should.ThrowAsync<CheckpointException>(() => ValidateAsync(scenario, legacy));
+
+        ex.ErrorCode.ShouldBe(CheckpointErrorCode.Misconfigured);
+        ex.Message.ShouldContain("'slot-a', which is not a valid PostgreSQL slot name");
+        ex.Message.ShouldContain("cdc-checkpoint rewind");
+    }
+
+    [Fact]
     public async Task Validate_NoCheckpointNoSlot_FreshStartCreatesTheSlot()
     {
         await using var scenario = await PgScenario.CreateAsync();

@@ -10,7 +10,7 @@ using Xunit;
 
 namespace Cdc.Checkpoint.Tests.Files;
 
-/// <summary>FileCheckpoint with the real PostgreSQL, MySQL and MariaDB offsets, and the golden files of both formats.</summary>
+/// <summary>FileCheckpoint with the real PostgreSQL, MySQL and MariaDB offsets, and the golden files of every format version.</summary>
 public sealed class TypedOffsetFileTests : IDisposable
 {
     private const ulong SystemId = 7311234567890123456;
@@ -79,21 +79,41 @@ public sealed class TypedOffsetFileTests : IDisposable
             await checkpoint.SaveAsync(Pg("0/16B3F70", "orders_slot"), 1842, Ct);
         }
 
-        var actual = await File.ReadAllTextAsync(_dir.File("checkpoint_postgres.json"), Ct);
-        actual.ShouldBe(await File.ReadAllTextAsync(GoldenPath("v2/checkpoint_postgres.json"), Ct));
+        var actual = await File.ReadAllBytesAsync(_dir.File("checkpoint_postgres.json"), Ct);
+        actual.ShouldBe(await File.ReadAllBytesAsync(GoldenPath("v3/checkpoint_postgres.json"), Ct));
+    }
+
+    [Theory]
+    [InlineData("v2", 2)]
+    [InlineData("v3", 3)]
+    public async Task Load_GoldenV2AndV3_ReadEveryField(string folder, int version)
+    {
+        CopyGolden(folder);
+        using var checkpoint = new FileCheckpoint(_dir.Path, Options);
+        var record = (await checkpoint.LoadAsync("postgres", Ct)).ShouldNotBeNull();
+        record.FormatVersion.ShouldBe(version);
+        record.Sequence.ShouldBe(1UL);
+        record.CommittedEventCount.ShouldBe(1842UL);
+        record.SavedAt.ShouldBe(new DateTimeOffset(2026, 11, 21, 23, 47, 31, TimeSpan.Zero));
+        record.Offset.ShouldBe(Pg("0/16B3F70", "orders_slot"));
     }
 
     [Fact]
-    public async Task Load_GoldenCurrentFormat_ReadsEveryField()
+    public async Task Upgrade_GoldenV2_WritesV3WithChecksumAndKeepsV2Backup()
     {
-        File.Copy(GoldenPath("v2/checkpoint_postgres.json"), _dir.File("checkpoint_postgres.json"));
-        File.SetUnixFileMode(_dir.File("checkpoint_postgres.json"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        CopyGolden("v2");
+        var original = await File.ReadAllBytesAsync(_dir.File("checkpoint_postgres.json"), Ct);
         using var checkpoint = new FileCheckpoint(_dir.Path, Options);
-        var record = (await checkpoint.LoadAsync("postgres", Ct)).ShouldNotBeNull();
-        record.FormatVersion.ShouldBe(2);
-        record.Sequence.ShouldBe(1UL);
-        record.SavedAt.ShouldBe(new DateTimeOffset(2026, 11, 21, 23, 47, 31, TimeSpan.Zero));
-        record.Offset.ShouldBe(Pg("0/16B3F70", "orders_slot"));
+        var before = (await checkpoint.LoadAsync("postgres", Ct)).ShouldNotBeNull();
+        var upgrade = (await checkpoint.UpgradeAsync(cancellationToken: Ct)).ShouldHaveSingleItem();
+        upgrade.FromVersion.ShouldBe(2);
+        upgrade.ToVersion.ShouldBe(3);
+        var after = (await checkpoint.LoadAsync("postgres", Ct)).ShouldNotBeNull();
+        after.FormatVersion.ShouldBe(3);
+        after.Offset.ShouldBe(before.Offset);
+        after.CommittedEventCount.ShouldBe(before.CommittedEventCount);
+        CheckpointRecordFile.StoredChecksum(await File.ReadAllBytesAsync(_dir.File("checkpoint_postgres.json"), Ct)).ShouldNotBeNull();
+        (await File.ReadAllBytesAsync(_dir.File("checkpoint_postgres.json.v2.bak"), Ct)).ShouldBe(original);
     }
 
     [Fact]
@@ -104,7 +124,7 @@ public sealed class TypedOffsetFileTests : IDisposable
         var before = (await checkpoint.LoadAsync("postgres", Ct)).ShouldNotBeNull();
         (await checkpoint.UpgradeAsync(cancellationToken: Ct)).Count.ShouldBe(2);
         var after = (await checkpoint.LoadAsync("postgres", Ct)).ShouldNotBeNull();
-        after.FormatVersion.ShouldBe(2);
+        after.FormatVersion.ShouldBe(FileCheckpoint.CurrentFormatVersion);
         after.Offset.ShouldBe(before.Offset);
         after.CommittedEventCount.ShouldBe(before.CommittedEventCount);
         (await File.ReadAllTextAsync(_dir.File("checkpoint_postgres.json"), Ct)).ShouldContain("\"lsn\": \"0/16B3770\"");
