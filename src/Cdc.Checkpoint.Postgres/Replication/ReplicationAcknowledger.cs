@@ -45,6 +45,7 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly TimeProvider _timeProvider;
     private readonly PostgresOffset _identity;
+    private readonly ulong _idleAdvanceMinimumBytes;
     private readonly Lock _gate = new();
     private readonly SemaphoreSlim _saveGate = new(1, 1);
     private readonly SemaphoreSlim _sendGate = new(1, 1);
@@ -113,6 +114,8 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<ReplicationAcknowledger>();
         _timeProvider = timeProvider ?? TimeProvider.System;
         _identity = checkpoint;
+        _idleAdvanceMinimumBytes = (ulong)(_options.IdleAdvanceMinimumBytes
+            ?? (store is Store.PostgresCheckpointStore ? ReplicationAcknowledgerOptions.DefaultIdleAdvanceMinimumBytes : 0));
         _processed = _durable = new CheckpointPosition(checkpoint, committedEventCount);
         _received = checkpoint.Lsn;
         _durableAtTimestamp = _timeProvider.GetTimestamp();
@@ -370,7 +373,7 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
 
             // Not past the WAL of our own last save (and what the server adds after a write): the consumer is at rest.
             var walEnd = _feedback.LastReceivedLsn;
-            if (walEnd <= _durable.Lsn || (ulong)walEnd - (ulong)_durable.Lsn < (ulong)_options.IdleAdvanceMinimumBytes)
+            if (walEnd <= _durable.Lsn || (ulong)walEnd - (ulong)_durable.Lsn < _idleAdvanceMinimumBytes)
             {
                 return false;
             }

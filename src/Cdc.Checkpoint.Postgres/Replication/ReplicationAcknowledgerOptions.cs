@@ -8,9 +8,9 @@ public sealed class ReplicationAcknowledgerOptions
 
     private readonly int _acknowledgeLag;
     private readonly TimeSpan _idleAdvanceInterval = TimeSpan.FromSeconds(10);
-    private readonly long _idleAdvanceMinimumBytes = DefaultIdleAdvanceMinimumBytes;
+    private readonly long? _idleAdvanceMinimumBytes;
 
-    /// <summary>The default <see cref="IdleAdvanceMinimumBytes"/>: 64 KiB.</summary>
+    /// <summary>The <see cref="IdleAdvanceMinimumBytes"/> chosen for a store in the source database: 64 KiB.</summary>
     public const long DefaultIdleAdvanceMinimumBytes = 64 * 1024;
 
     /// <summary>
@@ -52,21 +52,27 @@ public sealed class ReplicationAcknowledgerOptions
     }
 
     /// <summary>
-    /// How much WAL must lie between the durable checkpoint and the server's WAL end before an idle advance saves. An
-    /// advance writes WAL itself when the store is in the source database (the table store's <c>UPDATE</c>, and the
-    /// records the server adds after any write: bgwriter's running-transactions snapshot, a checkpoint record), so
-    /// without a threshold each advance would find the WAL of the previous one and save once per interval forever.
-    /// A save writes a few hundred bytes, up to a few full-page images (8 KiB each) after a checkpoint; the default
-    /// stays well above that, and far below the 16 MiB segments the server recycles WAL in, so holding back that much
-    /// frees nothing less. 0 advances past any new WAL.
+    /// How much WAL must lie between the durable checkpoint and the server's WAL end before an idle advance saves. When
+    /// the store writes into the source database (the table store), an advance writes WAL itself, and so does the
+    /// server after any write (bgwriter's running-transactions record, a checkpoint record); without a minimum each
+    /// advance would find the WAL of the previous one and save once per interval forever. A save writes a few hundred
+    /// bytes, up to a few full-page images (8 KiB each) after a checkpoint; 64 KiB stays well above that and far below
+    /// the 16 MiB segments the server recycles WAL in, so holding it back retains nothing that matters.
+    /// <see langword="null"/> chooses: <see cref="DefaultIdleAdvanceMinimumBytes"/> for a <c>PostgresCheckpointStore</c>,
+    /// 0 for every other store (a file save writes no WAL, so there is nothing to chase, and a quiet server's last WAL
+    /// — a shutdown checkpoint, for example — is still acknowledged).
     /// </summary>
-    /// <value>Default <see cref="DefaultIdleAdvanceMinimumBytes"/> (64 KiB); 0 or more.</value>
-    public long IdleAdvanceMinimumBytes
+    /// <value>Default <see langword="null"/> (chosen by the store); otherwise 0 or more.</value>
+    public long? IdleAdvanceMinimumBytes
     {
         get => _idleAdvanceMinimumBytes;
         init
         {
-            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            if (value is { } bytes)
+            {
+                ArgumentOutOfRangeException.ThrowIfNegative(bytes);
+            }
+
             _idleAdvanceMinimumBytes = value;
         }
     }

@@ -219,9 +219,10 @@ public sealed class AcknowledgerTests
     }
 
     [Fact]
-    public void IdleAdvanceMinimumBytes_DefaultAndNegative_64KiBAndThrows()
+    public void IdleAdvanceMinimumBytes_DefaultAndNegative_ChosenByTheStoreAndThrows()
     {
-        new ReplicationAcknowledgerOptions().IdleAdvanceMinimumBytes.ShouldBe(64 * 1024);
+        new ReplicationAcknowledgerOptions().IdleAdvanceMinimumBytes.ShouldBeNull();
+        ReplicationAcknowledgerOptions.DefaultIdleAdvanceMinimumBytes.ShouldBe(64 * 1024);
         Should.Throw<ArgumentOutOfRangeException>(() => new ReplicationAcknowledgerOptions { IdleAdvanceMinimumBytes = -1 });
     }
 

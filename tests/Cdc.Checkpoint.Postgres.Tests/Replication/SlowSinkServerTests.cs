@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Cdc.Checkpoint.Postgres.Replication;
 using Cdc.Checkpoint.Postgres.Tests.Support;
+using Cdc.Checkpoint.TestServers;
 using Npgsql;
 using Npgsql.Replication.PgOutput.Messages;
 using Shouldly;
@@ -133,5 +134,35 @@ public sealed class SlowSinkServerTests
                 break;
             }
         }
+    }
+
+    [Fact]
+    public async Task ReadAsync_ServerCrashesWhileStreaming_ThrowsTransientConnectionLost()
+    {
+        await using var cluster = await PostgresTestServer.StartNewClusterAsync(Ct);
+        await using var scenario = await PgScenario.CreateAsync(cluster);
+        var store = await StoreAsync(scenario);
+        await using var session = await PostgresReplicationSession.OpenAsync(scenario.ConnectionString, store, Options(scenario), cancellationToken: Ct);
+        await scenario.InsertAsync(1, 1);
+        Task? restart = null;
+
+        var ex = await Should.ThrowAsync<CheckpointException>(async () =>
+        {
+            await foreach (var message in session.ReadAsync(Ct))
+            {
+                if (message is CommitMessage commit)
+                {
+                    session.Acknowledger.MarkProcessed(commit, 1);
+                    await session.Acknowledger.CheckpointAsync(Ct);
+                    // An immediate stop (a crash) ends the walsender at once. A fast shutdown would wait for the consumer to
+                    // acknowledge the end of WAL, which only a durable checkpoint there may do (docs/postgres.md).
+                    restart ??= cluster.RestartAsync(immediate: true, cancellationToken: Ct);
+                }
+            }
+        });
+
+        await restart!;
+        ex.ErrorCode.ShouldBe(CheckpointErrorCode.ConnectionLost);
+        ex.IsTransient.ShouldBeTrue();
     }
 }
