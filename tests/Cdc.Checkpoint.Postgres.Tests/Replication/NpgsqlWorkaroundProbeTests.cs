@@ -25,7 +25,7 @@ public sealed class NpgsqlWorkaroundProbeTests
 
         // Freeze the walsender so START_REPLICATION gets no CopyBothResponse yet: Npgsql is in its replication state,
         // but has not created the feedback timers that SendFeedback re-arms in its finally block.
-        await SignalAsync("STOP", walSender);
+        await ReplicationSessionServerTests.SignalAsync("STOP", walSender);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
         var stream = connection.StartReplication(new PgOutputReplicationSlot(scenario.SlotName), new PgOutputReplicationOptions("pub", PgOutputProtocolVersion.V1), stop.Token)
             .GetAsyncEnumerator(stop.Token);
@@ -37,7 +37,7 @@ public sealed class NpgsqlWorkaroundProbeTests
         }
         finally
         {
-            await SignalAsync("CONT", walSender);
+            await ReplicationSessionServerTests.SignalAsync("CONT", walSender);
         }
 
         early.ShouldBeOfType<NullReferenceException>();
@@ -51,12 +51,5 @@ public sealed class NpgsqlWorkaroundProbeTests
         (await scenario.ScalarAsync<bool>("SELECT pg_terminate_backend($1)", walSender)).ShouldBeTrue();
         await Should.ThrowAsync<Exception>(() => first.WaitAsync(TimeSpan.FromSeconds(30), Ct));
         later.IsCompleted.ShouldBeFalse();
-    }
-
-    private static async Task SignalAsync(string signal, int pid)
-    {
-        using var kill = System.Diagnostics.Process.Start("kill", $"-{signal} {pid}");
-        await kill.WaitForExitAsync(Ct);
-        kill.ExitCode.ShouldBe(0, $"kill -{signal} {pid}");
     }
 }

@@ -390,7 +390,7 @@ public sealed class ReplicationSessionServerTests
         (await scenario.SlotAsync())!.ActivePid.ShouldBeNull();
     }
 
-    private static async Task SignalAsync(string signal, int pid)
+    internal static async Task SignalAsync(string signal, int pid)
     {
         using var kill = System.Diagnostics.Process.Start("kill", $"-{signal} {pid}");
         await kill.WaitForExitAsync(Ct);
