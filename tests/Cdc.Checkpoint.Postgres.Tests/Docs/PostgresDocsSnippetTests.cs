@@ -99,7 +99,8 @@ public sealed class PostgresDocsSnippetTests
                 "the snippet to stream");
             await scenario.InsertAsync(1, 3);
             await Replication.ReplicationSessionServerTests.WaitUntilAsync(
-                async () => running.IsCompleted || await scenario.ScalarAsync<long>("SELECT coalesce(max(committed_event_count), 0)::bigint FROM cdc_checkpoint WHERE name = 'orders-consumer'") == 3,
+                // At least: WAL is cluster-wide, so other tests' traffic can add an idle-advance heartbeat or two.
+                async () => running.IsCompleted || await scenario.ScalarAsync<long>("SELECT coalesce(max(committed_event_count), 0)::bigint FROM cdc_checkpoint WHERE name = 'orders-consumer'") >= 3,
                 "3 events checkpointed");
             running.IsCompleted.ShouldBeFalse(running.Exception?.ToString());
         }
