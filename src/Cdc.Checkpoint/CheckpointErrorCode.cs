@@ -89,4 +89,9 @@ public enum CheckpointErrorCode
 
     /// <summary>A checkpoint file was changed by someone other than its owner since the owner last read or wrote it; nothing was written.</summary>
     ModifiedExternally = 28,
+    /// <summary>
+    /// The server ended the stream or the connection broke (walsender terminated, replication timeout, server restart).
+    /// Transient: open a new session; it resumes from the durable checkpoint.
+    /// </summary>
+    ConnectionLost = 29,
 }

@@ -51,7 +51,8 @@ public sealed class CheckpointException : Exception
     /// Data errors, other I/O errors and refusals are never transient.
     /// </summary>
     public bool IsTransient => TransientCause
-        || ErrorCode is CheckpointErrorCode.LeaseHeld or CheckpointErrorCode.InUse or CheckpointErrorCode.ResourceExhausted;
+        || ErrorCode is CheckpointErrorCode.LeaseHeld or CheckpointErrorCode.InUse
+            or CheckpointErrorCode.ResourceExhausted or CheckpointErrorCode.ConnectionLost;
 
     /// <summary>Set by a provider package when the underlying failure is one a retry may clear.</summary>
     internal bool TransientCause { get; init; }

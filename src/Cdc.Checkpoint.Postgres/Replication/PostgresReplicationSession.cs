@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Cdc.Checkpoint.Offsets;
 using Cdc.Checkpoint.Postgres.Diagnostics;
 using Cdc.Checkpoint.Postgres.Validation;
 using Microsoft.Extensions.Logging;
@@ -75,6 +76,12 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
     /// <summary>The acknowledger: mark processed transactions and report durable checkpoints through it.</summary>
     public ReplicationAcknowledger Acknowledger { get; }
 
+    /// <summary>
+    /// The interval at which standby status updates go to the server while streaming: <see cref="PostgresReplicationSessionOptions.StatusInterval"/>,
+    /// or derived from the walsender's <c>wal_sender_timeout</c>.
+    /// </summary>
+    public TimeSpan StatusInterval { get; private init; }
+
     /// <summary>The replication connection (for its process id or status; do not start replication on it yourself).</summary>
     public LogicalReplicationConnection Connection => _replication;
 
@@ -115,13 +122,20 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
         try
         {
             await replication.Open(cancellationToken).ConfigureAwait(false);
+
+            // Npgsql sends a status update on its own timer, independent of the consumer reading, every
+            // WalReceiverStatusInterval (10 s by default); the server ends a walsender that heard nothing for
+            // wal_sender_timeout. Ask the walsender itself (the connection string, role and database can all set it).
+            var walSenderTimeoutText = await replication.Show("wal_sender_timeout", cancellationToken).ConfigureAwait(false);
+            var walSenderTimeout = StatusIntervals.ParseSetting(walSenderTimeoutText);
+            var statusInterval = options.StatusInterval ?? StatusIntervals.Derive(walSenderTimeout);
+            replication.WalReceiverStatusInterval = statusInterval;
+            Log.StatusIntervalChosen(logger, options.SlotName, statusInterval, walSenderTimeoutText);
             var record = await store.LoadAsync(PostgresOffset.StreamingSourceType, cancellationToken).ConfigureAwait(false);
             PostgresOffset? checkpoint = null;
             if (record is not null)
             {
-                checkpoint = record.Offset as PostgresOffset ?? throw new CheckpointException(
-                    CheckpointErrorCode.Misconfigured,
-                    $"The stored '{PostgresOffset.StreamingSourceType}' checkpoint {record.Offset} was not read as a PostgreSQL offset: configure the store's codecs with OffsetCodecRegistry.Empty.WithPostgres().");
+                checkpoint = AsPostgresOffset(record);
                 if (!string.Equals(checkpoint.SlotName, options.SlotName, StringComparison.Ordinal))
                 {
                     throw new CheckpointException(
@@ -192,7 +206,10 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
             acknowledger = new ReplicationAcknowledger(
                 new NpgsqlReplicationFeedback(replication), store, start.Offset, start.CommittedEventCount, options.Acknowledgement, loggerFactory, timeProvider);
             acknowledger.SetServerWalHint(facts.ServerWalPosition);
-            return new PostgresReplicationSession(replication, dataSource, validator, options, validation, start, acknowledger, timeProvider, logger);
+            return new PostgresReplicationSession(replication, dataSource, validator, options, validation, start, acknowledger, timeProvider, logger)
+            {
+                StatusInterval = statusInterval,
+            };
         }
         catch
         {
@@ -204,6 +221,35 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
             await replication.DisposeAsync().ConfigureAwait(false);
             await dataSource.DisposeAsync().ConfigureAwait(false);
             throw;
+        }
+    }
+
+    // A store without the PostgreSQL codec configured (a FileCheckpoint with default options, a manifest store) returns
+    // the record as a GenericOffset; the session knows what a 'postgres' record is and reads it itself. The first save
+    // of a PostgresOffset then teaches such a store the codec, so its progress guards compare typed offsets.
+    private static PostgresOffset AsPostgresOffset(CheckpointRecord record)
+    {
+        switch (record.Offset)
+        {
+            case PostgresOffset typed:
+                return typed;
+            case GenericOffset generic when string.Equals(generic.SourceType, PostgresOffset.StreamingSourceType, StringComparison.Ordinal):
+                try
+                {
+                    return (PostgresOffset)PostgresOffsetCodec.Instance.Read(generic.SourceType, generic.Value, record.FormatVersion);
+                }
+                catch (FormatException ex)
+                {
+                    throw new CheckpointException(
+                        CheckpointErrorCode.Corrupt,
+                        $"The stored '{PostgresOffset.StreamingSourceType}' checkpoint {record.Offset} is not a valid PostgreSQL offset: {ex.Message} Restore the checkpoint from a backup, or seed a new one with the CLI.",
+                        ex);
+                }
+
+            default:
+                throw new CheckpointException(
+                    CheckpointErrorCode.Misconfigured,
+                    $"The stored '{PostgresOffset.StreamingSourceType}' checkpoint {record.Offset} was read as {record.Offset.GetType().Name}, not as a PostgreSQL offset: the store's codecs map 'postgres' to another type. Configure them with OffsetCodecRegistry.Empty.WithPostgres().");
         }
     }
 
@@ -224,6 +270,24 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
         }
 
         return Acknowledger.TrackAsync(StartAndRecheckAsync(cancellationToken), StartPosition.Lsn, cancellationToken);
+    }
+
+    /// <summary>
+    /// A consistent snapshot of the session: the resume verdict it started on, whether it streams, the processed,
+    /// durable and acknowledged positions, lag and checkpoint age (no I/O; thread-safe, also after disposal).
+    /// </summary>
+    /// <returns>The status.</returns>
+    public PostgresReplicationStatus GetStatus() => Acknowledger.GetStatus(Validation.Verdict);
+
+    /// <summary>Reads the session's slot's WAL retention (<c>wal_status</c>, <c>safe_wal_size</c>) from the server.</summary>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    /// <returns>The slot's health, or <see langword="null"/> when the slot does not exist (any more).</returns>
+    /// <exception cref="NpgsqlException">The server could not be queried.</exception>
+    /// <exception cref="ObjectDisposedException">The session is disposed.</exception>
+    public Task<PostgresSlotHealth?> ReadSlotHealthAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        return PostgresSlotHealth.ReadAsync(_dataSource, _options.SlotName, cancellationToken);
     }
 
     /// <summary>Stops the acknowledger and closes the replication connection.</summary>
@@ -257,7 +321,7 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
         {
             await RecheckAsync(pending, cancellationToken).ConfigureAwait(false);
             await Acknowledger.OnStreamingConfirmedAsync(cancellationToken).ConfigureAwait(false);
-            while (await AwaitStartAsync(pending).ConfigureAwait(false))
+            while (await AwaitStartAsync(pending, cancellationToken).ConfigureAwait(false))
             {
                 yield return enumerator.Current;
                 pending = enumerator.MoveNextAsync().AsTask();
@@ -332,7 +396,7 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
         var timeout = _options.Validation.RecheckTimeout;
         while (true)
         {
-            if (pending.IsCompleted && !await AwaitStartAsync(pending).ConfigureAwait(false))
+            if (pending.IsCompleted && !await AwaitStartAsync(pending, cancellationToken).ConfigureAwait(false))
             {
                 return; // The server ended the stream at once: there is nothing to check or to consume.
             }
@@ -355,7 +419,20 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
         }
     }
 
-    private async Task<bool> AwaitStartAsync(Task<bool> pending)
+    // How a stream the server ends (or a broken connection) reaches us through Npgsql 10: the FATAL the backend sends
+    // before it exits (class 57, operator intervention, e.g. 57P01 after pg_terminate_backend; class 08, connection
+    // exceptions), an NpgsqlException wrapping the I/O error when the socket simply closes (replication timeout), and,
+    // when the read races with the connector being broken, a NullReferenceException out of Npgsql's ReadMessage.
+    private static bool IsStreamEnd(Exception exception) => exception switch
+    {
+        PostgresException pg => pg.SqlState.StartsWith("57", StringComparison.Ordinal) || pg.SqlState.StartsWith("08", StringComparison.Ordinal),
+        NpgsqlException => true,
+        NullReferenceException => true, // the awaited task is Npgsql's own enumerator: nothing of ours runs inside it
+        IOException => true,
+        _ => false,
+    };
+
+    private async Task<bool> AwaitStartAsync(Task<bool> pending, CancellationToken cancellationToken)
     {
         try
         {
@@ -380,6 +457,20 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
             throw new CheckpointException(
                 CheckpointErrorCode.PositionUnavailable,
                 $"START_REPLICATION on slot '{_options.SlotName}' at {PostgresOffset.FormatLsn(StartPosition.Lsn)} failed: {ex.MessageText}. The WAL the slot needs is gone (slot invalidated or WAL removed); see SlotInvalidated in docs/postgres.md.",
+                ex);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && IsStreamEnd(ex))
+        {
+            Log.StreamEnded(_logger, _options.SlotName, _replication.ProcessID, ex);
+            var reason = ex switch
+            {
+                PostgresException pg => $"{pg.SqlState}: {pg.MessageText}",
+                NullReferenceException => "the connection was closed under Npgsql's reader (NullReferenceException in Npgsql's ReadMessage)",
+                _ => ex.Message.TrimEnd('.'),
+            };
+            throw new CheckpointException(
+                CheckpointErrorCode.ConnectionLost,
+                $"The replication stream of slot '{_options.SlotName}' (walsender {_replication.ProcessID}) ended: {reason}. The server terminated the walsender (pg_terminate_backend, wal_sender_timeout, shutdown) or the connection broke. Nothing durable is lost: dispose this session and open a new session, which resumes from the durable checkpoint {PostgresOffset.FormatLsn(Acknowledger.Durable.Lsn)} (transient).",
                 ex);
         }
     }
