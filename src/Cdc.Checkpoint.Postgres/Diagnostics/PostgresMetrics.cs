@@ -17,6 +17,7 @@ namespace Cdc.Checkpoint.Postgres.Diagnostics;
 /// <item><c>cdc.checkpoint.postgres.acknowledged_lsn</c> (gauge, <c>By</c>): the LSN last reported to the server as flushed (a WAL byte position).</item>
 /// <item><c>cdc.checkpoint.postgres.resume.verdicts</c> (counter): resume validations, tagged <c>cdc.verdict</c>, <c>cdc.action</c> and <c>cdc.slot</c>.</item>
 /// <item><c>cdc.checkpoint.postgres.idle_advances</c> (counter): checkpoints taken from a keepalive's WAL end while idle, tagged <c>cdc.slot</c>.</item>
+/// <item><c>cdc.checkpoint.source.lag</c> (histogram, <c>s</c>): at each transaction received, the local clock minus the transaction's commit timestamp, tagged <c>cdc.source_type</c> and <c>cdc.slot</c>.</item>
 /// </list>
 /// Gauges carry <c>cdc.source_type</c> = <c>postgres</c> and <c>cdc.slot</c>, one measurement per live acknowledger.
 /// </remarks>
@@ -31,6 +32,17 @@ internal static class PostgresMetrics
 
     internal static readonly Counter<long> IdleAdvances = Meter.CreateCounter<long>(
         "cdc.checkpoint.postgres.idle_advances", unit: "{checkpoint}", description: "Checkpoints taken from a keepalive's WAL end while nothing was in flight.");
+
+    internal static readonly Histogram<double> SourceLag = Meter.CreateHistogram(
+        "cdc.checkpoint.source.lag",
+        unit: "s",
+        description: "Time behind the source: local clock at receipt minus the commit timestamp of each transaction received.",
+        tags: null,
+        advice: new InstrumentAdvice<double>
+        {
+            // From sub-second (streaming live) to an hour (catching up after an outage).
+            HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600],
+        });
 
     private static readonly ConcurrentDictionary<ReplicationAcknowledger, byte> Live = new();
 
@@ -57,6 +69,9 @@ internal static class PostgresMetrics
             { "cdc.slot", result.Facts.SlotName },
         });
     }
+
+    internal static void RecordSourceLag(string slotName, TimeSpan lag) =>
+        SourceLag.Record(lag.TotalSeconds, new TagList { { "cdc.source_type", PostgresOffset.StreamingSourceType }, { "cdc.slot", slotName } });
 
     internal static void RecordIdleAdvance(string slotName) => IdleAdvances.Add(1, new TagList { { "cdc.slot", slotName } });
 

@@ -226,6 +226,24 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
         return Acknowledger.TrackAsync(StartAndRecheckAsync(cancellationToken), StartPosition.Lsn, cancellationToken);
     }
 
+    /// <summary>
+    /// A consistent snapshot of the session: the resume verdict it started on, whether it streams, the processed,
+    /// durable and acknowledged positions, lag and checkpoint age (no I/O; thread-safe, also after disposal).
+    /// </summary>
+    /// <returns>The status.</returns>
+    public PostgresReplicationStatus GetStatus() => Acknowledger.GetStatus(Validation.Verdict);
+
+    /// <summary>Reads the session's slot's WAL retention (<c>wal_status</c>, <c>safe_wal_size</c>) from the server.</summary>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    /// <returns>The slot's health, or <see langword="null"/> when the slot does not exist (any more).</returns>
+    /// <exception cref="NpgsqlException">The server could not be queried.</exception>
+    /// <exception cref="ObjectDisposedException">The session is disposed.</exception>
+    public Task<PostgresSlotHealth?> ReadSlotHealthAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        return PostgresSlotHealth.ReadAsync(_dataSource, _options.SlotName, cancellationToken);
+    }
+
     /// <summary>Stops the acknowledger and closes the replication connection.</summary>
     /// <returns>A task that completes when everything is closed.</returns>
     public async ValueTask DisposeAsync()

@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using CheckpointActivitySource = Cdc.Checkpoint.Diagnostics.CheckpointActivitySource;
 using Cdc.Checkpoint.Postgres.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -54,6 +56,8 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
     private NpgsqlLogSequenceNumber _acknowledged;
     private NpgsqlLogSequenceNumber _serverWalHint;
     private long _durableAtTimestamp;
+    private DateTimeOffset? _lastCommitTimestamp;
+    private TimeSpan? _sourceLag;
     private bool _tracking;
     private bool _streamingConfirmed;
     private bool _sessionManaged;
@@ -169,7 +173,8 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
     }
 
     /// <summary>Bytes of WAL between the server's WAL end and the durable checkpoint (0 when caught up).</summary>
-    internal long LagBytes
+    /// <remarks>Thread-safe, no I/O. Also the <c>cdc.checkpoint.lag</c> gauge.</remarks>
+    public long LagBytes
     {
         get
         {
@@ -179,8 +184,9 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
         }
     }
 
-    /// <summary>Time since the last durable checkpoint (or since the acknowledger was created).</summary>
-    internal TimeSpan CheckpointAge
+    /// <summary>Time since the last durable checkpoint (or since the acknowledger was created), on the injected clock.</summary>
+    /// <remarks>Thread-safe, no I/O. Also the <c>cdc.checkpoint.age</c> gauge.</remarks>
+    public TimeSpan CheckpointAge
     {
         get
         {
@@ -194,6 +200,11 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
         }
     }
 
+    /// <summary>Takes a consistent snapshot of the positions, lag and age (no I/O).</summary>
+    /// <returns>The status; <see cref="PostgresReplicationStatus.Verdict"/> is <see langword="null"/> (a session adds it).</returns>
+    /// <remarks>Thread-safe; callable after disposal (it then shows the last state).</remarks>
+    public PostgresReplicationStatus GetStatus() => GetStatus(verdict: null);
+
     /// <summary>Marks a transaction processed: its changes are applied (not necessarily durably).</summary>
     /// <param name="commit">The transaction's commit message.</param>
     /// <param name="eventCount">How many changes of the transaction the consumer applied.</param>
@@ -202,7 +213,20 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
     public CheckpointPosition MarkProcessed(CommitMessage commit, ulong eventCount)
     {
         ArgumentNullException.ThrowIfNull(commit);
-        return MarkProcessed(commit.TransactionEndLsn, eventCount);
+        var position = MarkProcessed(commit.TransactionEndLsn, eventCount);
+        bool tracking;
+        lock (_gate)
+        {
+            tracking = _tracking;
+        }
+
+        if (!tracking)
+        {
+            // Inside a session the stream records the commit timestamp as the commit arrives.
+            RecordCommitTimestamp(commit.TransactionCommitTimestamp);
+        }
+
+        return position;
     }
 
     /// <summary>Marks the transaction that ends at <paramref name="transactionEndLsn"/> processed (no I/O).</summary>
@@ -435,6 +459,30 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
         _sendGate.Dispose();
     }
 
+    internal PostgresReplicationStatus GetStatus(Validation.ResumeVerdict? verdict)
+    {
+        var received = _feedback.LastReceivedLsn;
+        lock (_gate)
+        {
+            var walEnd = received > _serverWalHint ? received : _serverWalHint;
+            var durable = (ulong)_durable.Lsn;
+            return new PostgresReplicationStatus
+            {
+                SlotName = SlotName,
+                Verdict = verdict,
+                Streaming = _streamingConfirmed,
+                Processed = _processed,
+                Durable = _durable,
+                Acknowledged = _acknowledged,
+                ServerWalEnd = walEnd,
+                LagBytes = (ulong)walEnd > durable ? (long)Math.Min((ulong)walEnd - durable, long.MaxValue) : 0,
+                CheckpointAge = _timeProvider.GetElapsedTime(_durableAtTimestamp),
+                LastCommitTimestamp = _lastCommitTimestamp,
+                SourceLag = _sourceLag,
+            };
+        }
+    }
+
     /// <summary>Records the server's WAL position from the validation, for the lag gauge before the first keepalive.</summary>
     internal void SetServerWalHint(NpgsqlLogSequenceNumber walPosition)
     {
@@ -519,7 +567,7 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
                     skipping = false;
                     continue;
                 case CommitMessage commit:
-                    OnCommit(commit.TransactionEndLsn);
+                    OnCommit(commit.TransactionEndLsn, commit.TransactionCommitTimestamp);
                     break;
                 default:
                     if (skipping)
@@ -554,7 +602,7 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
         }
     }
 
-    internal void OnCommit(NpgsqlLogSequenceNumber transactionEndLsn)
+    internal void OnCommit(NpgsqlLogSequenceNumber transactionEndLsn, DateTime? commitTimestamp = null)
     {
         lock (_gate)
         {
@@ -564,6 +612,31 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
                 _received = transactionEndLsn;
             }
         }
+
+        if (commitTimestamp is { } committed)
+        {
+            RecordCommitTimestamp(committed);
+        }
+    }
+
+    // The time behind the source: the local clock at receipt minus the server's commit timestamp (clamped at 0, since
+    // the two clocks may disagree by a little).
+    private void RecordCommitTimestamp(DateTime commitTimestamp)
+    {
+        var committed = new DateTimeOffset(DateTime.SpecifyKind(commitTimestamp, DateTimeKind.Utc));
+        var lag = _timeProvider.GetUtcNow() - committed;
+        if (lag < TimeSpan.Zero)
+        {
+            lag = TimeSpan.Zero;
+        }
+
+        lock (_gate)
+        {
+            _lastCommitTimestamp = committed;
+            _sourceLag = lag;
+        }
+
+        PostgresMetrics.RecordSourceLag(SlotName, lag);
     }
 
     private void OnIdleTimer()
@@ -616,6 +689,10 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
             _feedback.SetReplicationStatus(lsn);
         }
 
+        using var activity = CheckpointActivitySource.Source.StartActivity("cdc.checkpoint.acknowledge", ActivityKind.Client);
+        activity?.SetTag("cdc.source_type", PostgresOffset.StreamingSourceType);
+        activity?.SetTag("cdc.slot", SlotName);
+        activity?.SetTag("cdc.lsn", PostgresOffset.FormatLsn(lsn));
         await _sendGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -623,6 +700,7 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
             {
                 if ((_sessionManaged && !_streamingConfirmed) || _feedbackUnusable)
                 {
+                    activity?.SetTag("cdc.acknowledge.sent", false);
                     return; // The stream has ended; the status goes with the next stream's first update.
                 }
             }
@@ -635,10 +713,12 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
             if (_feedback.LastReceivedLsn == default)
             {
                 Log.AcknowledgeDeferred(_logger, SlotName, lsn);
+                activity?.SetTag("cdc.acknowledge.sent", false);
                 return;
             }
 
             await _feedback.SendStatusUpdateAsync(cancellationToken).ConfigureAwait(false);
+            activity?.SetTag("cdc.acknowledge.sent", true);
             Log.Acknowledged(_logger, SlotName, lsn, durable);
         }
         catch (InvalidOperationException)
@@ -655,10 +735,12 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
                 _feedbackUnusable = true;
             }
 
+            CheckpointActivitySource.SetError(activity, ex.GetType().FullName!, ex.Message);
             Log.AcknowledgeFailed(_logger, SlotName, lsn, ex);
         }
         catch (Exception ex) when (ex is NpgsqlException or IOException)
         {
+            CheckpointActivitySource.SetError(activity, ex.GetType().FullName!, ex.Message);
             Log.AcknowledgeFailed(_logger, SlotName, lsn, ex);
         }
         finally

@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using System.Globalization;
+using CheckpointActivitySource = Cdc.Checkpoint.Diagnostics.CheckpointActivitySource;
 using Cdc.Checkpoint.Postgres.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -66,6 +68,9 @@ public sealed class PostgresResumeValidator
     {
         ArgumentNullException.ThrowIfNull(replication);
         ValidateSlotName(slotName);
+        using var activity = CheckpointActivitySource.Source.StartActivity("cdc.checkpoint.validate", ActivityKind.Client);
+        activity?.SetTag("cdc.source_type", PostgresOffset.StreamingSourceType);
+        activity?.SetTag("cdc.slot", slotName);
         if (checkpoint is not null && !string.Equals(checkpoint.SlotName, slotName, StringComparison.Ordinal))
         {
             throw new ArgumentException(
@@ -99,6 +104,16 @@ public sealed class PostgresResumeValidator
 
         var result = Decide(facts, Options);
         Report(result);
+        if (activity is not null)
+        {
+            activity.SetTag("cdc.verdict", result.Verdict.ToString());
+            activity.SetTag("cdc.action", result.Action.ToString());
+            if (result.Action == ResumeAction.Refuse)
+            {
+                CheckpointActivitySource.SetError(activity, (result.ErrorCode ?? CheckpointErrorCode.Misconfigured).ToString(), result.Message);
+            }
+        }
+
         return result;
     }
 

@@ -21,14 +21,14 @@ public sealed class ReplicationSessionServerTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static PostgresReplicationSessionOptions Options(PgScenario scenario, TimeSpan? idle = null, int lag = 0) => new()
+    internal static PostgresReplicationSessionOptions Options(PgScenario scenario, TimeSpan? idle = null, int lag = 0) => new()
     {
         SlotName = scenario.SlotName,
         PublicationNames = ["pub"],
         Acknowledgement = new ReplicationAcknowledgerOptions { IdleAdvanceInterval = idle ?? Timeout.InfiniteTimeSpan, AcknowledgeLag = lag },
     };
 
-    private static async Task<PostgresCheckpointStore> StoreAsync(PgScenario scenario)
+    internal static async Task<PostgresCheckpointStore> StoreAsync(PgScenario scenario)
     {
         var store = new PostgresCheckpointStore(scenario.DataSource, "session");
         await store.CreateSchemaAsync(Ct);
@@ -39,7 +39,7 @@ public sealed class ReplicationSessionServerTests
     /// A sink-in-the-same-database consumer: each transaction's rows and its checkpoint commit together, then the
     /// position is reported durable. Runs until <paramref name="stop"/> is cancelled.
     /// </summary>
-    private static async Task ConsumeTransactionallyAsync(PostgresReplicationSession session, PostgresCheckpointStore store, PgScenario scenario, ConcurrentQueue<long> seen, CancellationToken stop)
+    internal static async Task ConsumeTransactionallyAsync(PostgresReplicationSession session, PostgresCheckpointStore store, PgScenario scenario, ConcurrentQueue<long> seen, CancellationToken stop)
     {
         await using var connection = await scenario.DataSource.OpenConnectionAsync(stop);
         NpgsqlTransaction? transaction = null;
@@ -92,7 +92,7 @@ public sealed class ReplicationSessionServerTests
         }
     }
 
-    private static async Task<long> ReadIdAsync(InsertMessage insert, CancellationToken cancellationToken)
+    internal static async Task<long> ReadIdAsync(InsertMessage insert, CancellationToken cancellationToken)
     {
         long id = 0;
         var column = 0;
@@ -112,10 +112,10 @@ public sealed class ReplicationSessionServerTests
         return id;
     }
 
-    private static async Task<NpgsqlLogSequenceNumber> DurableCheckpointAsync(PostgresCheckpointStore store) =>
+    internal static async Task<NpgsqlLogSequenceNumber> DurableCheckpointAsync(PostgresCheckpointStore store) =>
         ((PostgresOffset)(await store.LoadAsync("postgres", Ct))!.Offset).Lsn;
 
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what, int seconds = 30)
+    internal static async Task WaitUntilAsync(Func<Task<bool>> condition, string what, int seconds = 30)
     {
         var deadline = DateTime.UtcNow.AddSeconds(seconds);
         while (!await condition())

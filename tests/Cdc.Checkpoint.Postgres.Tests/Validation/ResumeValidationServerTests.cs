@@ -265,6 +265,10 @@ public sealed class ResumeValidationServerTests
         await scenario.ExecAsync("SELECT pg_reload_conf()");
         await scenario.CreateSlotAsync();
         var checkpoint = await CheckpointAtAsync(scenario, (await scenario.SlotAsync())!.ConfirmedFlushLsn!.Value);
+        var healthy = (await PostgresSlotHealth.ReadAsync(scenario.DataSource, scenario.SlotName, Ct)).ShouldNotBeNull();
+        healthy.WalStatus.ShouldBe(ReplicationSlotWalStatus.Reserved);
+        healthy.SafeWalSize.ShouldNotBeNull().ShouldBeGreaterThan(0); // limited by max_slot_wal_keep_size (null when unlimited)
+        healthy.Active.ShouldBeFalse();
         await WaitUntilAsync(async () =>
         {
             for (var i = 0; i < 4; i++)
@@ -283,6 +287,10 @@ public sealed class ResumeValidationServerTests
         ShouldBeRefused(refused, ResumeVerdict.SlotInvalidated, CheckpointErrorCode.PositionUnavailable, "max_slot_wal_keep_size", "pg_drop_replication_slot");
         refused.Facts.Slot!.RestartLsn.ShouldBeNull();
         recreate.Action.ShouldBe(ResumeAction.RecreateSlot);
+        var lost = (await PostgresSlotHealth.ReadAsync(scenario.DataSource, scenario.SlotName, Ct)).ShouldNotBeNull();
+        lost.WalStatus.ShouldBe(ReplicationSlotWalStatus.Lost);
+        lost.RestartLsn.ShouldBeNull();
+        lost.RetainedWalBytes.ShouldBe(0);
     }
 
     [Fact]
