@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Cdc.Checkpoint;
 using Cdc.Checkpoint.Hosting;
 using Cdc.Checkpoint.Hosting.Consumers;
@@ -57,7 +58,7 @@ public static class PostgresHostingServiceCollectionExtensions
     /// <param name="configuration">The section holding <see cref="PostgresReplicationConsumerOptions"/>.</param>
     /// <param name="configure">Further configuration in code, applied after binding.</param>
     /// <returns>The services, for chaining.</returns>
-    public static IServiceCollection AddPostgresReplicationConsumer<THandler>(this IServiceCollection services, string name, IConfiguration configuration, Action<PostgresReplicationConsumerOptions>? configure = null)
+    public static IServiceCollection AddPostgresReplicationConsumer<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] THandler>(this IServiceCollection services, string name, IConfiguration configuration, Action<PostgresReplicationConsumerOptions>? configure = null)
         where THandler : class, IPostgresTransactionHandler
     {
         ArgumentNullException.ThrowIfNull(configuration);

@@ -96,8 +96,10 @@ internal sealed class PostgresReplicationConsumer : BackgroundService
             using var stream = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
             var background = new BackgroundFailure();
             _tracker.SetLive(status => Live(status, session.GetStatus()));
-            _tracker.Update(s => s with { State = ConsumerState.Streaming, RetryAttempt = 0, LastError = null, LastErrorCode = null, LastVerdict = session.Validation.Verdict.ToString() });
-            Log.ConsumerStreaming(_logger, _name, session.StartPosition.ToString(), session.Validation.Verdict.ToString());
+            var verdict = session.Validation.Verdict.ToString();
+            var start = session.StartPosition.ToString();
+            _tracker.Update(s => s with { State = ConsumerState.Streaming, RetryAttempt = 0, LastError = null, LastErrorCode = null, LastVerdict = verdict });
+            Log.ConsumerStreaming(_logger, _name, start, verdict);
             var slotCheck = CheckSlotAsync(session, stream.Token);
             var transactional = sinkStore is not null && ReferenceEquals(sinkStore.Store, store);
             var interval = transactional || _options.Checkpoint.Interval is not { } every
@@ -127,8 +129,9 @@ internal sealed class PostgresReplicationConsumer : BackgroundService
             }
 
             var final = session.GetStatus().Durable;
-            _tracker.Update(s => s with { DurableCheckpoint = final.ToString(), CommittedEventCount = final.CommittedEventCount });
-            Log.ConsumerStopped(_logger, _name, final.ToString());
+            var finalText = final.ToString();
+            _tracker.Update(s => s with { DurableCheckpoint = finalText, CommittedEventCount = final.CommittedEventCount });
+            Log.ConsumerStopped(_logger, _name, finalText);
         }
     }
 
