@@ -2,6 +2,8 @@ using System.Diagnostics.CodeAnalysis;
 using Cdc.Checkpoint;
 using Cdc.Checkpoint.Hosting;
 using Cdc.Checkpoint.Hosting.Consumers;
+using Cdc.Checkpoint.Offsets;
+using Cdc.Checkpoint.Postgres;
 using Cdc.Checkpoint.Postgres.Hosting;
 using Cdc.Checkpoint.Postgres.Store;
 using Microsoft.Extensions.Configuration;
@@ -116,6 +118,9 @@ public static class PostgresHostingServiceCollectionExtensions
         services.AddSingleton(new ConfigurationKeys(typeof(PostgresReplicationConsumerOptions), name, (configuration as IConfigurationSection)?.Path));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PostgresReplicationConsumerOptions>, PostgresReplicationConsumerOptionsValidator>());
         services.TryAddSingleton<ConsumerStatusRegistry>();
+
+        // A file checkpoint registered without codecs of its own reads PostgreSQL offsets as such.
+        services.TryAddSingleton(OffsetCodecRegistry.Empty.WithPostgres());
         services.AddSingleton<IHostedService>(sp => new PostgresReplicationConsumer(
             name,
             sp.GetRequiredService<IOptionsMonitor<PostgresReplicationConsumerOptions>>().Get(name),
