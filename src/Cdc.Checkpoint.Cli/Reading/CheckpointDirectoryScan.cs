@@ -128,30 +128,7 @@ internal sealed class CheckpointDirectoryScan
 
     private static RecordFile ReadRecord(string path, string sourceType, string? linkTarget, UnixFileMode? mode)
     {
-        try
-        {
-            var bytes = DurableFile.ReadPrivate(path, new FileCheckpointOptions().MaxRecordBytes);
-            if (bytes is null)
-            {
-                return new RecordFile(path, sourceType, null, mode, linkTarget, new CheckpointException(
-                    CheckpointErrorCode.Corrupt,
-                    $"'{path}' disappeared while it was read; run the command again.")
-                { Path = path });
-            }
-
-            return new RecordFile(path, sourceType, CheckpointRecordFile.Parse(bytes, path, Codecs), mode, linkTarget, null);
-        }
-        catch (CheckpointException ex)
-        {
-            return new RecordFile(path, sourceType, null, mode, linkTarget, ex);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return new RecordFile(path, sourceType, null, mode, linkTarget, new CheckpointException(
-                CheckpointErrorCode.Corrupt,
-                $"Could not read '{path}': {ex.Message}. Check that it is a regular file readable by this user.",
-                ex)
-            { Path = path });
-        }
+        var (record, problem) = CheckpointDirectoryReader.ReadRecordFile(path, Codecs, new FileCheckpointOptions().MaxRecordBytes);
+        return new RecordFile(path, sourceType, record, mode, linkTarget, problem);
     }
 }
