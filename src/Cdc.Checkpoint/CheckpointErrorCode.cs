@@ -68,4 +68,10 @@ public enum CheckpointErrorCode
 
     /// <summary>An identity bound to a checkpoint (consumer, region) does not match the caller's.</summary>
     IdentityMismatch = 21,
+
+    /// <summary>
+    /// The server ended the stream or the connection broke (walsender terminated, replication timeout, server restart).
+    /// Transient: open a new session; it resumes from the durable checkpoint.
+    /// </summary>
+    ConnectionLost = 29,
 }

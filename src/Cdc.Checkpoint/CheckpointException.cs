@@ -48,7 +48,7 @@ public sealed class CheckpointException : Exception
     /// <see langword="true"/> when retrying the same operation later may succeed without anyone changing anything
     /// (another owner may go away, a slot may become free). Data errors and refusals are never transient.
     /// </summary>
-    public bool IsTransient => ErrorCode is CheckpointErrorCode.LeaseHeld or CheckpointErrorCode.InUse;
+    public bool IsTransient => ErrorCode is CheckpointErrorCode.LeaseHeld or CheckpointErrorCode.InUse or CheckpointErrorCode.ConnectionLost;
 
     /// <summary>The path of the file or directory involved, when there is one.</summary>
     public string? Path { get; init; }

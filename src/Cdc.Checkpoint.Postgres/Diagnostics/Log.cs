@@ -52,6 +52,14 @@ internal static partial class Log
         Message = "Slot {Slot}: terminating walsender {Pid} failed; the stream ends when the server drops it (wal_sender_timeout)")]
     public static partial void WalSenderTerminateFailed(ILogger logger, string slot, int pid, Exception exception);
 
+    [LoggerMessage(EventId = PostgresEventId.StatusIntervalChosen, Level = LogLevel.Debug,
+        Message = "Slot {Slot}: standby status updates every {Interval} (wal_sender_timeout {WalSenderTimeout})")]
+    public static partial void StatusIntervalChosen(ILogger logger, string slot, TimeSpan interval, string walSenderTimeout);
+
+    [LoggerMessage(EventId = PostgresEventId.StreamEnded, Level = LogLevel.Warning,
+        Message = "Slot {Slot}: the server ended the stream of walsender {Pid} or the connection broke; open a new session to resume from the durable checkpoint")]
+    public static partial void StreamEnded(ILogger logger, string slot, int pid, Exception exception);
+
     [LoggerMessage(EventId = PostgresEventId.Acknowledged, Level = LogLevel.Debug,
         Message = "Slot {Slot}: acknowledged {Lsn} to the server (durable checkpoint {Durable})")]
     public static partial void Acknowledged(ILogger logger, string slot, NpgsqlLogSequenceNumber lsn, NpgsqlLogSequenceNumber durable);

@@ -39,6 +39,12 @@ public static class PostgresEventId
     /// <summary>Terminating the walsender of a stream that did not end failed.</summary>
     public const int WalSenderTerminateFailed = 4010;
 
+    /// <summary>The standby status interval of a session was chosen (from the option, or derived from <c>wal_sender_timeout</c>).</summary>
+    public const int StatusIntervalChosen = 4011;
+
+    /// <summary>The server ended a session's stream, or its connection broke; the session surfaces it as a transient <c>ConnectionLost</c>.</summary>
+    public const int StreamEnded = 4012;
+
     /// <summary>A durable LSN was reported to the server as flushed and applied.</summary>
     public const int Acknowledged = 4020;
 

@@ -75,6 +75,12 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
     /// <summary>The acknowledger: mark processed transactions and report durable checkpoints through it.</summary>
     public ReplicationAcknowledger Acknowledger { get; }
 
+    /// <summary>
+    /// The interval at which standby status updates go to the server while streaming: <see cref="PostgresReplicationSessionOptions.StatusInterval"/>,
+    /// or derived from the walsender's <c>wal_sender_timeout</c>.
+    /// </summary>
+    public TimeSpan StatusInterval { get; private init; }
+
     /// <summary>The replication connection (for its process id or status; do not start replication on it yourself).</summary>
     public LogicalReplicationConnection Connection => _replication;
 
@@ -115,6 +121,15 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
         try
         {
             await replication.Open(cancellationToken).ConfigureAwait(false);
+
+            // Npgsql sends a status update on its own timer, independent of the consumer reading, every
+            // WalReceiverStatusInterval (10 s by default); the server ends a walsender that heard nothing for
+            // wal_sender_timeout. Ask the walsender itself (the connection string, role and database can all set it).
+            var walSenderTimeoutText = await replication.Show("wal_sender_timeout", cancellationToken).ConfigureAwait(false);
+            var walSenderTimeout = StatusIntervals.ParseSetting(walSenderTimeoutText);
+            var statusInterval = options.StatusInterval ?? StatusIntervals.Derive(walSenderTimeout);
+            replication.WalReceiverStatusInterval = statusInterval;
+            Log.StatusIntervalChosen(logger, options.SlotName, statusInterval, walSenderTimeoutText);
             var record = await store.LoadAsync(PostgresOffset.StreamingSourceType, cancellationToken).ConfigureAwait(false);
             PostgresOffset? checkpoint = null;
             if (record is not null)
@@ -192,7 +207,10 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
             acknowledger = new ReplicationAcknowledger(
                 new NpgsqlReplicationFeedback(replication), store, start.Offset, start.CommittedEventCount, options.Acknowledgement, loggerFactory, timeProvider);
             acknowledger.SetServerWalHint(facts.ServerWalPosition);
-            return new PostgresReplicationSession(replication, dataSource, validator, options, validation, start, acknowledger, timeProvider, logger);
+            return new PostgresReplicationSession(replication, dataSource, validator, options, validation, start, acknowledger, timeProvider, logger)
+            {
+                StatusInterval = statusInterval,
+            };
         }
         catch
         {
@@ -275,7 +293,7 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
         {
             await RecheckAsync(pending, cancellationToken).ConfigureAwait(false);
             await Acknowledger.OnStreamingConfirmedAsync(cancellationToken).ConfigureAwait(false);
-            while (await AwaitStartAsync(pending).ConfigureAwait(false))
+            while (await AwaitStartAsync(pending, cancellationToken).ConfigureAwait(false))
             {
                 yield return enumerator.Current;
                 pending = enumerator.MoveNextAsync().AsTask();
@@ -350,7 +368,7 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
         var timeout = _options.Validation.RecheckTimeout;
         while (true)
         {
-            if (pending.IsCompleted && !await AwaitStartAsync(pending).ConfigureAwait(false))
+            if (pending.IsCompleted && !await AwaitStartAsync(pending, cancellationToken).ConfigureAwait(false))
             {
                 return; // The server ended the stream at once: there is nothing to check or to consume.
             }
@@ -373,7 +391,20 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
         }
     }
 
-    private async Task<bool> AwaitStartAsync(Task<bool> pending)
+    // How a stream the server ends (or a broken connection) reaches us through Npgsql 10: the FATAL the backend sends
+    // before it exits (class 57, operator intervention, e.g. 57P01 after pg_terminate_backend; class 08, connection
+    // exceptions), an NpgsqlException wrapping the I/O error when the socket simply closes (replication timeout), and,
+    // when the read races with the connector being broken, a NullReferenceException out of Npgsql's ReadMessage.
+    private static bool IsStreamEnd(Exception exception) => exception switch
+    {
+        PostgresException pg => pg.SqlState.StartsWith("57", StringComparison.Ordinal) || pg.SqlState.StartsWith("08", StringComparison.Ordinal),
+        NpgsqlException => true,
+        NullReferenceException => true, // the awaited task is Npgsql's own enumerator: nothing of ours runs inside it
+        IOException => true,
+        _ => false,
+    };
+
+    private async Task<bool> AwaitStartAsync(Task<bool> pending, CancellationToken cancellationToken)
     {
         try
         {
@@ -398,6 +429,20 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
             throw new CheckpointException(
                 CheckpointErrorCode.PositionUnavailable,
                 $"START_REPLICATION on slot '{_options.SlotName}' at {PostgresOffset.FormatLsn(StartPosition.Lsn)} failed: {ex.MessageText}. The WAL the slot needs is gone (slot invalidated or WAL removed); see SlotInvalidated in docs/postgres.md.",
+                ex);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && IsStreamEnd(ex))
+        {
+            Log.StreamEnded(_logger, _options.SlotName, _replication.ProcessID, ex);
+            var reason = ex switch
+            {
+                PostgresException pg => $"{pg.SqlState}: {pg.MessageText}",
+                NullReferenceException => "the connection was closed under Npgsql's reader (NullReferenceException in Npgsql's ReadMessage)",
+                _ => ex.Message.TrimEnd('.'),
+            };
+            throw new CheckpointException(
+                CheckpointErrorCode.ConnectionLost,
+                $"The replication stream of slot '{_options.SlotName}' (walsender {_replication.ProcessID}) ended: {reason}. The server terminated the walsender (pg_terminate_backend, wal_sender_timeout, shutdown) or the connection broke. Nothing durable is lost: dispose this session and open a new session, which resumes from the durable checkpoint {PostgresOffset.FormatLsn(Acknowledger.Durable.Lsn)} (transient).",
                 ex);
         }
     }

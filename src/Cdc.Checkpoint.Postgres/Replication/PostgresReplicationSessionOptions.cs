@@ -8,6 +8,7 @@ public sealed class PostgresReplicationSessionOptions
 {
     private readonly string _slotName = string.Empty;
     private readonly IReadOnlyList<string> _publicationNames = [];
+    private readonly TimeSpan? _statusInterval;
 
     /// <summary>The logical replication slot (1–63 characters of <c>[a-z0-9_]</c>). Required.</summary>
     public required string SlotName
@@ -45,6 +46,27 @@ public sealed class PostgresReplicationSessionOptions
     /// <summary>The pgoutput protocol version.</summary>
     /// <value>Default <see cref="PgOutputProtocolVersion.V1"/>, which every supported server (10+) speaks.</value>
     public PgOutputProtocolVersion ProtocolVersion { get; init; } = PgOutputProtocolVersion.V1;
+
+    /// <summary>
+    /// How often a standby status update (the durable checkpoint as flushed and applied) is sent to the server while
+    /// streaming, on a timer, whatever the consumer is doing between two messages. <see langword="null"/> derives it
+    /// from the walsender's <c>wal_sender_timeout</c>: a third of it, at most 10 seconds (10 seconds when the timeout
+    /// is disabled), so a sink slower than the timeout does not get the stream ended.
+    /// </summary>
+    /// <value>Default <see langword="null"/> (derived); otherwise positive, and below half of <c>wal_sender_timeout</c> to be useful.</value>
+    public TimeSpan? StatusInterval
+    {
+        get => _statusInterval;
+        init
+        {
+            if (value is { } interval)
+            {
+                ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(interval, TimeSpan.Zero);
+            }
+
+            _statusInterval = value;
+        }
+    }
 
     /// <summary>The resume policy.</summary>
     /// <value>Default: fail closed (see <see cref="ResumeValidationOptions"/>).</value>
