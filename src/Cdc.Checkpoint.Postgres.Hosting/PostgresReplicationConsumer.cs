@@ -178,6 +178,14 @@ internal sealed class PostgresReplicationConsumer : BackgroundService
                         }
                     }
                 }
+
+                if (!cancellationToken.IsCancellationRequested)
+                {
+                    // Only the host stops a consumer: a stream that ends by itself is reopened from the checkpoint.
+                    throw new CheckpointException(
+                        CheckpointErrorCode.ConnectionLost,
+                        $"The replication stream of consumer '{_name}' on slot '{_options.SlotName}' ended; reopening it from the durable checkpoint (transient).");
+                }
             }
             finally
             {

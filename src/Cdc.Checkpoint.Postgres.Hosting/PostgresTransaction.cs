@@ -97,7 +97,7 @@ public sealed class PostgresTransaction
         if (!await _stream.MoveNextAsync().ConfigureAwait(false))
         {
             throw new CheckpointException(
-                CheckpointErrorCode.InUse,
+                CheckpointErrorCode.ConnectionLost,
                 $"The replication stream of consumer '{ConsumerName}' ended inside transaction {TransactionXid} (commit LSN {FinalLsn}); nothing of it is checkpointed and it is streamed again on the next start (transient).");
         }
 
