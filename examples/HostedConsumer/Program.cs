@@ -10,7 +10,8 @@ using OpenTelemetry.Trace;
 //
 //   ConnectionStrings__Source="Host=…;Database=…;Username=…" dotnet run --project examples/HostedConsumer -- --urls http://127.0.0.1:5080
 //   dotnet run --project examples/HostedConsumer      # no connection string: a throwaway local PostgreSQL 15
-var builder = WebApplication.CreateBuilder(args);
+// appsettings.json is read from the build output, so the app finds it from any working directory.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 await using var source = await SourceDatabase.PrepareAsync(builder.Configuration, Console.Error);
 
 builder.Services.AddPostgresCheckpointStore("orders", builder.Configuration.GetSection("Cdc:Stores:orders"), o => o.ConnectionString ??= source.ConnectionString);
