@@ -103,20 +103,7 @@ public static class PostgresHostingServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
-        var builder = services.AddOptions<PostgresReplicationConsumerOptions>(name);
-        if (configuration is not null)
-        {
-            builder.Bind(configuration);
-        }
-
-        if (configure is not null)
-        {
-            builder.Configure(configure);
-        }
-
-        builder.ValidateOnStart();
-        services.AddSingleton(new ConfigurationKeys(typeof(PostgresReplicationConsumerOptions), name, (configuration as IConfigurationSection)?.Path));
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PostgresReplicationConsumerOptions>, PostgresReplicationConsumerOptionsValidator>());
+        ValidatedOptions.Add<PostgresReplicationConsumerOptions, PostgresReplicationConsumerOptionsValidator>(services, name, configuration, configure, static (builder, section) => builder.Bind(section));
         services.TryAddSingleton<ConsumerStatusRegistry>();
 
         // A file checkpoint registered without codecs of its own reads PostgreSQL offsets as such.
@@ -133,20 +120,7 @@ public static class PostgresHostingServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
-        var builder = services.AddOptions<PostgresCheckpointStoreRegistrationOptions>(name);
-        if (configuration is not null)
-        {
-            builder.Bind(configuration);
-        }
-
-        if (configure is not null)
-        {
-            builder.Configure(configure);
-        }
-
-        builder.ValidateOnStart();
-        services.AddSingleton(new ConfigurationKeys(typeof(PostgresCheckpointStoreRegistrationOptions), name, (configuration as IConfigurationSection)?.Path));
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PostgresCheckpointStoreRegistrationOptions>, PostgresCheckpointStoreRegistrationOptionsValidator>());
+        ValidatedOptions.Add<PostgresCheckpointStoreRegistrationOptions, PostgresCheckpointStoreRegistrationOptionsValidator>(services, name, configuration, configure, static (builder, section) => builder.Bind(section));
         services.AddKeyedSingleton(name, (sp, _) =>
         {
             var options = sp.GetRequiredService<IOptionsMonitor<PostgresCheckpointStoreRegistrationOptions>>().Get(name);

@@ -61,11 +61,7 @@ public sealed class HostedConsumerTests
         await using var database = await HostingDatabase.CreateAsync();
         using var directory = new TempDirectory();
         var slot = HostingDatabase.NewSlotName();
-        await using (var first = ConsumerHost.Create(database, slot, TestStore.File, directory.Path))
-        {
-            await first.Host.StartAsync(Ct);
-            await Eventually.HoldsAsync(() => first.Status.State == ConsumerState.Streaming, "the first run streams (slot created)");
-        }
+        await FirstRunAsync(database, slot, directory.Path);
 
         // Another process holds the slot.
         var other = new LogicalReplicationConnection(database.ConnectionString);
@@ -108,11 +104,7 @@ public sealed class HostedConsumerTests
         await using var database = await HostingDatabase.CreateAsync();
         using var directory = new TempDirectory();
         var slot = HostingDatabase.NewSlotName();
-        await using (var first = ConsumerHost.Create(database, slot, TestStore.File, directory.Path))
-        {
-            await first.Host.StartAsync(Ct);
-            await Eventually.HoldsAsync(() => first.Status.State == ConsumerState.Streaming, "the first run streams (slot created)");
-        }
+        await FirstRunAsync(database, slot, directory.Path);
 
         // Changes are made while no consumer runs, and the slot is moved past them: they would be lost.
         await database.InsertAsync(1, 3);
@@ -157,11 +149,7 @@ public sealed class HostedConsumerTests
             ["Cdc:Consumers:orders:Health:LagBytesDegraded"] = (256 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Cdc:Consumers:orders:Health:LagBytesUnhealthy"] = (1024 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
-        await using (var first = ConsumerHost.Create(database, slot, TestStore.File, directory.Path, settings))
-        {
-            await first.Host.StartAsync(Ct);
-            await Eventually.HoldsAsync(() => first.Status.State == ConsumerState.Streaming, "the first run streams (slot created)");
-        }
+        await FirstRunAsync(database, slot, directory.Path);
 
         // About 1.6 MB of WAL while the consumer is down (uncompressed, out-of-line values).
         await database.ExecAsync("ALTER TABLE src ALTER COLUMN payload SET STORAGE EXTERNAL");
@@ -267,6 +255,14 @@ public sealed class HostedConsumerTests
         advice.ShouldContain(a => a != null && a.SequenceEqual(CheckpointMetrics.SaveDurationBuckets));
         spans.ShouldContain(s => s.OperationName == "cdc.checkpoint.save" && (string?)s.GetTagItem("cdc.store") == "postgres_table" && s.Duration > TimeSpan.Zero);
         spans.ShouldContain(s => s.OperationName == "cdc.checkpoint.validate" && (string?)s.GetTagItem("cdc.slot") == slot);
+    }
+
+    // A first run creates the slot and the first checkpoint, then stops.
+    private static async Task FirstRunAsync(HostingDatabase database, string slot, string directory)
+    {
+        await using var first = ConsumerHost.Create(database, slot, TestStore.File, directory);
+        await first.Host.StartAsync(Ct);
+        await Eventually.HoldsAsync(() => first.Status.State == ConsumerState.Streaming, "the first run streams (slot created)");
     }
 
     private static string? StoreTag(ReadOnlySpan<KeyValuePair<string, object?>> tags)

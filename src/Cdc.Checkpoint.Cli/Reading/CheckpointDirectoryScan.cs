@@ -111,20 +111,7 @@ internal sealed class CheckpointDirectoryScan
     }
 
     /// <summary>Throws the library's message when <paramref name="fullPath"/> is not an existing directory.</summary>
-    public static void RequireDirectory(string fullPath)
-    {
-        if (Directory.Exists(fullPath))
-        {
-            return;
-        }
-
-        throw new CheckpointException(
-            CheckpointErrorCode.DirectoryNotFound,
-            File.Exists(fullPath)
-                ? $"'{fullPath}' is a file, not a checkpoint directory. Pass the directory that holds the checkpoint_*.json records."
-                : $"Checkpoint directory '{fullPath}' does not exist. Check the path (a consumer configured with it would refuse to start rather than begin from scratch).")
-        { Path = fullPath };
-    }
+    public static void RequireDirectory(string fullPath) => CheckpointDirectoryReader.RequireDirectory(fullPath);
 
     private static RecordFile ReadRecord(string path, string sourceType, string? linkTarget, UnixFileMode? mode)
     {

@@ -88,20 +88,8 @@ public static class CheckpointStoreServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
-        var builder = services.AddOptions<FileCheckpointStoreOptions>(name);
-        if (configuration is not null)
-        {
-            builder.Bind(configuration);
-        }
-
-        if (configure is not null)
-        {
-            builder.Configure(configure);
-        }
-
-        builder.ValidateOnStart();
-        services.AddSingleton(new ConfigurationKeys(typeof(FileCheckpointStoreOptions), name, (configuration as IConfigurationSection)?.Path));
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<FileCheckpointStoreOptions>, FileCheckpointStoreOptionsValidator>());
+        // The binding is written out per options type: the configuration binding source generator needs the type at the call.
+        ValidatedOptions.Add<FileCheckpointStoreOptions, FileCheckpointStoreOptionsValidator>(services, name, configuration, configure, static (builder, section) => builder.Bind(section));
         return services.AddCdcCheckpointStore(name, sp =>
         {
             var options = sp.GetRequiredService<IOptionsMonitor<FileCheckpointStoreOptions>>().Get(name);

@@ -27,16 +27,7 @@ public static class CheckpointDirectoryReader
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);
         cancellationToken.ThrowIfCancellationRequested();
         var full = Path.GetFullPath(directory);
-        if (!Directory.Exists(full))
-        {
-            throw new CheckpointException(
-                CheckpointErrorCode.DirectoryNotFound,
-                File.Exists(full)
-                    ? $"'{full}' is a file, not a checkpoint directory. Pass the directory that holds the checkpoint_*.json records."
-                    : $"Checkpoint directory '{full}' does not exist. Check the path (a consumer configured with it would refuse to start rather than begin from scratch).")
-            { Path = full };
-        }
-
+        RequireDirectory(full);
         codecs ??= OffsetCodecRegistry.Empty;
         var limit = maxRecordBytes ?? new FileCheckpointOptions().MaxRecordBytes;
         var records = new List<CheckpointRecord>();
@@ -86,6 +77,22 @@ public static class CheckpointDirectoryReader
             FileCheckpoint.Latest(records),
             lease,
             problems));
+    }
+
+    /// <summary>Throws <see cref="CheckpointErrorCode.DirectoryNotFound"/>, naming the fix, when <paramref name="fullPath"/> is not an existing directory.</summary>
+    internal static void RequireDirectory(string fullPath)
+    {
+        if (Directory.Exists(fullPath))
+        {
+            return;
+        }
+
+        throw new CheckpointException(
+            CheckpointErrorCode.DirectoryNotFound,
+            File.Exists(fullPath)
+                ? $"'{fullPath}' is a file, not a checkpoint directory. Pass the directory that holds the checkpoint_*.json records."
+                : $"Checkpoint directory '{fullPath}' does not exist. Check the path (a consumer configured with it would refuse to start rather than begin from scratch).")
+        { Path = fullPath };
     }
 
     /// <summary>Reads one record file: the record, or why it cannot be used (the library's own message).</summary>
