@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Cdc.Checkpoint.Offsets;
 using Cdc.Checkpoint.Postgres.Diagnostics;
 using Cdc.Checkpoint.Postgres.Validation;
 using Microsoft.Extensions.Logging;
@@ -134,9 +135,7 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
             PostgresOffset? checkpoint = null;
             if (record is not null)
             {
-                checkpoint = record.Offset as PostgresOffset ?? throw new CheckpointException(
-                    CheckpointErrorCode.Misconfigured,
-                    $"The stored '{PostgresOffset.StreamingSourceType}' checkpoint {record.Offset} was not read as a PostgreSQL offset: configure the store's codecs with OffsetCodecRegistry.Empty.WithPostgres().");
+                checkpoint = AsPostgresOffset(record);
                 if (!string.Equals(checkpoint.SlotName, options.SlotName, StringComparison.Ordinal))
                 {
                     throw new CheckpointException(
@@ -222,6 +221,35 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
             await replication.DisposeAsync().ConfigureAwait(false);
             await dataSource.DisposeAsync().ConfigureAwait(false);
             throw;
+        }
+    }
+
+    // A store without the PostgreSQL codec configured (a FileCheckpoint with default options, a manifest store) returns
+    // the record as a GenericOffset; the session knows what a 'postgres' record is and reads it itself. The first save
+    // of a PostgresOffset then teaches such a store the codec, so its progress guards compare typed offsets.
+    private static PostgresOffset AsPostgresOffset(CheckpointRecord record)
+    {
+        switch (record.Offset)
+        {
+            case PostgresOffset typed:
+                return typed;
+            case GenericOffset generic when string.Equals(generic.SourceType, PostgresOffset.StreamingSourceType, StringComparison.Ordinal):
+                try
+                {
+                    return (PostgresOffset)PostgresOffsetCodec.Instance.Read(generic.SourceType, generic.Value, record.FormatVersion);
+                }
+                catch (FormatException ex)
+                {
+                    throw new CheckpointException(
+                        CheckpointErrorCode.Corrupt,
+                        $"The stored '{PostgresOffset.StreamingSourceType}' checkpoint {record.Offset} is not a valid PostgreSQL offset: {ex.Message} Restore the checkpoint from a backup, or seed a new one with the CLI.",
+                        ex);
+                }
+
+            default:
+                throw new CheckpointException(
+                    CheckpointErrorCode.Misconfigured,
+                    $"The stored '{PostgresOffset.StreamingSourceType}' checkpoint {record.Offset} was read as {record.Offset.GetType().Name}, not as a PostgreSQL offset: the store's codecs map 'postgres' to another type. Configure them with OffsetCodecRegistry.Empty.WithPostgres().");
         }
     }
 

@@ -345,8 +345,9 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
 
     /// <summary>
     /// Performs one idle advance if the conditions hold: the stream is confirmed (inside a session), no transaction is
-    /// in flight, every received commit is processed and durable, and the server's last reported WAL end is past the
-    /// durable checkpoint. The WAL end is then saved through the store (event count + 1) and acknowledged.
+    /// in flight, every received commit is processed and durable, and the server's last reported WAL end is more than
+    /// <see cref="ReplicationAcknowledgerOptions.IdleAdvanceMinimumBytes"/> past the durable checkpoint. The WAL end is
+    /// then saved through the store (event count + 1) and acknowledged.
     /// </summary>
     /// <param name="cancellationToken">Cancels the save.</param>
     /// <returns><see langword="true"/> when the checkpoint advanced.</returns>
@@ -367,8 +368,9 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
                 return false;
             }
 
+            // Not past the WAL of our own last save (and what the server adds after a write): the consumer is at rest.
             var walEnd = _feedback.LastReceivedLsn;
-            if (walEnd <= _durable.Lsn)
+            if (walEnd <= _durable.Lsn || (ulong)walEnd - (ulong)_durable.Lsn < (ulong)_options.IdleAdvanceMinimumBytes)
             {
                 return false;
             }

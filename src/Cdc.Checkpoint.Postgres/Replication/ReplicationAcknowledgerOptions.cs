@@ -8,6 +8,10 @@ public sealed class ReplicationAcknowledgerOptions
 
     private readonly int _acknowledgeLag;
     private readonly TimeSpan _idleAdvanceInterval = TimeSpan.FromSeconds(10);
+    private readonly long _idleAdvanceMinimumBytes = DefaultIdleAdvanceMinimumBytes;
+
+    /// <summary>The default <see cref="IdleAdvanceMinimumBytes"/>: 64 KiB.</summary>
+    public const long DefaultIdleAdvanceMinimumBytes = 64 * 1024;
 
     /// <summary>
     /// How many durable checkpoints the acknowledgement stays behind: with 0 the server is told every durable
@@ -44,6 +48,26 @@ public sealed class ReplicationAcknowledgerOptions
             }
 
             _idleAdvanceInterval = value;
+        }
+    }
+
+    /// <summary>
+    /// How much WAL must lie between the durable checkpoint and the server's WAL end before an idle advance saves. An
+    /// advance writes WAL itself when the store is in the source database (the table store's <c>UPDATE</c>, and the
+    /// records the server adds after any write: bgwriter's running-transactions snapshot, a checkpoint record), so
+    /// without a threshold each advance would find the WAL of the previous one and save once per interval forever.
+    /// A save writes a few hundred bytes, up to a few full-page images (8 KiB each) after a checkpoint; the default
+    /// stays well above that, and far below the 16 MiB segments the server recycles WAL in, so holding back that much
+    /// frees nothing less. 0 advances past any new WAL.
+    /// </summary>
+    /// <value>Default <see cref="DefaultIdleAdvanceMinimumBytes"/> (64 KiB); 0 or more.</value>
+    public long IdleAdvanceMinimumBytes
+    {
+        get => _idleAdvanceMinimumBytes;
+        init
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            _idleAdvanceMinimumBytes = value;
         }
     }
 }

@@ -20,8 +20,8 @@ public sealed class AcknowledgerTests
     private static NpgsqlLogSequenceNumber Lsn(ulong value) => new(value);
 
     private static ReplicationAcknowledger Create(
-        FakeFeedback feedback, RecordingStore store, int lag = 0, TimeSpan? idle = null, TimeProvider? time = null, ulong count = 10) =>
-        new(feedback, store, Start, count, new ReplicationAcknowledgerOptions { AcknowledgeLag = lag, IdleAdvanceInterval = idle ?? Timeout.InfiniteTimeSpan }, null, time ?? new ManualTimeProvider());
+        FakeFeedback feedback, RecordingStore store, int lag = 0, TimeSpan? idle = null, TimeProvider? time = null, ulong count = 10, long idleMinimum = 0) =>
+        new(feedback, store, Start, count, new ReplicationAcknowledgerOptions { AcknowledgeLag = lag, IdleAdvanceInterval = idle ?? Timeout.InfiniteTimeSpan, IdleAdvanceMinimumBytes = idleMinimum }, null, time ?? new ManualTimeProvider());
 
     [Fact]
     public async Task MarkProcessed_CountGrowsByEventsAndAtLeastOne_AndNeverGoesBackwards()
@@ -199,6 +199,30 @@ public sealed class AcknowledgerTests
         feedback.Statuses.ShouldBe([Lsn(1000), Lsn(5000)]);
         ack.Durable.ShouldBe(new CheckpointPosition(Start.WithLsn(Lsn(5000)), 11));
         (await ack.TryIdleAdvanceAsync(Ct)).ShouldBeFalse(); // nothing new from the server
+    }
+
+    [Fact]
+    public async Task TryIdleAdvanceAsync_LessNewWalThanTheMinimum_RestsUntilMoreArrives()
+    {
+        var feedback = new FakeFeedback();
+        var store = new RecordingStore();
+        await using var ack = Create(feedback, store, idleMinimum: 4096);
+        await ack.OnStreamingConfirmedAsync(Ct);
+
+        feedback.LastReceivedLsn = Lsn(1000 + 4095); // e.g. the WAL of our own last save
+        (await ack.TryIdleAdvanceAsync(Ct)).ShouldBeFalse();
+        store.Saved.ShouldBeEmpty();
+
+        feedback.LastReceivedLsn = Lsn(1000 + 4096);
+        (await ack.TryIdleAdvanceAsync(Ct)).ShouldBeTrue();
+        store.Saved.ShouldBe([(Start.WithLsn(Lsn(5096)), 11UL)]);
+    }
+
+    [Fact]
+    public void IdleAdvanceMinimumBytes_DefaultAndNegative_64KiBAndThrows()
+    {
+        new ReplicationAcknowledgerOptions().IdleAdvanceMinimumBytes.ShouldBe(64 * 1024);
+        Should.Throw<ArgumentOutOfRangeException>(() => new ReplicationAcknowledgerOptions { IdleAdvanceMinimumBytes = -1 });
     }
 
     [Fact]

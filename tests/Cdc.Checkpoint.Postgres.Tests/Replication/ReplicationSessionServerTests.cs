@@ -247,7 +247,7 @@ public sealed class ReplicationSessionServerTests
 
         for (var i = 0; i < 20; i++)
         {
-            await scenario.ExecAsync("INSERT INTO quiet (note) SELECT 'filler' FROM generate_series(1, 50)");
+            await scenario.ExecAsync("INSERT INTO quiet (note) SELECT 'filler' FROM generate_series(1, 500)"); // well past IdleAdvanceMinimumBytes
         }
 
         var quietEnd = await scenario.CurrentWalAsync();
