@@ -125,46 +125,11 @@ internal sealed class CheckpointDirectoryScan
     }
 
     /// <summary>Throws the library's message when <paramref name="fullPath"/> is not an existing directory.</summary>
-    public static void RequireDirectory(string fullPath)
-    {
-        if (Directory.Exists(fullPath))
-        {
-            return;
-        }
-
-        throw new CheckpointException(
-            CheckpointErrorCode.DirectoryNotFound,
-            File.Exists(fullPath)
-                ? $"'{fullPath}' is a file, not a checkpoint directory. Pass the directory that holds the checkpoint_*.json records."
-                : $"Checkpoint directory '{fullPath}' does not exist. Check the path (a consumer configured with it would refuse to start rather than begin from scratch).")
-        { Path = fullPath };
-    }
+    public static void RequireDirectory(string fullPath) => CheckpointDirectoryReader.RequireDirectory(fullPath);
 
     private static RecordFile ReadRecord(string path, string sourceType, string? linkTarget, UnixFileMode? mode)
     {
-        try
-        {
-            var bytes = DurableFile.ReadPrivate(path, new FileCheckpointOptions().MaxRecordBytes);
-            if (bytes is null)
-            {
-                return new RecordFile(path, sourceType, null, mode, linkTarget, new CheckpointException(
-                    CheckpointErrorCode.Corrupt,
-                    $"'{path}' disappeared while it was read; run the command again.")
-                { Path = path });
-            }
-
-            return new RecordFile(path, sourceType, CheckpointRecordFile.Parse(bytes, path, Codecs), mode, linkTarget, null)
-            {
-                Crc32C = CheckpointRecordFile.StoredChecksum(bytes),
-            };
-        }
-        catch (CheckpointException ex)
-        {
-            return new RecordFile(path, sourceType, null, mode, linkTarget, ex);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return new RecordFile(path, sourceType, null, mode, linkTarget, SafeFile.Failure(ex, path, "read"));
-        }
+        var (record, problem, crc32C) = CheckpointDirectoryReader.ReadRecordFile(path, Codecs, new FileCheckpointOptions().MaxRecordBytes);
+        return new RecordFile(path, sourceType, record, mode, linkTarget, problem) { Crc32C = crc32C };
     }
 }

@@ -697,7 +697,7 @@ public sealed class FileCheckpoint : ICheckpointStore, IDisposable, IAsyncDispos
         AuditLog.Append(DirectoryPath, AuditLogFileName, Encoding.UTF8.GetBytes(line));
     }
 
-    private static CheckpointRecord? Latest(IEnumerable<CheckpointRecord> records) => records.OrderBy(r => r, LatestOrder.Instance).LastOrDefault();
+    internal static CheckpointRecord? Latest(IEnumerable<CheckpointRecord> records) => records.OrderBy(r => r, LatestOrder.Instance).LastOrDefault();
 
     /// <summary>Orders records from oldest to latest without file times.</summary>
     private sealed class LatestOrder : IComparer<CheckpointRecord>
