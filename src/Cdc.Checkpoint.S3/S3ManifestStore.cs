@@ -161,7 +161,6 @@ public sealed class S3ManifestStore : IManifestStore, IDisposable
     /// <summary>Moves the latest pointer to <paramref name="id"/> unless it already names a newer checkpoint: a CAS loop.</summary>
     private async Task MoveLatestPointerAsync(ulong id, CancellationToken cancellationToken)
     {
-        var payload = Encoding.UTF8.GetBytes($"{{\"checkpoint_id\":{id.ToString(CultureInfo.InvariantCulture)}}}");
         for (var attempt = 1; attempt <= MaxPointerAttempts; attempt++)
         {
             var current = await _objects.GetAsync(LatestPointerKey, MaxPointerBytes, cancellationToken).ConfigureAwait(false);
@@ -176,6 +175,16 @@ public sealed class S3ManifestStore : IManifestStore, IDisposable
                 return;
             }
 
+            // A missing or unreadable pointer is written, but never to an id older than a manifest already in the
+            // bucket: the pointer could only have named a checkpoint that has one.
+            var target = id;
+            if (named is null && (await ListManifestIdsAsync(cancellationToken).ConfigureAwait(false)) is [.., var newest] && newest > id)
+            {
+                S3Log.LatestPointerKept(_logger, id, newest);
+                target = newest;
+            }
+
+            var payload = Encoding.UTF8.GetBytes($"{{\"checkpoint_id\":{target.ToString(CultureInfo.InvariantCulture)}}}");
             if (await _objects.TryReplaceAsync(LatestPointerKey, payload, current?.ETag, cancellationToken).ConfigureAwait(false))
             {
                 return;

@@ -205,6 +205,30 @@ public sealed class S3ManifestStoreTests(RgwFixture rgw)
     }
 
     [Fact]
+    public async Task SaveAsync_PointerLostAndOlderIdSaved_PointsAtTheNewestManifest()
+    {
+        using var store = NewStore(out _);
+        await store.SaveAsync(RgwFixture.Manifest(10, 10), cancellationToken: Ct);
+        await rgw.Client.DeleteObjectAsync(rgw.Bucket, store.LatestPointerKey, Ct);
+        await store.SaveAsync(RgwFixture.Manifest(5, 5), cancellationToken: Ct);
+
+        (await rgw.ReadTextAsync(store.LatestPointerKey)).ShouldBe("""{"checkpoint_id":10}""");
+    }
+
+    [Fact]
+    public async Task LoadLatestAsync_UnreadablePointer_FallsBackToTheNewestManifest()
+    {
+        using var store = NewStore(out _);
+        await store.SaveAsync(RgwFixture.Manifest(1, 1), cancellationToken: Ct);
+        await store.SaveAsync(RgwFixture.Manifest(2, 2), cancellationToken: Ct);
+        await rgw.PutRawAsync(store.LatestPointerKey, "not json"u8.ToArray());
+
+        (await store.LoadLatestAsync(Ct)).ShouldNotBeNull().CheckpointId.ShouldBe(2UL);
+        await store.SaveAsync(RgwFixture.Manifest(3, 3), cancellationToken: Ct);
+        (await rgw.ReadTextAsync(store.LatestPointerKey)).ShouldBe("""{"checkpoint_id":3}""");
+    }
+
+    [Fact]
     public async Task ValidateAsync_ValidMissingAndDamagedSidecar()
     {
         using var store = NewStore(out _);
