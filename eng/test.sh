@@ -24,6 +24,8 @@ missing=()
 [ -x "$PG_BIN/initdb" ] || missing+=(postgresql-15)
 have_mariadb || missing+=(mariadb-server)
 command -v strace >/dev/null 2>&1 || missing+=(strace)
+have_ceph_rgw() { command -v radosgw >/dev/null 2>&1 && command -v ceph-mon >/dev/null 2>&1 && command -v ceph-osd >/dev/null 2>&1; }
+have_ceph_rgw || missing+=(radosgw ceph-mon ceph-osd)   # the S3 tests' throwaway Ceph RADOS Gateway
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "eng/test.sh: installing ${missing[*]}"
@@ -62,6 +64,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 
   [ -x "$PG_BIN/initdb" ] || { echo "eng/test.sh: $PG_BIN/initdb is still missing after installing postgresql-15" >&2; exit 1; }
   have_mariadb || { echo "eng/test.sh: mariadbd is still missing after installing mariadb-server" >&2; exit 1; }
+  have_ceph_rgw || { echo "eng/test.sh: radosgw, ceph-mon or ceph-osd still missing after installing radosgw ceph-mon ceph-osd" >&2; exit 1; }
 fi
 
 # ---------------------------------------------------------------- build once
