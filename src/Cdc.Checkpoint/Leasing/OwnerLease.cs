@@ -232,6 +232,11 @@ internal sealed class OwnerLease
                 var errno = LibC.Flock(FdOf(handle), LibC.LOCK_EX | LibC.LOCK_NB);
                 if (errno == LibC.EWOULDBLOCK)
                 {
+                    errno = WaitForOwnRelease(handle, path);
+                }
+
+                if (errno == LibC.EWOULDBLOCK)
+                {
                     var holder = LeaseInfo.TryParse(ReadAll(handle, path));
                     var owner = holder?.ToString() ?? "another process (its lease record is being written)";
                     Log.LeaseHeld(logger, directory, owner);
@@ -291,6 +296,31 @@ internal sealed class OwnerLease
     /// and the lease); reading such a directory (inspect, verify) stays possible.
     /// </summary>
     private static FileStatus CheckDirectory(string directory) => DurableFile.RefuseSharedDirectory(directory);
+
+    /// <summary>
+    /// The lease record names this very process although it holds no lease here: this process released it, and a child it
+    /// forked at that moment still shares the lock's open file description until it calls exec (the descriptor is
+    /// close-on-exec, but fork copies it first). Waits up to a second for that child to exec, then answers as flock did.
+    /// </summary>
+    private static int WaitForOwnRelease(SafeFileHandle handle, string path)
+    {
+        var holder = LeaseInfo.TryParse(ReadAll(handle, path));
+        if (holder is null || holder.ProcessId != Environment.ProcessId
+            || !string.Equals(holder.Host, Environment.MachineName, StringComparison.OrdinalIgnoreCase)
+            || holder.ProcessStartTime != ProcessStartTime(Environment.ProcessId))
+        {
+            return LibC.EWOULDBLOCK;
+        }
+
+        var errno = LibC.EWOULDBLOCK;
+        for (var attempt = 0; attempt < 100 && errno == LibC.EWOULDBLOCK; attempt++)
+        {
+            Thread.Sleep(10);
+            errno = LibC.Flock(FdOf(handle), LibC.LOCK_EX | LibC.LOCK_NB);
+        }
+
+        return errno;
+    }
 
     private static SafeFileHandle OpenLeaseFile(string path, out FileStatus status)
     {

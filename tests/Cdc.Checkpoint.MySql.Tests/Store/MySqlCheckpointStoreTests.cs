@@ -183,11 +183,14 @@ public sealed class MySqlCheckpointStoreTests(StoreDatabase database) : IClassFi
             }
         }));
 
-        // The highest save can never be refused; every accepted save took the next sequence number exactly once.
+        // The highest save can never be refused. Every accepted save took a sequence number of its own, above the one
+        // before it; a save that lost the race on the one-statement path and was then refused on the full path may have
+        // consumed a number too (sequences only grow, they are not dense), so the last one lies between the number of
+        // accepted saves and the number of attempts (one or two each).
         var record = (await store.LoadAsync(MariaDbOffset.DefaultSourceType, Ct)).ShouldNotBeNull();
         record.CommittedEventCount.ShouldBe((ulong)Saves);
         record.Offset.ShouldBe(Gtid($"0-1-{Saves}"));
-        record.Sequence.ShouldBe((ulong)outcomes.Count(accepted => accepted));
+        record.Sequence.ShouldBeInRange((ulong)outcomes.Count(accepted => accepted), 2UL * Saves);
     }
 
     [Fact]

@@ -85,7 +85,11 @@ public sealed class MariaDbVerdictAdviceTests(ReplicationPair pair) : IClassFixt
     [Fact]
     public async Task ValidateAsync_DomainTheSameServerNeverHad_HistoryDivergedWithTheResetAdvice()
     {
-        await using var connection = await pair.PrimarySource.OpenConnectionAsync(Ct);
+        // A server of its own (with the pair's primary server id): the split test counts the pair's GTIDs exactly, and
+        // xUnit does not order the tests of a class.
+        await using var server = await MariaDbTestServer.StartNewAsync(new MariaDbTestServerOptions { ServerId = 81 }, Ct);
+        await using var dataSource = server.CreateDataSource();
+        await using var connection = await dataSource.OpenConnectionAsync(Ct);
         await MariaDbSql.ExecuteAsync(connection, "CREATE TABLE IF NOT EXISTS domain_rows (id INT AUTO_INCREMENT PRIMARY KEY) ENGINE=InnoDB");
         await MariaDbSql.ExecuteAsync(connection, "INSERT INTO domain_rows VALUES ()");
         var current = await MariaDbResumeValidationTests.CurrentAsync(connection, 81);
@@ -93,7 +97,7 @@ public sealed class MariaDbVerdictAdviceTests(ReplicationPair pair) : IClassFixt
         // Taken on this server (server_id 81) with a domain 5 whose history this binlog does not have (as after
         // RESET MASTER or FLUSH BINARY LOGS DELETE_DOMAIN_ID).
         var checkpoint = new MariaDbOffset(current.GtidPosition!.With(new MariaDbGtid(5, 81, 3)), null, 81);
-        var result = await new MySqlResumeValidator(pair.PrimarySource).ValidateAsync(checkpoint, Ct);
+        var result = await new MySqlResumeValidator(dataSource).ValidateAsync(checkpoint, Ct);
 
         result.Verdict.ShouldBe(MySqlResumeVerdict.HistoryDiverged, result.Message);
         result.Message.ShouldContain("was taken on server_id 81");
