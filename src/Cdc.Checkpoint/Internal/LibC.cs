@@ -88,6 +88,9 @@ internal static partial class LibC
     [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
     private static unsafe partial nint ReadNative(int fd, byte* buffer, nuint count);
 
+    [LibraryImport("libc", EntryPoint = "lseek", SetLastError = true)]
+    private static partial long LseekNative(int fd, long offset, int whence);
+
     [LibraryImport("libc", EntryPoint = "link", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int LinkNative(string oldPath, string newPath);
 
@@ -277,6 +280,9 @@ internal static partial class LibC
 
     /// <summary>ftruncate(2). Returns 0 or the errno.</summary>
     public static int Ftruncate(int fd, long length) => FtruncateNative(fd, length) == 0 ? 0 : Marshal.GetLastPInvokeError();
+
+    /// <summary>lseek(fd, 0, SEEK_SET): the next <see cref="Read"/> starts at the beginning. Returns 0 or the errno.</summary>
+    public static int SeekToStart(int fd) => LseekNative(fd, 0, 0) < 0 ? Marshal.GetLastPInvokeError() : 0;
 
     /// <summary>read(2) with EINTR retry. Returns the byte count (0 at end of file) or -errno.</summary>
     public static unsafe int Read(int fd, Span<byte> buffer)

@@ -230,14 +230,16 @@ internal sealed class OwnerLease
             if (LibC.IsSupported)
             {
                 var errno = LibC.Flock(FdOf(handle), LibC.LOCK_EX | LibC.LOCK_NB);
+                LeaseInfo? holder = null;
                 if (errno == LibC.EWOULDBLOCK)
                 {
-                    errno = WaitForOwnRelease(handle, path);
+                    // Read once: the read moves the descriptor's offset.
+                    holder = LeaseInfo.TryParse(ReadAll(handle, path));
+                    errno = WaitForOwnRelease(handle, holder);
                 }
 
                 if (errno == LibC.EWOULDBLOCK)
                 {
-                    var holder = LeaseInfo.TryParse(ReadAll(handle, path));
                     var owner = holder?.ToString() ?? "another process (its lease record is being written)";
                     Log.LeaseHeld(logger, directory, owner);
                     throw new CheckpointException(
@@ -302,9 +304,8 @@ internal sealed class OwnerLease
     /// forked at that moment still shares the lock's open file description until it calls exec (the descriptor is
     /// close-on-exec, but fork copies it first). Waits up to a second for that child to exec, then answers as flock did.
     /// </summary>
-    private static int WaitForOwnRelease(SafeFileHandle handle, string path)
+    private static int WaitForOwnRelease(SafeFileHandle handle, LeaseInfo? holder)
     {
-        var holder = LeaseInfo.TryParse(ReadAll(handle, path));
         if (holder is null || holder.ProcessId != Environment.ProcessId
             || !string.Equals(holder.Host, Environment.MachineName, StringComparison.OrdinalIgnoreCase)
             || holder.ProcessStartTime != ProcessStartTime(Environment.ProcessId))
@@ -466,6 +467,15 @@ internal sealed class OwnerLease
 
         var status = SafeFile.Stat(handle, path);
         SafeFile.Check(status, path, SafeFile.Rules.None);
+
+        // The lease file is read through the descriptor that locks it, sometimes twice (who holds it, then the epoch
+        // to continue from): each read starts at the beginning, or the second would see nothing and restart the epoch.
+        var errno = LibC.SeekToStart(FdOf(handle));
+        if (errno != 0)
+        {
+            throw SafeFile.Failure(errno, path, "seek");
+        }
+
         return SafeFile.Read(handle, path, status, MaxLeaseBytes);
     }
 
