@@ -97,6 +97,12 @@ public sealed class PostgresDocsSnippetTests
             await Replication.ReplicationSessionServerTests.WaitUntilAsync(
                 async () => running.IsCompleted || await scenario.ScalarAsync<long>("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'orders_slot' AND active") == 1,
                 "the snippet to stream");
+
+            // The slot is already active while CREATE_REPLICATION_SLOT runs, and a row committed before its consistent
+            // point is never decoded: wait for the fresh start's first save, which comes after the slot exists.
+            await Replication.ReplicationSessionServerTests.WaitUntilAsync(
+                async () => running.IsCompleted || await scenario.ScalarAsync<long>("SELECT count(*) FROM cdc_checkpoint WHERE name = 'orders-consumer'") == 1,
+                "the fresh start's checkpoint");
             await scenario.InsertAsync(1, 3);
             await Replication.ReplicationSessionServerTests.WaitUntilAsync(
                 // At least: WAL is cluster-wide, so other tests' traffic can add an idle-advance heartbeat or two.
