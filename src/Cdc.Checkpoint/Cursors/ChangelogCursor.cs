@@ -16,7 +16,8 @@ namespace Cdc.Checkpoint.Cursors;
 /// </para>
 /// <para>
 /// Gaps: when the next delivered position is not the one expected, the skipped range is reported in
-/// <see cref="ChangelogBatch.Gaps"/> (and logged as a warning, event id <see cref="CdcEventId.CursorGap"/>) with its
+/// <see cref="ChangelogBatch.Gaps"/> (logged as a warning, event id <see cref="CdcEventId.CursorGap"/>, and counted in
+/// the <c>cdc.checkpoint.cursor.skipped</c> counter) with its
 /// cancelled parts; the rest was lost (overwritten, dropped or popped before this cursor read it). A cursor that has
 /// not started expects <see cref="StreamChangelogBuffer.FirstPosition"/> first.
 /// </para>
@@ -188,6 +189,7 @@ public sealed class ChangelogCursor
             {
                 (gaps ??= []).Add(gap);
                 Log.CursorGap(_logger, checkpoint.ConsumerIdentity, gap.ExpectedPosition, gap.DeliveredPosition, gap.LostCount, gap.CancelledCount);
+                StreamingMetrics.RecordCursorGap(gap.LostCount, gap.CancelledCount);
             }
 
             expected = record.Position + 1;
