@@ -29,8 +29,8 @@ namespace Cdc.Checkpoint.Streaming;
 /// </para>
 /// <para>
 /// Thread-safety: every member is safe to call from any thread. Registration, triggering and queries serialize on one
-/// internal lock; the hot path (<see cref="StreamSourceHandle"/> updates) never takes it. <see cref="Changelog"/> has
-/// its own lock (see <see cref="StreamChangelogBuffer"/>); pull cursors read it with <see cref="Cursors.ChangelogCursor"/>.
+/// internal lock; the hot path (<see cref="StreamSourceHandle"/> updates) never takes it. <see cref="Changelog"/> is
+/// not thread-safe itself (see <see cref="StreamChangelogBuffer"/>).
 /// </para>
 /// </remarks>
 public sealed class StreamCheckpointManager
