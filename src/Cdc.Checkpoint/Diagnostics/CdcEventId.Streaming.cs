@@ -29,4 +29,7 @@ public static partial class CdcEventId
 
     /// <summary>A durable cursor save was refused (regression or identity mismatch).</summary>
     public const int CursorSaveRefused = 3203;
+
+    /// <summary>A changelog cursor skipped positions it never delivered (overwritten, dropped, popped or cancelled entries).</summary>
+    public const int CursorGap = 3204;
 }

@@ -40,4 +40,8 @@ internal static partial class Log
     [LoggerMessage(EventId = CdcEventId.CursorSaveRefused, Level = LogLevel.Warning,
         Message = "Refused to save cursor {CursorId}: {Reason}")]
     public static partial void CursorSaveRefused(ILogger logger, string cursorId, string reason);
+
+    [LoggerMessage(EventId = CdcEventId.CursorGap, Level = LogLevel.Warning,
+        Message = "Cursor of {ConsumerIdentity} skipped changelog positions {Expected} to {Delivered} (exclusive): {Lost} lost (overwritten, dropped or popped), {Cancelled} cancelled")]
+    public static partial void CursorGap(ILogger logger, string consumerIdentity, ulong expected, ulong delivered, ulong lost, ulong cancelled);
 }

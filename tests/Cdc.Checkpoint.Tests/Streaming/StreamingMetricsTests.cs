@@ -87,4 +87,23 @@ public sealed class StreamingMetricsTests
         recorder.Measurements.ShouldContain(m => m.Name == "cdc.checkpoint.cursor.saves" && m.Tags.GetValueOrDefault("cdc.operation") == "save" && !m.Tags.ContainsKey("error.type"));
         recorder.Measurements.ShouldContain(m => m.Name == "cdc.checkpoint.cursor.saves" && m.Tags.GetValueOrDefault("error.type") == "OffsetRegression");
     }
+
+    [Fact]
+    public void CursorGap_LostAndCancelledPositions_AreCountedByKind()
+    {
+        using var recorder = new Recorder();
+        var buffer = new StreamChangelogBuffer(4, ChangelogOverflowPolicy.OverwriteOldest);
+        for (ulong s = 0; s < 9; s++)
+        {
+            buffer.TryPush(new StreamChangelogEntry(0, StreamChangeOp.Insert, s, 0));
+        }
+
+        buffer.Cancel(5, 8); // positions 5..7 cancelled, 0..4 overwritten: the cursor delivers 8 only
+        var cursor = new ChangelogCursor(buffer, CursorCheckpoint.NotStarted("metrics-cursor-" + Guid.NewGuid().ToString("N")));
+        cursor.Poll(10).Records.ShouldHaveSingleItem().Position.ShouldBe(8UL);
+
+        // Other tests' cursors record too: this gap alone has 5 lost and 3 cancelled positions in one measurement each.
+        recorder.Measurements.ShouldContain(m => m.Name == "cdc.checkpoint.cursor.skipped" && m.Value == 5 && m.Tags.GetValueOrDefault("cdc.gap.kind") == "lost");
+        recorder.Measurements.ShouldContain(m => m.Name == "cdc.checkpoint.cursor.skipped" && m.Value == 3 && m.Tags.GetValueOrDefault("cdc.gap.kind") == "cancelled");
+    }
 }
