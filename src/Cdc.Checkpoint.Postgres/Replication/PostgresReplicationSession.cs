@@ -35,7 +35,6 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
 {
     private readonly LogicalReplicationConnection _replication;
     private readonly NpgsqlDataSource _dataSource;
-    private readonly PostgresResumeValidator _validator;
     private readonly PostgresReplicationSessionOptions _options;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
@@ -50,7 +49,6 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
     private PostgresReplicationSession(
         LogicalReplicationConnection replication,
         NpgsqlDataSource dataSource,
-        PostgresResumeValidator validator,
         PostgresReplicationSessionOptions options,
         ResumeValidationResult validation,
         CheckpointPosition start,
@@ -60,7 +58,6 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
     {
         _replication = replication;
         _dataSource = dataSource;
-        _validator = validator;
         _options = options;
         Validation = validation;
         StartPosition = start;
@@ -146,13 +143,14 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
                 }
             }
 
-            var validator = new PostgresResumeValidator(dataSource, options.Validation, loggerFactory);
-            var validation = await validator.ValidateAsync(replication, options.SlotName, checkpoint, cancellationToken).ConfigureAwait(false);
+            // Validated once: the verdict is carried out below, and the check after START_REPLICATION compares the slot
+            // with the facts of this same validation.
+            var validation = await new PostgresResumeValidator(dataSource, options.Validation, loggerFactory).ValidateAsync(replication, options.SlotName, checkpoint, cancellationToken).ConfigureAwait(false);
             var start = await CarryOutAsync(validation, record, replication, store, options, logger, cancellationToken).ConfigureAwait(false);
             acknowledger = new ReplicationAcknowledger(
                 new NpgsqlReplicationFeedback(replication), store, start.Offset, start.CommittedEventCount, options.Acknowledgement, loggerFactory, timeProvider, sessionOwned: true);
             acknowledger.Apply(static (s, wal) => s.SetServerWalHint(wal), (ulong)validation.Facts.ServerWalPosition);
-            return new PostgresReplicationSession(replication, dataSource, validator, options, validation, start, acknowledger, timeProvider, logger)
+            return new PostgresReplicationSession(replication, dataSource, options, validation, start, acknowledger, timeProvider, logger)
             {
                 StatusInterval = statusInterval,
             };
@@ -512,7 +510,7 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
                 return; // The server ended the stream at once: there is nothing to check or to consume.
             }
 
-            if (await _validator.RecheckAfterStartAsync(Validation, StartPosition.Lsn, _replication.ProcessID, cancellationToken).ConfigureAwait(false))
+            if (await PostgresResumeValidator.RecheckSlotAsync(_dataSource, _options.Validation.OutputPlugin, _logger, Validation, StartPosition.Lsn, _replication.ProcessID, cancellationToken).ConfigureAwait(false))
             {
                 return;
             }

@@ -135,6 +135,24 @@ public sealed class AcknowledgerTests
     }
 
     [Fact]
+    public async Task MarkDurableAsync_SessionStreamNotConfirmedOrStopped_SetsTheStatusButSendsNothing()
+    {
+        var feedback = new FakeFeedback();
+        await using var ack = Create(feedback, new RecordingStore(), session: true);
+        Commit(ack, Lsn(1100));
+        Commit(ack, Lsn(1200));
+
+        await ack.MarkDurableAsync(ack.MarkProcessed(Lsn(1100), 1), Ct);
+        await ConfirmAsync(ack); // 1100 is already set: nothing new to send
+        ack.Apply(static s => s.StopStreaming());
+        await ack.MarkDurableAsync(ack.MarkProcessed(Lsn(1200), 1), Ct);
+
+        feedback.Statuses.ShouldBe([Lsn(1100), Lsn(1200)]);
+        feedback.SendAttempts.ShouldBe(0);
+        ack.GetStatus().Streaming.ShouldBeFalse();
+    }
+
+    [Fact]
     public async Task MarkDurableAsync_WithLagTwo_AcknowledgesTheCheckpointTwoSavesOlder()
     {
         var feedback = new FakeFeedback();
