@@ -31,6 +31,8 @@ internal sealed class FileManifestObjects : ManifestObjects
 
     public string LatestPointerPath { get; }
 
+    public long MaxSidecarBytesLimit => MaxSidecarBytes;
+
     protected override string Location => $"'{CheckpointsDirectory}'";
 
     protected override string LatestPointerName => LatestPointerPath;

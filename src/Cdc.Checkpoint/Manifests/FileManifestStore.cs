@@ -51,9 +51,9 @@ public sealed class FileManifestStore : IManifestStore, IDisposable, IAsyncDispo
     private readonly ILogger _logger;
     private readonly FileManifestObjects _objects;
     private readonly FileManifestRetention _retention;
+    private readonly FileManifestWriter _writer;
 
     private readonly SemaphoreSlim _writeLock = new(1, 1);
-    private bool _directoryReady;
 
     // Taken by the first write, under _writeLock; released by Dispose.
     private OwnerLease? _lease;
@@ -71,6 +71,7 @@ public sealed class FileManifestStore : IManifestStore, IDisposable, IAsyncDispo
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<FileManifestStore>();
         _objects = new FileManifestObjects(Path.GetFullPath(rootDirectory), _options, _logger);
         _retention = new FileManifestRetention(_objects, _logger);
+        _writer = new FileManifestWriter(_objects, _retention, _logger);
     }
 
     /// <summary>The root directory.</summary>
@@ -107,9 +108,9 @@ public sealed class FileManifestStore : IManifestStore, IDisposable, IAsyncDispo
             var start = Stopwatch.GetTimestamp();
             try
             {
-                EnsureCheckpointsDirectoryLocked();
+                _writer.EnsureCheckpointsDirectory();
                 lease = await BeginWriteLockedAsync(cancellationToken).ConfigureAwait(false);
-                SaveLocked(toWrite, bytes, sidecar.Span, lease);
+                _writer.Save(toWrite, bytes, sidecar.Span, lease);
                 ManifestMetrics.RecordWrite(start, null);
             }
             catch (CheckpointException ex)
@@ -180,110 +181,6 @@ public sealed class FileManifestStore : IManifestStore, IDisposable, IAsyncDispo
             lease.WriteGate.Release();
             throw;
         }
-    }
-
-    private void SaveLocked(CheckpointManifest manifest, byte[] manifestBytes, ReadOnlySpan<byte> sidecar, OwnerLease? lease)
-    {
-        _ = DurableFile.RefuseSharedDirectory(CheckpointsDirectory); // before the checkpoint's directory is created in it
-        var id = manifest.CheckpointId;
-        var directory = GetCheckpointDirectory(id);
-        var manifestPath = Path.Combine(directory, ManifestFormat.FileName);
-        if (Directory.Exists(directory))
-        {
-            FileManifestObjects.RefuseLink(directory);
-            if (FileManifestObjects.EntryExists(manifestPath))
-            {
-                throw AlreadyExists(id, manifestPath);
-            }
-        }
-        else
-        {
-            try
-            {
-                DurableFile.CreatePrivateDirectory(directory);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                throw new CheckpointException(
-                    CheckpointErrorCode.WriteFailed,
-                    $"Could not create checkpoint directory '{directory}': {ex.Message}. Nothing was saved; check that '{CheckpointsDirectory}' is writable by this user.",
-                    ex)
-                { Path = directory };
-            }
-
-            DurableFile.FsyncDirectory(CheckpointsDirectory, directory);
-        }
-
-        // The sidecar is created no-replace, never renamed over: a writer racing for the same id (one that bypassed the
-        // lease) could otherwise replace the sidecar of a manifest that was already acknowledged.
-        var sidecarPath = Path.Combine(directory, StateSidecarInfo.FileName);
-        if (!sidecar.IsEmpty)
-        {
-            if (!DurableFile.CreateNew(directory, StateSidecarInfo.FileName, sidecar) && !SidecarMatches(sidecarPath, manifest.StateSidecar!))
-            {
-                RemoveLeftoverSidecar(id, sidecarPath, lease);
-                if (!DurableFile.CreateNew(directory, StateSidecarInfo.FileName, sidecar))
-                {
-                    throw SidecarConflict(id, sidecarPath);
-                }
-            }
-        }
-        else if (FileManifestObjects.EntryExists(sidecarPath))
-        {
-            RemoveLeftoverSidecar(id, sidecarPath, lease);
-        }
-
-        if (!DurableFile.CreateNew(directory, ManifestFormat.FileName, manifestBytes))
-        {
-            throw AlreadyExists(id, manifestPath);
-        }
-
-        // Bound to its manifest: before the save is acknowledged, the sidecar in place must be the one the manifest names.
-        if (manifest.StateSidecar is { } declared && !SidecarMatches(sidecarPath, declared))
-        {
-            throw new CheckpointException(
-                CheckpointErrorCode.ConflictingOffset,
-                $"Checkpoint {id} was written, but its state sidecar '{sidecarPath}' no longer holds the bytes its manifest records (sha256 {declared.Sha256}): another process is writing '{RootDirectory}' without the owner lease. The save failed; recovery skips that checkpoint as invalid. Stop the other writer.")
-            { Path = sidecarPath };
-        }
-
-        _retention.MarkUsable(id);
-        Log.ManifestSaved(_logger, id, manifest.Epoch, manifest.SourceOffsets.Count, sidecar.Length, manifestPath);
-        MoveLatestPointerLocked(id);
-    }
-
-    private void MoveLatestPointerLocked(ulong id)
-    {
-        ulong? pointer;
-        try
-        {
-            pointer = _objects.ReadPointer().CheckpointId;
-        }
-        catch (CheckpointException ex) when (ex.ErrorCode is CheckpointErrorCode.Corrupt)
-        {
-            pointer = null;
-        }
-
-        if (pointer is { } latest && latest >= id)
-        {
-            if (latest > id)
-            {
-                Log.LatestPointerKept(_logger, id, latest);
-            }
-
-            return;
-        }
-
-        // A missing or unreadable pointer is rewritten, but never to an id older than a manifest already on disk: the
-        // pointer could only have named a checkpoint that has one.
-        var target = id;
-        if (pointer is null && _objects.Scan().Where(d => d.HasManifest).Max(d => d.Id) is var newest && newest > id)
-        {
-            Log.LatestPointerKept(_logger, id, newest);
-            target = newest;
-        }
-
-        DurableFile.Replace(CheckpointsDirectory, LatestPointerFileName, Encoding.ASCII.GetBytes(target.ToString(CultureInfo.InvariantCulture) + "\n"));
     }
 
     /// <inheritdoc />
@@ -427,94 +324,10 @@ public sealed class FileManifestStore : IManifestStore, IDisposable, IAsyncDispo
         }
     }
 
-    private void EnsureCheckpointsDirectoryLocked()
-    {
-        if (_directoryReady && Directory.Exists(CheckpointsDirectory))
-        {
-            return;
-        }
-
-        try
-        {
-            if (!Directory.Exists(RootDirectory))
-            {
-                var parent = Path.GetDirectoryName(RootDirectory);
-                if (parent is null || !Directory.Exists(parent))
-                {
-                    throw new CheckpointException(
-                        CheckpointErrorCode.DirectoryNotFound,
-                        $"Cannot create the manifest store directory '{RootDirectory}': its parent '{parent}' does not exist. Create the parent directory or fix the path.")
-                    { Path = RootDirectory };
-                }
-
-                DurableFile.CreatePrivateDirectory(RootDirectory);
-                DurableFile.FsyncDirectory(parent, RootDirectory);
-            }
-
-            if (!Directory.Exists(CheckpointsDirectory))
-            {
-                DurableFile.CreatePrivateDirectory(CheckpointsDirectory);
-                DurableFile.FsyncDirectory(RootDirectory, CheckpointsDirectory);
-            }
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new CheckpointException(
-                CheckpointErrorCode.WriteFailed,
-                $"Could not create '{CheckpointsDirectory}': {ex.Message}. Check that '{RootDirectory}' is writable by this user.",
-                ex)
-            { Path = CheckpointsDirectory };
-        }
-
-        FileManifestObjects.RefuseLink(CheckpointsDirectory);
-        _directoryReady = true;
-    }
-
     internal static string DirectoryNameOf(ulong id) => FileManifestObjects.DirectoryNameOf(id);
 
     /// <summary>Parses <c>checkpoint_000042</c>; only the canonical spelling of an id ≥ 1 is accepted, so two names never alias one id.</summary>
     internal static bool TryParseDirectoryName(string name, out ulong id) => FileManifestObjects.TryParseDirectoryName(name, out id);
 
     internal static string Sha256Hex(ReadOnlySpan<byte> data) => ManifestObjects.Sha256Hex(data);
-
-    /// <summary>Whether the file at <paramref name="path"/> holds exactly the sidecar <paramref name="declared"/> describes.</summary>
-    private bool SidecarMatches(string path, StateSidecarInfo declared)
-    {
-        try
-        {
-            var bytes = FileManifestObjects.ReadFile(path, Math.Min(declared.SizeBytes + 1, _options.MaxSidecarBytes));
-            return bytes is not null && bytes.LongLength == declared.SizeBytes && string.Equals(Sha256Hex(bytes), declared.Sha256, StringComparison.Ordinal);
-        }
-        catch (CheckpointException)
-        {
-            return false;
-        }
-    }
-
-    /// <summary>
-    /// A sidecar in the directory of a checkpoint that has no manifest yet. Under the owner lease nobody else writes the
-    /// store, so it is the leftover of an interrupted save and is removed. Without the lease it may be another writer's,
-    /// about to be named by its manifest: it is never touched.
-    /// </summary>
-    private static void RemoveLeftoverSidecar(ulong id, string path, OwnerLease? lease)
-    {
-        if (lease is null)
-        {
-            throw SidecarConflict(id, path);
-        }
-
-        DurableFile.TryDelete(path);
-    }
-
-    private static CheckpointException SidecarConflict(ulong id, string path) => new(
-        CheckpointErrorCode.ConflictingOffset,
-        $"Checkpoint {id} is being saved by another writer: its state sidecar '{path}' exists with other bytes and no manifest yet. Nothing of this save was kept; it is never replaced. Only one process may write a manifest store (the owner lease).")
-    { Path = path };
-
-    private CheckpointException AlreadyExists(ulong id, string manifestPath) => new(
-        CheckpointErrorCode.ConflictingOffset,
-        $"Checkpoint {id} already exists ('{manifestPath}'); a saved manifest is never overwritten (only UpdateSinkStatusesAsync rewrites one). Nothing was written. Another writer may be using '{RootDirectory}', or the id was reused: save under an id above the highest one in use (ManifestRecovery.HighestCheckpointId).")
-    { Path = manifestPath };
-
-    private readonly record struct CheckpointDirectory(ulong Id, string Path, bool HasManifest);
 }

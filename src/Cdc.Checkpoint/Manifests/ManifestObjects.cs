@@ -1,3 +1,4 @@
+// Over 400 lines: the one validation and recovery walk every manifest store shares, with the raw-read seam it needs, half of it XML docs.
 using System.Collections.Immutable;
 using System.Diagnostics;
 using System.Security.Cryptography;

@@ -1,3 +1,4 @@
+// Over 400 lines: the public surface of one type (registration, capture, queries), half of it XML docs; its I/O is in StreamCheckpointManager.Persistence.cs.
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using Cdc.Checkpoint.Diagnostics;
@@ -34,8 +35,9 @@ namespace Cdc.Checkpoint.Streaming;
 /// (<see cref="StreamSourceHandle"/> updates) never takes a lock. <see cref="Changelog"/> is not thread-safe itself
 /// (see <see cref="StreamChangelogBuffer"/>).
 /// </para>
+/// <para>This file: registration, capture and queries; StreamCheckpointManager.Persistence.cs: opening, saving and recovery through the manifest store.</para>
 /// </remarks>
-public sealed class StreamCheckpointManager : IDisposable, IAsyncDisposable
+public sealed partial class StreamCheckpointManager : IDisposable, IAsyncDisposable
 {
     private readonly Lock _lock = new();
     private readonly SemaphoreSlim _saveGate = new(1, 1);
@@ -95,65 +97,6 @@ public sealed class StreamCheckpointManager : IDisposable, IAsyncDisposable
         {
             _persistence = new StreamSnapshotStore(store, _logger);
             _ownedStore = ownsStore ? (FileManifestStore)store : null;
-        }
-    }
-
-    /// <summary>
-    /// Opens a manager that saves every checkpoint durably through <paramref name="store"/> (or, without one, a
-    /// <see cref="FileManifestStore"/> at <see cref="StreamCheckpointOptions.DataDirectory"/>), and recovers the
-    /// checkpoints it holds.
-    /// </summary>
-    /// <param name="options">The settings.</param>
-    /// <param name="store">
-    /// The manifest store to persist through (file, S3, ...), owned by the caller; <see langword="null"/> for a
-    /// <see cref="FileManifestStore"/> at <see cref="StreamCheckpointOptions.DataDirectory"/>, owned by the manager. When
-    /// both are given, legacy snapshot files in the data directory are moved into <paramref name="store"/>.
-    /// </param>
-    /// <param name="timeProvider">Clock for creation times and <see cref="TriggerIfDueAsync"/>; <see cref="TimeProvider.System"/> by default.</param>
-    /// <param name="loggerFactory">Logger source; none by default.</param>
-    /// <param name="cancellationToken">Cancels the recovery.</param>
-    /// <returns>The manager, with the recovered checkpoints retained.</returns>
-    /// <exception cref="ArgumentException">Neither a store nor a data directory is given.</exception>
-    /// <exception cref="CheckpointException">
-    /// <see cref="CheckpointErrorCode.Corrupt"/> when the store holds checkpoints but none is valid (never a fresh start);
-    /// <see cref="CheckpointErrorCode.Misconfigured"/> when the store holds checkpoints that are not stream snapshots; a
-    /// read or write error of the store or the data directory.
-    /// </exception>
-    public static async ValueTask<StreamCheckpointManager> OpenAsync(
-        StreamCheckpointOptions options,
-        IManifestStore? store = null,
-        TimeProvider? timeProvider = null,
-        ILoggerFactory? loggerFactory = null,
-        CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        if (!options.Enabled)
-        {
-            return new StreamCheckpointManager(options, timeProvider, loggerFactory, store: null, ownsStore: false);
-        }
-
-        var owns = store is null;
-        if (store is null)
-        {
-            var directory = options.DataDirectory ?? throw new ArgumentException(
-                "StreamCheckpointManager.OpenAsync needs a manifest store or StreamCheckpointOptions.DataDirectory; for checkpoints in memory only, use the constructor.",
-                nameof(store));
-            store = new FileManifestStore(
-                directory,
-                new FileManifestStoreOptions { RetainCount = 0, MaxSidecarBytes = options.MaxSnapshotBytes },
-                loggerFactory);
-        }
-
-        var manager = new StreamCheckpointManager(options, timeProvider, loggerFactory, store, owns);
-        try
-        {
-            await manager.RecoverAsync(cancellationToken).ConfigureAwait(false);
-            return manager;
-        }
-        catch
-        {
-            await manager.DisposeAsync().ConfigureAwait(false);
-            throw;
         }
     }
 
@@ -344,17 +287,6 @@ public sealed class StreamCheckpointManager : IDisposable, IAsyncDisposable
     }
 
     /// <summary>
-    /// Takes a checkpoint: captures the state like <see cref="Trigger"/> (under the lock, without I/O), then, for a
-    /// persistent manager, saves it durably through the manifest store before it is retained and returned. Sources,
-    /// sinks and other threads are not blocked while it saves; concurrent triggers save one after the other, in id order.
-    /// </summary>
-    /// <param name="cancellationToken">Cancels waiting for an earlier save or the save itself.</param>
-    /// <returns>The new checkpoint id once it is durable, or <see langword="null"/> when checkpointing is disabled.</returns>
-    /// <exception cref="CheckpointException">The save failed; the checkpoint is not retained (its id and epoch stay used).</exception>
-    public ValueTask<ulong?> TriggerAsync(CancellationToken cancellationToken = default) =>
-        _enabled ? TriggerCoreAsync(requireDue: false, cancellationToken) : ValueTask.FromResult<ulong?>(null);
-
-    /// <summary>
     /// Takes a checkpoint when <see cref="StreamCheckpointOptions.Interval"/> has passed since the last one (or since
     /// the manager was created). Call it from the pipeline's loop: when not due it only reads the clock, without
     /// taking the lock or allocating. Does no I/O.
@@ -383,28 +315,10 @@ public sealed class StreamCheckpointManager : IDisposable, IAsyncDisposable
         }
     }
 
-    /// <summary>
-    /// Takes a checkpoint like <see cref="TriggerAsync"/> when <see cref="StreamCheckpointOptions.Interval"/> has
-    /// passed; when not due it only reads the clock and completes synchronously without allocating.
-    /// </summary>
-    /// <param name="cancellationToken">Cancels the save.</param>
-    /// <returns>The new checkpoint id once durable, or <see langword="null"/> when not due, manual-only or disabled.</returns>
-    /// <exception cref="CheckpointException">The save failed.</exception>
-    public ValueTask<ulong?> TriggerIfDueAsync(CancellationToken cancellationToken = default) =>
-        IsDue() ? TriggerCoreAsync(requireDue: true, cancellationToken) : ValueTask.FromResult<ulong?>(null);
-
     /// <summary>Takes a checkpoint now, like <see cref="Trigger"/>, for callers that require checkpointing to be on.</summary>
     /// <returns>The new checkpoint id.</returns>
     /// <exception cref="InvalidOperationException">Checkpointing is disabled, or the manager persists (use <see cref="CheckpointAsync"/>).</exception>
     public ulong Checkpoint() => Trigger() ?? throw Disabled("take a checkpoint");
-
-    /// <summary>Takes a checkpoint now, like <see cref="TriggerAsync"/>, for callers that require checkpointing to be on.</summary>
-    /// <param name="cancellationToken">Cancels the save.</param>
-    /// <returns>The new checkpoint id once durable.</returns>
-    /// <exception cref="InvalidOperationException">Checkpointing is disabled.</exception>
-    /// <exception cref="CheckpointException">The save failed.</exception>
-    public async ValueTask<ulong> CheckpointAsync(CancellationToken cancellationToken = default) =>
-        await TriggerAsync(cancellationToken).ConfigureAwait(false) ?? throw Disabled("take a checkpoint");
 
     /// <summary>Returns the newest checkpoint to resume from.</summary>
     /// <returns>The newest retained checkpoint.</returns>
@@ -522,90 +436,13 @@ public sealed class StreamCheckpointManager : IDisposable, IAsyncDisposable
         }
     }
 
-    /// <summary>Releases the manifest store the manager opened for its data directory (its owner lease); a store passed in is left open.</summary>
-    public void Dispose() => _ownedStore?.Dispose();
-
-    /// <inheritdoc cref="Dispose"/>
-    /// <returns>A completed task.</returns>
-    public ValueTask DisposeAsync()
-    {
-        Dispose();
-        return ValueTask.CompletedTask;
-    }
-
     private static InvalidOperationException Disabled(string action) =>
         new($"Cannot {action}: stream checkpointing is disabled (StreamCheckpointOptions.Enabled = false). Enable it, or use Trigger()/TryRestore(), which return null when disabled.");
-
-    private void ThrowIfPersistent(string instead)
-    {
-        if (_persistence is not null)
-        {
-            throw new InvalidOperationException(
-                $"This StreamCheckpointManager saves its checkpoints through a manifest store, which is I/O: call {instead}() instead (durable I/O is only done by async methods).");
-        }
-    }
 
     private bool IsDue() =>
         _enabled && _options.Interval is { } interval && _time.GetElapsedTime(Volatile.Read(ref _lastCheckpointTimestamp)) >= interval;
 
     private bool IsDueLocked() => _options.Interval is { } interval && _time.GetElapsedTime(_lastCheckpointTimestamp) >= interval;
-
-    private async ValueTask<ulong?> TriggerCoreAsync(bool requireDue, CancellationToken cancellationToken)
-    {
-        await _saveGate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            StreamCheckpoint checkpoint;
-            long started;
-            lock (_lock)
-            {
-                if (requireDue && !IsDueLocked())
-                {
-                    return null;
-                }
-
-                checkpoint = CaptureLocked(out started);
-            }
-
-            if (_persistence is not null)
-            {
-                try
-                {
-                    await _persistence.SaveAsync(checkpoint, cancellationToken).ConfigureAwait(false);
-                }
-                catch (CheckpointException ex)
-                {
-                    StreamingMetrics.RecordCheckpoint(started, ex.ErrorCode);
-                    throw;
-                }
-            }
-
-            int? prune;
-            lock (_lock)
-            {
-                prune = RetainLocked(checkpoint, started);
-            }
-
-            if (_persistence is not null && prune is { } keep)
-            {
-                try
-                {
-                    await _persistence.Store.PruneAsync(keep, cancellationToken).ConfigureAwait(false);
-                }
-                catch (CheckpointException ex)
-                {
-                    // The checkpoint is durable; failing to remove old ones must not turn it into a failure.
-                    Log.StreamSnapshotDeleteFailed(_logger, $"checkpoints older than {checkpoint.Id}", ex.Message);
-                }
-            }
-
-            return checkpoint.Id;
-        }
-        finally
-        {
-            _saveGate.Release();
-        }
-    }
 
     private StreamCheckpoint CaptureLocked(out long started)
     {
@@ -661,40 +498,5 @@ public sealed class StreamCheckpointManager : IDisposable, IAsyncDisposable
 
         _checkpoints.RemoveRange(0, excess);
         return max;
-    }
-
-    private async ValueTask RecoverAsync(CancellationToken cancellationToken)
-    {
-        var persistence = _persistence!;
-        ulong highest = 0;
-        if (_options.DataDirectory is { } directory)
-        {
-            var (legacyHighest, unreadable, _) = await LegacyStreamSnapshots.MigrateAsync(
-                Path.GetFullPath(directory), persistence, _options.MaxSnapshotBytes, _logger, cancellationToken).ConfigureAwait(false);
-            highest = legacyHighest;
-            _unreadableSnapshots.AddRange(unreadable);
-        }
-
-        var (retained, storeHighest) = await persistence.RecoverAsync(_options.MaxRetainedCheckpoints, cancellationToken).ConfigureAwait(false);
-        highest = Math.Max(highest, storeHighest);
-        lock (_lock)
-        {
-            _checkpoints.AddRange(retained);
-            foreach (var checkpoint in retained)
-            {
-                _epoch = Math.Max(_epoch, checkpoint.Epoch);
-            }
-
-            // Continue after the highest id in use anywhere (a damaged checkpoint, an orphan, an unreadable legacy file),
-            // so an id is never issued twice. This manager advances id and epoch together, so continuing the epoch from
-            // at least the highest id keeps epochs growing too.
-            _nextId = highest == ulong.MaxValue ? 0 : highest + 1;
-            _epoch = Math.Max(_epoch, highest);
-        }
-
-        if (retained.Count > 0)
-        {
-            Log.StreamCheckpointsRecovered(_logger, retained.Count, _options.DataDirectory ?? "the manifest store", retained[^1].Id, _nextId);
-        }
     }
 }
