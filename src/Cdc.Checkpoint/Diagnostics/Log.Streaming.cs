@@ -25,6 +25,10 @@ internal static partial class Log
         Message = "Could not delete pruned stream snapshot {Path}: {Reason}")]
     public static partial void StreamSnapshotDeleteFailed(ILogger logger, string path, string reason);
 
+    [LoggerMessage(EventId = CdcEventId.StreamSnapshotsMigrated, Level = LogLevel.Information,
+        Message = "Moved {Count} legacy stream snapshot files from {Directory} into the manifest store; {LeftInPlace} unreadable ones were left in place")]
+    public static partial void StreamSnapshotsMigrated(ILogger logger, int count, string directory, int leftInPlace);
+
     [LoggerMessage(EventId = CdcEventId.CursorSaved, Level = LogLevel.Debug,
         Message = "Saved cursor {CursorId} (started {Started}) at position {Position} to {Path}")]
     public static partial void CursorSaved(ILogger logger, string cursorId, bool started, ulong position, string path);

@@ -48,14 +48,14 @@ public sealed class StreamingMetricsTests
     }
 
     [Fact]
-    public void Trigger_WithDataDirectory_RecordsCheckpointDurationAndSnapshotSize()
+    public async Task TriggerAsync_WithDataDirectory_RecordsCheckpointDurationAndSnapshotSize()
     {
         using var recorder = new Recorder();
         using var dir = new TempDirectory();
-        var manager = new StreamCheckpointManager(new StreamCheckpointOptions { DataDirectory = dir.Path });
+        await using var manager = await StreamCheckpointManager.OpenAsync(new StreamCheckpointOptions { DataDirectory = dir.Path }, cancellationToken: TestContext.Current.CancellationToken);
         // A source name long enough to give this test's snapshots a size no other test produces.
         manager.RegisterSource(new string('m', 333));
-        var id = manager.Trigger()!.Value;
+        var id = (await manager.TriggerAsync(TestContext.Current.CancellationToken))!.Value;
         var size = StreamSnapshotCodec.GetEncodedLength(manager.GetCheckpoint(id)!);
 
         recorder.Measurements.ShouldContain(m => m.Name == "cdc.checkpoint.stream.snapshot.size" && m.Value == size);
@@ -64,15 +64,14 @@ public sealed class StreamingMetricsTests
     }
 
     [Fact]
-    public void Trigger_WriteFails_RecordsErrorType()
+    public async Task TriggerAsync_WriteFails_RecordsErrorType()
     {
         using var recorder = new Recorder();
         using var dir = new TempDirectory();
         var data = Path.Combine(dir.Path, "stream");
-        var manager = new StreamCheckpointManager(new StreamCheckpointOptions { DataDirectory = data });
-        Directory.Delete(data);
+        await using var manager = await StreamCheckpointManager.OpenAsync(new StreamCheckpointOptions { DataDirectory = data }, cancellationToken: TestContext.Current.CancellationToken);
         File.WriteAllText(data, "not a directory");
-        Should.Throw<CheckpointException>(() => manager.Trigger());
+        await Should.ThrowAsync<CheckpointException>(async () => await manager.TriggerAsync(TestContext.Current.CancellationToken));
         recorder.Measurements.ShouldContain(m => m.Name == "cdc.checkpoint.stream.checkpoints" && m.Tags.GetValueOrDefault("error.type") == "WriteFailed");
     }
 
