@@ -32,8 +32,8 @@ namespace Cdc.Checkpoint.Streaming;
 /// <para>
 /// Thread-safety: every member is safe to call from any thread. Registration, capture and queries serialize on one
 /// internal lock that is never held during I/O; saves are serialized in id order. The hot path
-/// (<see cref="StreamSourceHandle"/> updates) never takes a lock. <see cref="Changelog"/> is not thread-safe itself
-/// (see <see cref="StreamChangelogBuffer"/>).
+/// (<see cref="StreamSourceHandle"/> updates) never takes a lock. <see cref="Changelog"/> has its own lock (see
+/// <see cref="StreamChangelogBuffer"/>); pull cursors read it with <see cref="Cursors.ChangelogCursor"/>.
 /// </para>
 /// <para>This file: registration, capture and queries; StreamCheckpointManager.Persistence.cs: opening, saving and recovery through the manifest store.</para>
 /// </remarks>
