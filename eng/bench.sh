@@ -33,6 +33,8 @@
 # Rows (c) and (d) print "group/per-save ratio" (per-save mean / group mean: how many times more durable offsets per
 # second group commit makes) and "store/upsert ratio" (upsert mean / store mean), each the median over rounds of the
 # ratio within a round, before the last line; row (e) prints "mysql store/upsert ratio" the same way.
+# The tmpfs pair prints "tmpfs save/limit ratio" (tmpfs limit mean / tmpfs save mean, median over rounds): the share of
+# a save that is the durable replace itself when fsync is nearly free (goal, issue 14: 0.8 or more).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -264,4 +266,10 @@ echo "group/per-save ratio: $(median_line <<<"$group")"
 [ -z "$storeprep" ] || echo "store/upsert ratio, auto-prepared: $(median_line <<<"$storeprep")"
 echo "store/upsert ratio: $(median_line <<<"$store")"
 echo "mysql store/upsert ratio: $(median_line <<<"$mysqlstore")"
+# tmpfs pair (issue 14 item 4): the save against the C loop where fsync is nearly free, i.e. the library's own cost.
+tmpfsratios=$(paired_ratios tmpfs_limit tmpfs_saves)
+if [ -n "$tmpfsratios" ]; then
+  echo "per-round tmpfs save/limit ratios: $(tr '\n' ' ' <<<"$tmpfsratios")"
+  echo "tmpfs save/limit ratio: $(median_line <<<"$tmpfsratios")"
+fi
 echo "save/limit ratio: $(sort -g <<<"$ratios" | awk '{ v[NR] = $1 } END { printf "%.2f", v[int((NR + 1) / 2)] }')"

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text;
 using System.Text.Unicode;
@@ -45,44 +46,104 @@ internal static class CheckpointRecordFile
         return SourceTypeName.IsValid(name) ? name : null;
     }
 
-    public static byte[] Serialize(CheckpointRecord record)
+    public static byte[] Serialize(CheckpointRecord record) => Serialize(record, new RecordWriter()).ToArray();
+
+    /// <summary>
+    /// Serialises <paramref name="record"/> into <paramref name="writer"/>'s buffer, which the next call reuses: the
+    /// bytes are valid until then. Same bytes as <see cref="Serialize(CheckpointRecord)"/>.
+    /// </summary>
+    public static ReadOnlySpan<byte> Serialize(CheckpointRecord record, RecordWriter writer)
     {
-        var buffer = new ArrayBufferWriter<byte>(512);
-        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
+        var json = writer.Start();
+        json.WriteStartObject();
+        json.WriteNumber(Names.FormatVersion, CurrentVersion);
+        json.WriteString(Names.SourceType, record.SourceType);
+        json.WriteNumber(Names.CommittedEventCount, record.CommittedEventCount);
+        json.WriteNumber(Names.Sequence, record.Sequence);
+        if (record.SavedAt is { } savedAt)
         {
-            writer.WriteStartObject();
-            writer.WriteNumber("checkpoint_format_version", CurrentVersion);
-            writer.WriteString("source_type", record.SourceType);
-            writer.WriteNumber("committed_event_count", record.CommittedEventCount);
-            writer.WriteNumber("sequence", record.Sequence);
-            if (record.SavedAt is { } savedAt)
+            Span<byte> text = stackalloc byte[32];
+            if (!savedAt.UtcDateTime.TryFormat(text, out var length, "yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture))
             {
-                writer.WriteString("saved_at", savedAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture));
+                throw new InvalidOperationException("A saved_at timestamp did not fit its buffer.");
             }
 
-            if (record.Offset is GenericOffset)
-            {
-                // An opaque offset stays opaque even if a typed codec for its source type is registered later.
-                writer.WriteBoolean("opaque_offset", true);
-            }
-
-            writer.WritePropertyName("offset");
-            record.Offset.WriteJson(writer);
-
-            // A placeholder of the final width: the checksum covers the file with these digits as zeros.
-            writer.WriteString(ChecksumField, new string('0', ChecksumDigits));
-            writer.WriteEndObject();
+            json.WriteString(Names.SavedAt, text[..length]);
         }
 
-        buffer.Write("\n"u8);
-        var bytes = buffer.WrittenSpan.ToArray();
-        var digits = FindChecksumDigits(bytes);
-        if (digits < 0 || !Crc32C.Compute(bytes).TryFormat(bytes.AsSpan(digits, ChecksumDigits), out _, "x8", CultureInfo.InvariantCulture))
+        if (record.Offset is GenericOffset)
+        {
+            // An opaque offset stays opaque even if a typed codec for its source type is registered later.
+            json.WriteBoolean(Names.OpaqueOffset, true);
+        }
+
+        json.WritePropertyName(Names.Offset);
+        record.Offset.WriteJson(json);
+
+        // A placeholder of the final width, written last: the checksum covers the file with these digits as zeros.
+        json.WriteString(Names.Checksum, ChecksumPlaceholder);
+        json.WriteEndObject();
+        json.Flush();
+        writer.Buffer.Write("\n"u8);
+
+        // The placeholder is the last string of the record, so its last occurrence is it (an offset may hold zeros too).
+        // (ArrayBufferWriter hands out its written bytes read-only; they live in its array, which is ours to fill in.)
+        if (!MemoryMarshal.TryGetArray(writer.Buffer.WrittenMemory, out var written))
+        {
+            throw new InvalidOperationException("The record buffer is not an array.");
+        }
+
+        var bytes = written.AsSpan();
+        var digits = bytes.LastIndexOf("\"00000000\""u8) + 1;
+        if (digits <= 0 || !Crc32C.Compute(bytes).TryFormat(bytes.Slice(digits, ChecksumDigits), out _, "x8", CultureInfo.InvariantCulture))
         {
             throw new InvalidOperationException("The record serializer did not write its checksum placeholder.");
         }
 
         return bytes;
+    }
+
+    private static ReadOnlySpan<byte> ChecksumPlaceholder => "00000000"u8;
+
+    /// <summary>
+    /// The reusable buffer and JSON writer of one record writer (a save serialises into it instead of allocating both
+    /// per record). Not thread-safe: <see cref="FileCheckpoint"/> keeps one per directory and uses it under the
+    /// directory's write gate.
+    /// </summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001:Types that own disposable fields should be disposable", Justification = "A Utf8JsonWriter over an ArrayBufferWriter holds no unmanaged resource: Dispose only flushes, which Serialize does itself.")]
+    internal sealed class RecordWriter
+    {
+        private Utf8JsonWriter? _json;
+
+        public ArrayBufferWriter<byte> Buffer { get; } = new(512);
+
+        public Utf8JsonWriter Start()
+        {
+            Buffer.ResetWrittenCount();
+            if (_json is null)
+            {
+                _json = new Utf8JsonWriter(Buffer, WriterOptions);
+            }
+            else
+            {
+                _json.Reset(Buffer);
+            }
+
+            return _json;
+        }
+    }
+
+    /// <summary>The member names, encoded once.</summary>
+    private static class Names
+    {
+        public static readonly JsonEncodedText FormatVersion = JsonEncodedText.Encode("checkpoint_format_version");
+        public static readonly JsonEncodedText SourceType = JsonEncodedText.Encode("source_type");
+        public static readonly JsonEncodedText CommittedEventCount = JsonEncodedText.Encode("committed_event_count");
+        public static readonly JsonEncodedText Sequence = JsonEncodedText.Encode("sequence");
+        public static readonly JsonEncodedText SavedAt = JsonEncodedText.Encode("saved_at");
+        public static readonly JsonEncodedText OpaqueOffset = JsonEncodedText.Encode("opaque_offset");
+        public static readonly JsonEncodedText Offset = JsonEncodedText.Encode("offset");
+        public static readonly JsonEncodedText Checksum = JsonEncodedText.Encode(ChecksumField);
     }
 
     /// <summary>

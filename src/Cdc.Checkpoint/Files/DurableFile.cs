@@ -1,6 +1,9 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using Cdc.Checkpoint.Internal;
+using Cdc.Checkpoint.Leasing;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Win32.SafeHandles;
 
 namespace Cdc.Checkpoint.Files;
@@ -35,11 +38,22 @@ internal static class DurableFile
     /// <summary>Atomically and durably replaces <paramref name="directory"/>/<paramref name="fileName"/> with <paramref name="contents"/>.</summary>
     /// <exception cref="CheckpointException"><see cref="CheckpointErrorCode.WriteFailed"/> on any I/O failure.</exception>
     public static void Replace(string directory, string fileName, ReadOnlySpan<byte> contents) =>
-        Write(directory, fileName, contents, overwrite: true);
+        Write(directory, fileName, contents, overwrite: true, owner: null, default, NullLogger.Instance);
+
+    /// <summary>
+    /// <see cref="Replace(string, string, ReadOnlySpan{byte})"/> for the holder of <paramref name="owner"/>, with the
+    /// same write order and checks: the directory's permissions are judged from <paramref name="directoryStatus"/>, the
+    /// stat <see cref="OwnerLease.EnsureHeld"/> took just before, and the rename is made durable through the lease's
+    /// held directory descriptor (<see cref="OwnerLease.FsyncDirectory"/>). That is one stat, one open and one close
+    /// fewer per write than <see cref="Replace(string, string, ReadOnlySpan{byte})"/>.
+    /// </summary>
+    /// <exception cref="CheckpointException"><see cref="CheckpointErrorCode.WriteFailed"/> on any I/O failure; <see cref="CheckpointErrorCode.InsecurePermissions"/> for a shared directory.</exception>
+    public static void Replace(OwnerLease owner, in FileStatus directoryStatus, string fileName, ReadOnlySpan<byte> contents, ILogger logger) =>
+        Write(owner.Directory, fileName, contents, overwrite: true, owner, directoryStatus, logger);
 
     /// <summary>
     /// Durably creates <paramref name="directory"/>/<paramref name="fileName"/> only if it does not exist yet
-    /// (conditional create): same write order as <see cref="Replace"/>, but instead of the rename the temp file is
+    /// (conditional create): same write order as <see cref="Replace(string, string, ReadOnlySpan{byte})"/>, but instead of the rename the temp file is
     /// given its final name with link(2), which fails when that name exists, and the temp name is then removed; so two
     /// writers of the same name cannot both succeed. (Off Linux: <c>File.Move</c> without overwrite, which checks and
     /// renames in two steps.)
@@ -47,12 +61,20 @@ internal static class DurableFile
     /// <returns><see langword="true"/> when created; <see langword="false"/> when the file already existed (nothing changed).</returns>
     /// <exception cref="CheckpointException"><see cref="CheckpointErrorCode.WriteFailed"/> on any I/O failure.</exception>
     public static bool CreateNew(string directory, string fileName, ReadOnlySpan<byte> contents) =>
-        Write(directory, fileName, contents, overwrite: false);
+        Write(directory, fileName, contents, overwrite: false, owner: null, default, NullLogger.Instance);
 
-    private static bool Write(string directory, string fileName, ReadOnlySpan<byte> contents, bool overwrite)
+    private static bool Write(string directory, string fileName, ReadOnlySpan<byte> contents, bool overwrite, OwnerLease? owner, in FileStatus directoryStatus, ILogger logger)
     {
         var finalPath = Path.Combine(directory, fileName);
-        _ = RefuseSharedDirectory(directory, finalPath);
+        if (owner is null)
+        {
+            _ = RefuseSharedDirectory(directory, finalPath);
+        }
+        else
+        {
+            RefuseSharedDirectory(directoryStatus, directory, finalPath);
+        }
+
         var tempPath = Path.Combine(directory, TempNameForTests?.Invoke(directory, fileName) ?? NextTempName(fileName));
         var created = false;
         var renamed = false;
@@ -74,7 +96,15 @@ internal static class DurableFile
             }
 
             renamed = true;
-            FsyncDirectory(directory, finalPath);
+            if (owner is null)
+            {
+                FsyncDirectory(directory, finalPath);
+            }
+            else
+            {
+                owner.FsyncDirectory(logger, finalPath);
+            }
+
             return true;
         }
         finally
@@ -107,6 +137,14 @@ internal static class DurableFile
             throw SafeFile.Failure(errno, directory, "stat the directory");
         }
 
+        RefuseSharedDirectory(status, directory, changedPath);
+        return status;
+    }
+
+    /// <summary>As <see cref="RefuseSharedDirectory(string, string?)"/>, judged from a stat the caller has just taken.</summary>
+    /// <exception cref="CheckpointException"><see cref="CheckpointErrorCode.InsecurePermissions"/>, with the chmod that fixes it.</exception>
+    public static void RefuseSharedDirectory(in FileStatus status, string directory, string? changedPath)
+    {
         if ((status.Permissions & (UnixFileMode.GroupWrite | UnixFileMode.OtherWrite)) != 0)
         {
             throw new CheckpointException(
@@ -114,8 +152,6 @@ internal static class DurableFile
                 $"Directory '{directory}' has mode {FormatMode(status.Permissions)}: group or other users can create, replace or delete the files in it, so nothing is written there{(changedPath is null ? string.Empty : $" ('{changedPath}' is unchanged)")}. Run: chmod 700 '{directory}'")
             { Path = directory };
         }
-
-        return status;
     }
 
     /// <summary>
@@ -327,18 +363,25 @@ internal static class DurableFile
 
         try
         {
-            var errno = LibC.Fsync(fd);
-            if (errno != 0)
-            {
-                throw new CheckpointException(
-                    CheckpointErrorCode.WriteFailed,
-                    $"fsync of directory '{directory}' failed: {LibC.Describe(errno)}. {RenamedNote(changedPath)}")
-                { Path = changedPath ?? directory };
-            }
+            FsyncDirectory(fd, directory, changedPath);
         }
         finally
         {
             LibC.Close(fd);
+        }
+    }
+
+    /// <summary>fsyncs an open directory descriptor so a rename inside it is durable (never retried after an error).</summary>
+    /// <exception cref="CheckpointException"><see cref="CheckpointErrorCode.WriteFailed"/> when the directory cannot be flushed.</exception>
+    public static void FsyncDirectory(int fd, string directory, string? changedPath)
+    {
+        var errno = LibC.Fsync(fd);
+        if (errno != 0)
+        {
+            throw new CheckpointException(
+                CheckpointErrorCode.WriteFailed,
+                $"fsync of directory '{directory}' failed: {LibC.Describe(errno)}. {RenamedNote(changedPath)}")
+            { Path = changedPath ?? directory };
         }
     }
 

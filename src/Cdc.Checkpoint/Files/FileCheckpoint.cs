@@ -414,13 +414,14 @@ public sealed class FileCheckpoint : ICheckpointStore, IDisposable, IAsyncDispos
             LearnCodec(lease, offset.Codec);
             var state = LoadState(lease, forceRescan: false);
             CheckFamily(state, offset);
-            var fileName = CheckpointRecordFile.FileNameFor(offset.SourceType);
-            var path = Path.Combine(DirectoryPath, fileName);
+            var (fileName, path) = state.RecordPaths(DirectoryPath, offset.SourceType);
             state.Records.TryGetValue(offset.SourceType, out var existing);
+            FileStatus directoryNow;
             try
             {
                 // Before every write: this process still owns this directory, and the record is the one it last saw.
-                lease.EnsureHeld(_logger);
+                directoryNow = lease.EnsureHeld(_logger);
+                lease.OpenDirectoryDescriptor(_logger);
                 CheckUnchanged(lease, path, StatNow(path), expectedToExist: existing is not null);
             }
             catch (CheckpointException ex)
@@ -463,7 +464,8 @@ public sealed class FileCheckpoint : ICheckpointStore, IDisposable, IAsyncDispos
             };
             try
             {
-                DurableFile.Replace(DirectoryPath, fileName, CheckpointRecordFile.Serialize(record));
+                // The directory's stat of EnsureHeld above also decides its permissions, and the lease's descriptor flushes it.
+                DurableFile.Replace(lease, directoryNow, fileName, CheckpointRecordFile.Serialize(record, state.Writer), _logger);
                 lease.Remember(path, StatAfterWrite(path));
             }
             catch (CheckpointException ex)
@@ -736,6 +738,24 @@ public sealed class FileCheckpoint : ICheckpointStore, IDisposable, IAsyncDispos
         public ulong MaxSequence { get; set; }
 
         public bool Loaded { get; set; }
+
+        /// <summary>The buffers saves serialise into (used under the lease's write gate).</summary>
+        public CheckpointRecordFile.RecordWriter Writer { get; } = new();
+
+        private readonly Dictionary<string, (string FileName, string Path)> _paths = new(StringComparer.Ordinal);
+
+        /// <summary>The record file name and path of a source type, built once per directory instead of per save.</summary>
+        public (string FileName, string Path) RecordPaths(string directory, string sourceType)
+        {
+            if (!_paths.TryGetValue(sourceType, out var paths))
+            {
+                var fileName = CheckpointRecordFile.FileNameFor(sourceType);
+                paths = (fileName, Path.Combine(directory, fileName));
+                _paths[sourceType] = paths;
+            }
+
+            return paths;
+        }
     }
 }
 
