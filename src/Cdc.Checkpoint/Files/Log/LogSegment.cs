@@ -146,7 +146,7 @@ internal static class LogSegment
             {
                 var payload = bytes.Slice(position + FrameHeaderBytes, check.PayloadLength);
                 var where = string.Create(CultureInfo.InvariantCulture, $"{path} (frame at byte {position})");
-                var record = CheckpointRecordFile.Parse(payload, where, codecs);
+                var record = CheckpointRecordFile.Parse(payload, where, codecs, inLogFrame: true);
                 if (record.FormatVersion != CheckpointRecordFile.CurrentVersion || record.Sequence != check.Sequence)
                 {
                     throw Corrupt(path, string.Create(CultureInfo.InvariantCulture, $"the frame at byte {position} holds a version {record.FormatVersion} record with sequence {record.Sequence}; a log frame holds a version {CheckpointRecordFile.CurrentVersion} record with its frame's sequence {check.Sequence}"));
