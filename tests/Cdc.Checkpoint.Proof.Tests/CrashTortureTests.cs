@@ -25,7 +25,7 @@ public sealed class CrashTortureTests(ITestOutputHelper output) : IDisposable
         var directory = Path.Combine(_dir.Path, "checkpoint");
         output.WriteLine($"crash torture: {kills} kills, seed {ProofSettings.Seed}");
 
-        var report = await CrashTorture.RunAsync(directory, kills, ProofSettings.Seed, new OutputWriter(output), TestContext.Current.CancellationToken);
+        var report = await CrashTorture.RunAsync(directory, kills, ProofSettings.Seed, new OutputWriter(output), cancellationToken: TestContext.Current.CancellationToken);
         output.WriteLine(report.ToString());
 
         report.Violations.ShouldBeEmpty();
@@ -51,7 +51,7 @@ public sealed class CrashTortureTests(ITestOutputHelper output) : IDisposable
         var directory = Path.Combine(_dir.Path, "log");
         output.WriteLine($"checkpoint log crash torture: {kills} kills, seed {ProofSettings.Seed}");
 
-        var report = await CrashTorture.RunAsync(directory, kills, ProofSettings.Seed, new OutputWriter(output), TestContext.Current.CancellationToken, checkpointLog: true);
+        var report = await CrashTorture.RunAsync(directory, kills, ProofSettings.Seed, new OutputWriter(output), checkpointLog: true, cancellationToken: TestContext.Current.CancellationToken);
         output.WriteLine(report.ToString());
 
         report.Violations.ShouldBeEmpty();

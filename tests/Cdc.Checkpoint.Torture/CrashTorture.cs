@@ -65,10 +65,10 @@ public static class CrashTorture
     /// <param name="kills">How many kills.</param>
     /// <param name="seed">Seed of the kill moments.</param>
     /// <param name="log">Progress output, or <see langword="null"/>.</param>
-    /// <param name="cancellationToken">Stops between kills.</param>
     /// <param name="checkpointLog">Torture a <see cref="CheckpointLog"/> (child modes <c>log-writer</c>, <c>log-show</c>) instead of a <see cref="FileCheckpoint"/>.</param>
+    /// <param name="cancellationToken">Stops between kills.</param>
     /// <returns>The report.</returns>
-    public static async Task<CrashTortureReport> RunAsync(string directory, int kills, int seed, TextWriter? log = null, CancellationToken cancellationToken = default, bool checkpointLog = false)
+    public static async Task<CrashTortureReport> RunAsync(string directory, int kills, int seed, TextWriter? log = null, bool checkpointLog = false, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(kills);
         directory = Path.GetFullPath(directory);

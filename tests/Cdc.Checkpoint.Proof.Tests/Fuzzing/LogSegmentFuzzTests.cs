@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Cdc.Checkpoint.Files;
+using Cdc.Checkpoint.Offsets;
 using Cdc.Checkpoint.Streaming;
 using FsCheck;
 using FsCheck.Fluent;

@@ -135,6 +135,54 @@ public sealed class CheckpointLog : ICheckpointStore, IDisposable, IAsyncDisposa
         return records.Values.MaxBy(r => r.Sequence);
     }
 
+    /// <summary>
+    /// Reads the checkpoint log of <paramref name="directory"/> without taking its owner lease, for tools, probes and
+    /// sidecars: the segment is read with the same no-symlink, 0600-checked read and validated completely. Nothing is
+    /// created, locked or written.
+    /// </summary>
+    /// <remarks>A consumer may be appending while the segment is read: a frame being written then shows as a torn tail
+    /// (recovery would ignore it too); read again for the newest state.</remarks>
+    /// <param name="directory">The checkpoint directory.</param>
+    /// <param name="codecs">Codecs that read records as typed offsets; generic offsets when <see langword="null"/>.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>What the segment holds, or <see langword="null"/> when the directory has no checkpoint log.</returns>
+    /// <exception cref="CheckpointException">The directory does not exist, or the segment cannot be trusted (corrupt, unsupported version, insecure, a link).</exception>
+    public static ValueTask<CheckpointLogContents?> ReadAsync(string directory, OffsetCodecRegistry? codecs = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(directory);
+        try
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var full = Path.GetFullPath(directory);
+            CheckpointDirectoryReader.RequireDirectory(full);
+            var path = Path.Combine(full, SegmentFileName);
+            var bytes = SafeFile.ReadAll(path, CheckpointLogOptions.MaxSegmentBytes, SafeFile.Rules.All, out var status);
+            if (bytes is null)
+            {
+                return ValueTask.FromResult<CheckpointLogContents?>(null);
+            }
+
+            var contents = LogSegment.Read(bytes, path, codecs ?? OffsetCodecRegistry.Empty, 1024 * 1024);
+            var records = contents.Latest.Values.OrderBy(r => r.SourceType, StringComparer.Ordinal).ToList();
+            return ValueTask.FromResult<CheckpointLogContents?>(new CheckpointLogContents(
+                path,
+                CurrentFormatVersion,
+                contents.SegmentId,
+                contents.Length,
+                contents.Frames.Count,
+                contents.Tail,
+                contents.TornTail?.Position,
+                contents.TornTail?.Reason,
+                records,
+                records.MaxBy(r => r.Sequence),
+                LibC.IsSupported ? status.Permissions : null));
+        }
+        catch (Exception ex)
+        {
+            return SyncWork.Failed<CheckpointLogContents?>(ex, cancellationToken);
+        }
+    }
+
     /// <summary>The committed event count of the latest record, or 0 when there is none.</summary>
     /// <param name="cancellationToken">Cancels the load.</param>
     /// <returns>The count.</returns>
