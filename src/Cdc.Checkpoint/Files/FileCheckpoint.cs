@@ -505,7 +505,18 @@ public sealed class FileCheckpoint : ICheckpointStore, IDisposable, IAsyncDispos
             }
 
             EnsureDirectory(DirectoryPath, _options.CreateDirectory);
-            _lease = OwnerLease.Acquire(DirectoryPath, _logger, _timeProvider);
+            var lease = OwnerLease.Acquire(DirectoryPath, _logger, _timeProvider);
+            if (SafeFile.ListEntries(DirectoryPath, CheckpointLog.SegmentFileName).Count > 0)
+            {
+                // A CheckpointLog's directory: its records are in the segment, so this store would start from nothing.
+                lease.Release(_logger);
+                throw new CheckpointException(
+                    CheckpointErrorCode.Misconfigured,
+                    $"'{DirectoryPath}' holds a checkpoint log ({CheckpointLog.SegmentFileName}), not the record files of a FileCheckpoint. Open it with CheckpointLog, or give this FileCheckpoint a directory of its own.")
+                { Path = DirectoryPath };
+            }
+
+            _lease = lease;
             return _lease;
         }
     }

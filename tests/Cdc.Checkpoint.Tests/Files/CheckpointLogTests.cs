@@ -216,6 +216,17 @@ public sealed class CheckpointLogTests : IDisposable
     }
 
     [Fact]
+    public async Task FileCheckpoint_OnALogDirectory_RefusedAsMisconfiguredNeverAnEmptyStart()
+    {
+        await SaveRangeAsync(1, 3);
+        using var file = new FileCheckpoint(_dir.Path, new FileCheckpointOptions { Codecs = OffsetCodecRegistry.Empty.WithPostgres() });
+        var ex = await Should.ThrowAsync<CheckpointException>(async () => await file.LoadLatestAsync(Ct));
+        ex.ErrorCode.ShouldBe(CheckpointErrorCode.Misconfigured);
+        ex.Message.ShouldContain(CheckpointLog.SegmentFileName);
+        (await LoadAsync()).ShouldNotBeNull().CommittedEventCount.ShouldBe(3UL);
+    }
+
+    [Fact]
     public async Task Save_AnotherFamily_RefusedAsMixedFamilies()
     {
         await SaveRangeAsync(1, 1);
