@@ -6,6 +6,9 @@
 #              (harness mode `bench-group-commit`, the two interleaved in blocks of 16 x 8 durable offsets)
 #   (d) pg     PostgresCheckpointStore.SaveAsync vs a raw single-row UPSERT of the same row through Npgsql, on a
 #              throwaway PostgreSQL 15 cluster (harness mode `bench-pg-store`, interleaved in blocks of ten)
+#   (f) log    CheckpointLog.SaveAsync (the append-only log, docs/checkpoint-log-format.md) against both limits, the
+#              durable replace above and bench/limit/append_fdatasync.c (pwrite a frame into a zero-filled segment,
+#              fdatasync: the log's own limit), the three interleaved in blocks of ten (harness mode `bench-log-paired`)
 #   (e) mysql  MySqlCheckpointStore.SaveAsync vs a raw single-row upsert of the same row through MySqlConnector, on a
 #              throwaway MariaDB 10.11 (harness mode `bench-mysql-store`, interleaved in blocks of ten)
 # (a) and (b) are interleaved in blocks of ten operations inside one run (harness mode `bench-paired`, the C program
@@ -23,7 +26,8 @@
 #        BENCH_CONTROL=0 eng/bench.sh   skip the A/A control (the limit against itself, which measures the noise)
 #        BENCH_NICE=-10 eng/bench.sh    run the measured programs at that nice level (both alike; below 0 needs root),
 #                                       which keeps a busy shared machine's CPU contention out of the disk figures
-#        BENCH_GROUP=0 / BENCH_PG=0 / BENCH_MYSQL_ROW=0   skip row (c) / row (d) / row (e)
+#        BENCH_GROUP=0 / BENCH_PG=0 / BENCH_MYSQL_ROW=0 / BENCH_LOG=0   skip row (c) / row (d) / row (e) / row (f)
+#        BENCH_LOG_ONLY=1               rows (a), (b) and (f) only (no control, tmpfs, (c), (d), (e))
 #        BENCH_PG_DURABLE=0             skip the (d) pair run with fsync and synchronous_commit on
 #        BENCH_PG_PREPARED=0            skip the (d) pair run with Npgsql's automatic preparation on both sides
 #        BENCH_POSTGRES=CONNSTRING      run (d) on that server instead of a throwaway cluster (CDC_TEST_POSTGRES is
@@ -34,7 +38,9 @@
 # second group commit makes) and "store/upsert ratio" (upsert mean / store mean), each the median over rounds of the
 # ratio within a round, before the last line; row (e) prints "mysql store/upsert ratio" the same way.
 # The tmpfs pair prints "tmpfs save/limit ratio" (tmpfs limit mean / tmpfs save mean, median over rounds): the share of
-# a save that is the durable replace itself when fsync is nearly free (goal, issue 14: 0.8 or more).
+# a save that is the durable replace itself when fsync is nearly free (goal, issue 14: 0.8 or more). Row (f) prints
+# "log/limit ratio" (durable-replace limit mean / log save mean: goal >= 2.0) and "log/append-limit ratio" (append
+# limit mean / log save mean: goal >= 0.9).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -46,6 +52,10 @@ ROUNDS=${BENCH_ROUNDS:-5}
 BENCH_DIR=${BENCH_DIR:-$ROOT/artifacts/bench}
 HARNESS=$ROOT/tests/Cdc.Checkpoint.Torture/bin/Release/net10.0/Cdc.Checkpoint.Torture.dll
 LIMIT=$BENCH_DIR/durable_replace
+APPEND_LIMIT=$BENCH_DIR/append_fdatasync
+if [ "${BENCH_LOG_ONLY:-0}" = 1 ]; then
+  BENCH_CONTROL=0 BENCH_TMPFS=0 BENCH_GROUP=0 BENCH_PG=0 BENCH_MYSQL_ROW=0 BENCH_LOG=1
+fi
 NICE=(nice -n "${BENCH_NICE:-0}")
 PG_DURABLE=${BENCH_PG_DURABLE:-1}
 [ -z "${BENCH_POSTGRES:-}${CDC_TEST_POSTGRES:-}" ] || PG_DURABLE=0
@@ -57,6 +67,7 @@ chmod 700 "$BENCH_DIR"
 echo "eng/bench.sh: building the harness and the limit program"
 dotnet build tests/Cdc.Checkpoint.Torture/Cdc.Checkpoint.Torture.csproj -c Release -nologo -v quiet >/dev/null
 cc -O2 -Wall -Wextra -Werror -o "$LIMIT" bench/limit/durable_replace.c
+cc -O2 -Wall -Wextra -Werror -o "$APPEND_LIMIT" bench/limit/append_fdatasync.c
 
 # ---------------------------------------------------------------- machine
 echo "eng/bench.sh: machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -1)"
@@ -107,6 +118,11 @@ for round in $(seq 1 "$ROUNDS"); do
     "${NICE[@]}" dotnet "$HARNESS" bench-paired "$TMPFS_DIR/round" $(( SAVES * 10 )) "$LIMIT" | sed 's/^\(limit\|saves\)/tmpfs_\1/' >"$BENCH_DIR/tmpfs.txt"
     run_case - cat "$BENCH_DIR/tmpfs.txt"
   fi
+  if [ "${BENCH_LOG:-1}" = 1 ]; then
+    # (f) lines "log_limit ...", "append_limit ...", "log_saves ..." and "log_compactions N".
+    rm -rf "$BENCH_DIR/logpair"
+    run_case - "${NICE[@]}" dotnet "$HARNESS" bench-log-paired "$BENCH_DIR/logpair" "$SAVES" "$LIMIT" "$APPEND_LIMIT"
+  fi
   if [ "${BENCH_GROUP:-1}" = 1 ]; then
     # (c) 16 sources on the same disk as (a)/(b); lines "group_commit ..." and "per_save_commit ...".
     rm -rf "$BENCH_DIR/manifest"
@@ -136,7 +152,7 @@ for round in $(seq 1 "$ROUNDS"); do
     run_case - "${NICE[@]}" dotnet "$HARNESS" bench-mysql-store "$SAVES"
   fi
 done
-rm -rf "$BENCH_DIR/round" "$BENCH_DIR/manifest" "$BENCH_DIR/tmpfs.txt" "$BENCH_DIR/control.txt" "$BENCH_DIR/pgsync.txt" "$BENCH_DIR/pgprep.txt"
+rm -rf "$BENCH_DIR/round" "$BENCH_DIR/logpair" "$BENCH_DIR/manifest" "$BENCH_DIR/tmpfs.txt" "$BENCH_DIR/control.txt" "$BENCH_DIR/pgsync.txt" "$BENCH_DIR/pgprep.txt"
 
 # ---------------------------------------------------------------- table
 median_of() { # median_of NAME COLUMN -> the median over rounds of COLUMN (2 median, 3 p90, 4 mean), or empty
@@ -171,6 +187,10 @@ row "(b) FileCheckpoint.SaveAsync" saves limit
 [ "${BENCH_CONTROL:-1}" != 1 ] || row "    control: the limit against itself (A/A)" control control_limit
 [ -z "$TMPFS_DIR" ] || row "(a) limit on tmpfs (fsync nearly free)" tmpfs_limit ""
 [ -z "$TMPFS_DIR" ] || row "(b) FileCheckpoint.SaveAsync on tmpfs" tmpfs_saves tmpfs_limit
+row "(f) limit: C durable replace (same run)" log_limit ""
+row "(f) limit: C append + fdatasync" append_limit ""
+row "(f) CheckpointLog.SaveAsync (vs append limit)" log_saves append_limit
+row "    CheckpointLog.SaveAsync vs durable replace" log_saves log_limit
 row "(c) per durable offset: one save per offset" per_save_commit ""
 row "(c) per durable offset: group commit (16)" group_commit per_save_commit
 row "(d) raw single-row UPSERT (Npgsql)" pg_raw_upsert ""
@@ -272,4 +292,10 @@ if [ -n "$tmpfsratios" ]; then
   echo "per-round tmpfs save/limit ratios: $(tr '\n' ' ' <<<"$tmpfsratios")"
   echo "tmpfs save/limit ratio: $(median_line <<<"$tmpfsratios")"
 fi
+logratio=$(paired_ratios log_limit log_saves)
+appendratio=$(paired_ratios append_limit log_saves)
+[ -z "$logratio" ] || echo "per-round log/limit ratios: $(tr '\n' ' ' <<<"$logratio")"
+[ -z "$appendratio" ] || echo "per-round log/append-limit ratios: $(tr '\n' ' ' <<<"$appendratio")"
+[ -z "$logratio" ] || echo "log/limit ratio: $(median_line <<<"$logratio")"
+[ -z "$appendratio" ] || echo "log/append-limit ratio: $(median_line <<<"$appendratio")"
 echo "save/limit ratio: $(sort -g <<<"$ratios" | awk '{ v[NR] = $1 } END { printf "%.2f", v[int((NR + 1) / 2)] }')"

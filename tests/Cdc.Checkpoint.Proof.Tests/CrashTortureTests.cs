@@ -25,7 +25,7 @@ public sealed class CrashTortureTests(ITestOutputHelper output) : IDisposable
         var directory = Path.Combine(_dir.Path, "checkpoint");
         output.WriteLine($"crash torture: {kills} kills, seed {ProofSettings.Seed}");
 
-        var report = await CrashTorture.RunAsync(directory, kills, ProofSettings.Seed, new OutputWriter(output), TestContext.Current.CancellationToken);
+        var report = await CrashTorture.RunAsync(directory, kills, ProofSettings.Seed, new OutputWriter(output), cancellationToken: TestContext.Current.CancellationToken);
         output.WriteLine(report.ToString());
 
         report.Violations.ShouldBeEmpty();
@@ -42,5 +42,30 @@ public sealed class CrashTortureTests(ITestOutputHelper output) : IDisposable
         record.Offset.ShouldBe(TortureOffsets.At(report.FinalCount));
         checkpoint.Lease.ShouldNotBeNull().Epoch.ShouldBe(report.FinalEpoch + 1);
         Directory.GetFiles(directory, "*" + DurableFile.TempSuffix).ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task LogWriter_KilledAtRandomMoments_NewestFrameNeverBehindAckNorAheadOfAttemptAndNextWriterResumes()
+    {
+        var kills = ProofSettings.TortureKills;
+        var directory = Path.Combine(_dir.Path, "log");
+        output.WriteLine($"checkpoint log crash torture: {kills} kills, seed {ProofSettings.Seed}");
+
+        var report = await CrashTorture.RunAsync(directory, kills, ProofSettings.Seed, new OutputWriter(output), checkpointLog: true, cancellationToken: TestContext.Current.CancellationToken);
+        output.WriteLine(report.ToString());
+
+        report.Violations.ShouldBeEmpty();
+        report.Kills.ShouldBe(kills);
+        report.Acks.ShouldBeGreaterThan(0);
+        report.KillsInsideSave.ShouldBeGreaterThan(0, "the kills must land inside saves, not only during start-up");
+        report.MaxTempFiles.ShouldBeLessThanOrEqualTo(1);
+
+        using var log = new CheckpointLog(directory, TortureOffsets.LogOptions());
+        var record = (await log.LoadAsync(PostgresOffset.StreamingSourceType, TestContext.Current.CancellationToken)).ShouldNotBeNull();
+        record.CommittedEventCount.ShouldBe(report.FinalCount);
+        record.Offset.ShouldBe(TortureOffsets.At(report.FinalCount));
+        log.Lease.ShouldNotBeNull().Epoch.ShouldBe(report.FinalEpoch + 1);
+        Directory.GetFiles(directory, "*" + DurableFile.TempSuffix).ShouldBeEmpty();
+        Directory.GetFiles(directory, "checkpoint_*.json").ShouldBeEmpty();
     }
 }

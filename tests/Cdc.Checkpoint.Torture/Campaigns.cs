@@ -5,16 +5,17 @@ namespace Cdc.Checkpoint.Torture;
 /// <summary>The campaign modes: the long runs whose figures docs/RELIABILITY.md publishes.</summary>
 public static class Campaigns
 {
-    /// <summary><c>crash DIR [KILLS] [SEED]</c>: crash torture, 1,000 kills by default.</summary>
+    /// <summary><c>crash DIR [KILLS] [SEED]</c> (<c>log-crash</c> for a CheckpointLog): crash torture, 1,000 kills by default.</summary>
     /// <param name="dir">The checkpoint directory.</param>
     /// <param name="args">The command line.</param>
+    /// <param name="log">Torture a <see cref="Files.CheckpointLog"/> instead of a <see cref="Files.FileCheckpoint"/>.</param>
     /// <returns>0 when every invariant held, 1 otherwise.</returns>
-    public static async Task<int> CrashAsync(string dir, string[] args)
+    public static async Task<int> CrashAsync(string dir, string[] args, bool log = false)
     {
         var kills = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 1000;
         var seed = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : Environment.TickCount;
-        Console.WriteLine($"crash torture: {kills} kills on {Path.GetFullPath(dir)}, seed {seed}");
-        var report = await CrashTorture.RunAsync(dir, kills, seed, Console.Out);
+        Console.WriteLine($"crash torture{(log ? " (checkpoint log)" : "")}: {kills} kills on {Path.GetFullPath(dir)}, seed {seed}");
+        var report = await CrashTorture.RunAsync(dir, kills, seed, Console.Out, checkpointLog: log);
         return Finish("crash torture", report.ToString(), report.Violations);
     }
 

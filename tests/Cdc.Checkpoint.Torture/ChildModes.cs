@@ -26,20 +26,21 @@ public static class ChildModes
     /// <summary>The crash-torture writer.</summary>
     /// <param name="dir">The checkpoint directory.</param>
     /// <param name="max">How many saves at most.</param>
+    /// <param name="log">Write a <see cref="CheckpointLog"/> instead of a <see cref="FileCheckpoint"/>.</param>
     /// <returns>The exit code.</returns>
-    public static async Task<int> WriterAsync(string dir, ulong max)
+    public static async Task<int> WriterAsync(string dir, ulong max, bool log = false)
     {
         ExitWhenStdinCloses();
-        using var checkpoint = new FileCheckpoint(dir, TortureOffsets.Options());
+        using var checkpoint = TortureStore.Open(dir, log);
         var lease = await checkpoint.AcquireLeaseAsync();
         Out(string.Create(CultureInfo.InvariantCulture, $"lease {lease.Epoch}"));
-        var count = await checkpoint.GetCommittedCountAsync();
+        var count = (await checkpoint.LoadLatestAsync())?.CommittedEventCount ?? 0;
         Out(string.Create(CultureInfo.InvariantCulture, $"start {count}"));
         for (ulong i = 1; i <= max; i++)
         {
             var next = count + i;
             Out(string.Create(CultureInfo.InvariantCulture, $"attempt {next}"));
-            await checkpoint.SaveAsync(TortureOffsets.At(next), next);
+            await checkpoint.Store.SaveAsync(TortureOffsets.At(next), next);
             Out(string.Create(CultureInfo.InvariantCulture, $"ack {next}"));
         }
 
@@ -49,11 +50,12 @@ public static class ChildModes
     /// <summary>One save, for fault injection.</summary>
     /// <param name="dir">The checkpoint directory.</param>
     /// <param name="count">The count to save (with its offset).</param>
+    /// <param name="log">Write a <see cref="CheckpointLog"/> instead of a <see cref="FileCheckpoint"/>.</param>
     /// <returns>0 when saved; 1 (after printing <c>error CODE</c>) when the save failed.</returns>
-    public static async Task<int> SaveOnceAsync(string dir, ulong count)
+    public static async Task<int> SaveOnceAsync(string dir, ulong count, bool log = false)
     {
-        using var checkpoint = new FileCheckpoint(dir, TortureOffsets.Options());
-        await checkpoint.SaveAsync(TortureOffsets.At(count), count);
+        using var checkpoint = TortureStore.Open(dir, log);
+        await checkpoint.Store.SaveAsync(TortureOffsets.At(count), count);
         Out(string.Create(CultureInfo.InvariantCulture, $"ok {count}"));
         return 0;
     }
@@ -72,10 +74,11 @@ public static class ChildModes
 
     /// <summary>Takes the lease and loads the latest record.</summary>
     /// <param name="dir">The checkpoint directory.</param>
+    /// <param name="log">Read a <see cref="CheckpointLog"/> instead of a <see cref="FileCheckpoint"/>.</param>
     /// <returns>The exit code.</returns>
-    public static async Task<int> ShowAsync(string dir)
+    public static async Task<int> ShowAsync(string dir, bool log = false)
     {
-        using var checkpoint = new FileCheckpoint(dir, TortureOffsets.Options());
+        using var checkpoint = TortureStore.Open(dir, log);
         var lease = await checkpoint.AcquireLeaseAsync();
         Out(string.Create(CultureInfo.InvariantCulture, $"lease {lease.Epoch}"));
         var record = await checkpoint.LoadLatestAsync();
@@ -328,7 +331,7 @@ public static class ChildModes
         return 0;
     }
 
-    private static Process StartLimit(string limitProgram, string directory, long recordBytes)
+    internal static Process StartLimit(string limitProgram, string directory, long recordBytes)
     {
         Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var info = new ProcessStartInfo(limitProgram) { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
@@ -340,7 +343,7 @@ public static class ChildModes
         return Process.Start(info) ?? throw new InvalidOperationException($"Could not start {limitProgram}.");
     }
 
-    private static async Task<double[]> LimitBlockAsync(Process limit, int operations)
+    internal static async Task<double[]> LimitBlockAsync(Process limit, int operations)
     {
         await limit.StandardInput.WriteLineAsync(operations.ToString(CultureInfo.InvariantCulture));
         await limit.StandardInput.FlushAsync();
@@ -348,7 +351,7 @@ public static class ChildModes
         return [.. line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(v => double.Parse(v, CultureInfo.InvariantCulture))];
     }
 
-    private static string Summary(string word, double[] micros, long recordBytes)
+    internal static string Summary(string word, double[] micros, long recordBytes)
     {
         Array.Sort(micros);
         return string.Create(
@@ -356,7 +359,7 @@ public static class ChildModes
             $"{word} {micros.Length} record_bytes {recordBytes} median_us {Percentile(micros, 0.5):F1} p90_us {Percentile(micros, 0.9):F1} mean_us {micros.Average():F1}");
     }
 
-    private static double Percentile(double[] sorted, double p) => sorted[Math.Min(sorted.Length - 1, (int)(p * sorted.Length))];
+    internal static double Percentile(double[] sorted, double p) => sorted[Math.Min(sorted.Length - 1, (int)(p * sorted.Length))];
 
     private static void ExitWhenStdinCloses()
     {

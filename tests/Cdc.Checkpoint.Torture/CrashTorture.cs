@@ -26,6 +26,9 @@ public sealed class CrashTortureReport
     /// <summary>The most temp files seen in the directory at once.</summary>
     public int MaxTempFiles { get; set; }
 
+    /// <summary>Kills after which a checkpoint log ended in a damaged frame (an interrupted append, ignored by recovery).</summary>
+    public int TornTailsFound { get; set; }
+
     /// <summary>Acknowledged saves over all writers.</summary>
     public long Acks { get; set; }
 
@@ -41,7 +44,7 @@ public sealed class CrashTortureReport
     /// <inheritdoc />
     public override string ToString() => string.Create(
         CultureInfo.InvariantCulture,
-        $"kills {Kills} (before lease {KillsBeforeLease}, inside a save {KillsInsideSave}), in-flight saves found on disk {InFlightSavesFound}, temp files left by a kill {TempFilesLeft} (max at once {MaxTempFiles}), acks {Acks}, final count {FinalCount}, final epoch {FinalEpoch}, violations {Violations.Count}");
+        $"kills {Kills} (before lease {KillsBeforeLease}, inside a save {KillsInsideSave}), in-flight saves found on disk {InFlightSavesFound}, temp files left by a kill {TempFilesLeft} (max at once {MaxTempFiles}), torn log tails {TornTailsFound}, acks {Acks}, final count {FinalCount}, final epoch {FinalEpoch}, violations {Violations.Count}");
 }
 
 /// <summary>
@@ -50,6 +53,8 @@ public sealed class CrashTortureReport
 /// coherent (its LSN is the one of its count); its count is never behind the last <c>ack</c> printed by any writer and
 /// never ahead of the last <c>attempt</c>; it never moves back; at most one temp file exists (the killed write's);
 /// the next writer takes the lease by itself (growing epoch), removes that temp file and resumes from the record.
+/// The same campaign runs on a <see cref="CheckpointLog"/>: there the record is the newest valid frame of its segment,
+/// and a damaged last frame (an interrupted append) is counted, never used.
 /// </summary>
 public static class CrashTorture
 {
@@ -60,9 +65,10 @@ public static class CrashTorture
     /// <param name="kills">How many kills.</param>
     /// <param name="seed">Seed of the kill moments.</param>
     /// <param name="log">Progress output, or <see langword="null"/>.</param>
+    /// <param name="checkpointLog">Torture a <see cref="CheckpointLog"/> (child modes <c>log-writer</c>, <c>log-show</c>) instead of a <see cref="FileCheckpoint"/>.</param>
     /// <param name="cancellationToken">Stops between kills.</param>
     /// <returns>The report.</returns>
-    public static async Task<CrashTortureReport> RunAsync(string directory, int kills, int seed, TextWriter? log = null, CancellationToken cancellationToken = default)
+    public static async Task<CrashTortureReport> RunAsync(string directory, int kills, int seed, TextWriter? log = null, bool checkpointLog = false, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(kills);
         directory = Path.GetFullPath(directory);
@@ -83,7 +89,7 @@ public static class CrashTorture
         {
             cancellationToken.ThrowIfCancellationRequested();
             var tempsBefore = TempFiles(directory);
-            await using var writer = HarnessChild.Start(["writer", directory]);
+            await using var writer = HarnessChild.Start([checkpointLog ? "log-writer" : "writer", directory]);
 
             // A fifth of the kills land at a random moment of start-up (runtime start, lease, load); the rest after a
             // random number of acknowledged saves plus a random few milliseconds, which lands most of them in a save.
@@ -183,14 +189,14 @@ public static class CrashTorture
 
             var unexpected = Directory.EnumerateFiles(directory)
                 .Select(Path.GetFileName)
-                .Where(n => n != TortureOffsets.RecordFileName && n != FileCheckpoint.LeaseFileName && !n!.EndsWith(DurableFile.TempSuffix, StringComparison.Ordinal))
+                .Where(n => n != (checkpointLog ? CheckpointLog.SegmentFileName : TortureOffsets.RecordFileName) && n != FileCheckpoint.LeaseFileName && !n!.EndsWith(DurableFile.TempSuffix, StringComparison.Ordinal))
                 .ToList();
             if (unexpected.Count > 0)
             {
                 report.Violations.Add($"kill {kill}: unexpected files in the directory: {string.Join(", ", unexpected)}");
             }
 
-            var count = CheckRecord(directory, codecs, kill, lastAck, Math.Max(lastAttempt, lastCount), report);
+            var count = CheckRecord(directory, codecs, kill, lastAck, Math.Max(lastAttempt, lastCount), report, checkpointLog);
             if (count is { } c)
             {
                 if (c < lastCount)
@@ -213,7 +219,7 @@ public static class CrashTorture
         }
 
         // The next owner after the last kill: it takes the lease by itself, removes the leftover temp file, loads the record.
-        var show = await HarnessChild.RunAsync(["show", directory]);
+        var show = await HarnessChild.RunAsync([checkpointLog ? "log-show" : "show", directory]);
         var lines = show.Lines;
         var expected = lastCount == 0 && lastAck == 0 ? "none" : $"record {lastCount} {PostgresOffset.FormatLsn(TortureOffsets.LsnFor(lastCount))} v{FileCheckpoint.CurrentFormatVersion}";
         if (show.ExitCode != 0 || lines.Count != 2 || !lines[0].StartsWith("lease ", StringComparison.Ordinal) || lines[1] != expected)
@@ -238,13 +244,13 @@ public static class CrashTorture
         return report;
     }
 
-    private static ulong? CheckRecord(string directory, OffsetCodecRegistry codecs, int kill, ulong lastAck, ulong lastAttempt, CrashTortureReport report)
+    private static ulong? CheckRecord(string directory, OffsetCodecRegistry codecs, int kill, ulong lastAck, ulong lastAttempt, CrashTortureReport report, bool checkpointLog)
     {
-        var path = Path.Combine(directory, TortureOffsets.RecordFileName);
+        var path = Path.Combine(directory, checkpointLog ? CheckpointLog.SegmentFileName : TortureOffsets.RecordFileName);
         byte[]? bytes;
         try
         {
-            bytes = DurableFile.ReadPrivate(path, 1024 * 1024);
+            bytes = DurableFile.ReadPrivate(path, checkpointLog ? CheckpointLogOptions.MaxSegmentBytes : 1024 * 1024);
         }
         catch (CheckpointException ex)
         {
@@ -262,10 +268,28 @@ public static class CrashTorture
             return null;
         }
 
-        CheckpointRecord record;
+        CheckpointRecord? record;
         try
         {
-            record = CheckpointRecordFile.Parse(bytes, path, codecs);
+            if (checkpointLog)
+            {
+                var contents = LogSegment.Read(bytes, path, codecs, TortureOffsets.LogOptions().MaxRecordBytes);
+                report.TornTailsFound += contents.TornTail is null ? 0 : 1;
+                contents.Latest.TryGetValue(TortureOffsets.SourceType, out record);
+                if (record is null)
+                {
+                    if (lastAck > 0)
+                    {
+                        report.Violations.Add($"kill {kill}: the log holds no record, but save {lastAck} was acknowledged");
+                    }
+
+                    return null;
+                }
+            }
+            else
+            {
+                record = CheckpointRecordFile.Parse(bytes, path, codecs);
+            }
         }
         catch (CheckpointException ex)
         {

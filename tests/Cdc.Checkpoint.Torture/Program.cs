@@ -16,6 +16,9 @@ const string Usage = """
       show DIR                take the lease and load: "lease E", then "record COUNT LSN vVERSION" or "none"
       owner DIR               take the lease, then per stdin line "save N" -> "ok N", "load" -> "record N"/"none"; "error CODE" on refusal
       rewind-once DIR N       one audited rewind to N: "ok N" or "error CODE"
+      log-writer DIR [MAX], log-save-once DIR N, log-show DIR
+                              the same three on a CheckpointLog (the append-only log) instead of a FileCheckpoint
+      log-saves DIR FROM TO   one CheckpointLog saves FROM..TO: "ok N" or "error CODE N" each, going on after errors
       manifest-writer DIR [MAX] [--no-cleanup]
                               clean up a manifest store, restore a coordinator ("cleaned D T" or "cleaned skipped",
                               "restored ID", "start SOURCE N" per source, "ready"), then commit 4 sources concurrently:
@@ -31,6 +34,10 @@ const string Usage = """
                               time N saves and N runs of the C limit (bench/limit/durable_replace.c) in interleaved
                               blocks of 10 on the same disk: a "limit ..." line and a "saves ..." line; with
                               "control", a second copy of the limit takes the place of the saves ("control ..." line)
+      bench-log-paired DIR N LIMIT_PROGRAM APPEND_LIMIT_PROGRAM
+                              time N CheckpointLog saves, N runs of the durable-replace limit and N of the append
+                              limit (bench/limit/append_fdatasync.c) in interleaved blocks of 10: lines "log_limit ...",
+                              "append_limit ..." and "log_saves ..." (LogBench.cs)
       bench-group-commit DIR N SOURCES  group commit vs one manifest save per offset (BenchModes.cs)
       bench-pg-store N [durable] [prepared]
                                         PostgresCheckpointStore.SaveAsync vs a raw UPSERT (BenchModes.cs)
@@ -39,6 +46,7 @@ const string Usage = """
 
     campaigns:
       crash DIR [KILLS] [SEED]          SIGKILL a writer KILLS times (default 1000) and check every invariant
+      log-crash DIR [KILLS] [SEED]      the same for a log-writer (CheckpointLog)
       manifest-crash DIR [KILLS] [SEED] the same for a manifest-writer (manifest store and coordinator)
       lease-races DIR [ROUNDS] [SEED]   race two lease-race children ROUNDS times (default 1000), killing the
                                         owner every 10th round
@@ -63,6 +71,12 @@ try
         "writer" => await ChildModes.WriterAsync(dir, args.Length > 2 ? ulong.Parse(args[2], CultureInfo.InvariantCulture) : ulong.MaxValue),
         "save-once" when args.Length == 3 => await ChildModes.SaveOnceAsync(dir, ulong.Parse(args[2], CultureInfo.InvariantCulture)),
         "show" => await ChildModes.ShowAsync(dir),
+        "log-writer" => await ChildModes.WriterAsync(dir, args.Length > 2 ? ulong.Parse(args[2], CultureInfo.InvariantCulture) : ulong.MaxValue, log: true),
+        "log-save-once" when args.Length == 3 => await ChildModes.SaveOnceAsync(dir, ulong.Parse(args[2], CultureInfo.InvariantCulture), log: true),
+        "log-show" => await ChildModes.ShowAsync(dir, log: true),
+        "log-saves" when args.Length == 4 => await LogChildModes.SavesAsync(dir, ulong.Parse(args[2], CultureInfo.InvariantCulture), ulong.Parse(args[3], CultureInfo.InvariantCulture)),
+        "log-crash" => await Campaigns.CrashAsync(dir, args, log: true),
+        "bench-log-paired" when args.Length == 5 => await LogBench.PairedAsync(dir, int.Parse(args[2], CultureInfo.InvariantCulture), args[3], args[4]),
         "owner" => await ChildModes.OwnerAsync(dir),
         "rewind-once" when args.Length == 3 => await ChildModes.RewindOnceAsync(dir, ulong.Parse(args[2], CultureInfo.InvariantCulture)),
         "manifest-writer" => await ManifestChildModes.WriterAsync(dir, args),

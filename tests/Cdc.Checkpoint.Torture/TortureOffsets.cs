@@ -40,4 +40,17 @@ public static class TortureOffsets
         Codecs = OffsetCodecRegistry.Empty.WithPostgres(),
         CreateDirectory = true,
     };
+
+    /// <summary>
+    /// Options of the harness's checkpoint logs: the PostgreSQL codec, the directory created (0700) if missing, and a
+    /// 64 KiB segment, so that a crash campaign compacts every ~150 saves and kills land in compactions too.
+    /// </summary>
+    /// <returns>New options.</returns>
+    public static CheckpointLogOptions LogOptions() => new()
+    {
+        Codecs = OffsetCodecRegistry.Empty.WithPostgres(),
+        CreateDirectory = true,
+        SegmentBytes = CheckpointLogOptions.MinSegmentBytes,
+        MaxRecordBytes = 16 * 1024,
+    };
 }

@@ -28,6 +28,11 @@ internal static class InspectCommand
 
     private static int Run(Terminal terminal, string directory, bool json)
     {
+        if (CheckpointLogCli.TryRun(terminal, directory, json, verify: false) is { } logExit)
+        {
+            return logExit;
+        }
+
         var scan = CheckpointDirectoryScan.Read(directory);
         var report = BuildReport(scan);
         if (json)

@@ -30,6 +30,11 @@ internal static class VerifyCommand
 
     private static int Run(Terminal terminal, string directory, bool json)
     {
+        if (CheckpointLogCli.TryRun(terminal, directory, json, verify: true) is { } logExit)
+        {
+            return logExit;
+        }
+
         var scan = CheckpointDirectoryScan.Read(directory);
         var report = Check(scan);
         if (json)

@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text;
 using Cdc.Checkpoint.Internal;
 using Microsoft.Win32.SafeHandles;
 
@@ -10,6 +12,12 @@ namespace Cdc.Checkpoint.Files;
 /// </remarks>
 internal static class AuditLog
 {
+    /// <summary>One tab-separated audit line: time, action, user, host, pid, source, old → new, reason (on one line).</summary>
+    public static byte[] FormatLine(TimeProvider timeProvider, string action, string sourceType, CheckpointRecord? existing, string newText, string reason) =>
+        Encoding.UTF8.GetBytes(string.Create(
+            CultureInfo.InvariantCulture,
+            $"{timeProvider.GetUtcNow().UtcDateTime:yyyy-MM-ddTHH:mm:ss.fffZ}\t{action}\tuser={Environment.UserName}\thost={Environment.MachineName}\tpid={Environment.ProcessId}\tsource={sourceType}\told={(existing is null ? "(none)" : $"{existing.Offset} (count {existing.CommittedEventCount})")}\tnew={newText}\treason={reason.ReplaceLineEndings(" ")}\n"));
+
     public static void Append(string directory, string fileName, ReadOnlySpan<byte> line)
     {
         var path = Path.Combine(directory, fileName);

@@ -210,7 +210,12 @@ internal static class CheckpointRecordFile
 
     /// <summary>Parses and validates a record file completely before returning anything.</summary>
     /// <exception cref="CheckpointException">Corrupt or unsupported; the message names <paramref name="path"/>.</exception>
-    public static CheckpointRecord Parse(ReadOnlySpan<byte> bytes, string path, OffsetCodecRegistry codecs, IOffsetCodec? preferredCodec = null)
+    /// <param name="bytes">The record.</param>
+    /// <param name="path">The record file, or for a frame of a checkpoint log its segment and position.</param>
+    /// <param name="codecs">The codecs that type the offset.</param>
+    /// <param name="preferredCodec">A codec tried first.</param>
+    /// <param name="inLogFrame">The record is a frame of a checkpoint log, not a file named after its source type.</param>
+    public static CheckpointRecord Parse(ReadOnlySpan<byte> bytes, string path, OffsetCodecRegistry codecs, IOffsetCodec? preferredCodec = null, bool inLogFrame = false)
     {
         // JsonDocument.Parse accepts invalid UTF-8 and escaped lone surrogates inside strings, and JsonElement.GetString()
         // then throws InvalidOperationException (found by fuzzing, tests/Cdc.Checkpoint.Proof.Tests): both are corruption.
@@ -221,7 +226,7 @@ internal static class CheckpointRecordFile
 
         try
         {
-            return ParseValidUtf8(bytes, path, codecs, preferredCodec);
+            return ParseValidUtf8(bytes, path, codecs, preferredCodec, inLogFrame);
         }
         catch (InvalidOperationException ex)
         {
@@ -229,7 +234,7 @@ internal static class CheckpointRecordFile
         }
     }
 
-    private static CheckpointRecord ParseValidUtf8(ReadOnlySpan<byte> bytes, string path, OffsetCodecRegistry codecs, IOffsetCodec? preferredCodec)
+    private static CheckpointRecord ParseValidUtf8(ReadOnlySpan<byte> bytes, string path, OffsetCodecRegistry codecs, IOffsetCodec? preferredCodec, bool inLogFrame)
     {
         JsonDocument document;
         try
@@ -283,7 +288,7 @@ internal static class CheckpointRecordFile
             }
 
             var expectedName = FileNameFor(sourceType!);
-            if (!string.Equals(Path.GetFileName(path), expectedName, StringComparison.Ordinal))
+            if (!inLogFrame && !string.Equals(Path.GetFileName(path), expectedName, StringComparison.Ordinal))
             {
                 throw Corrupt(path, $"its source_type '{sourceType}' belongs in '{expectedName}'");
             }

@@ -506,38 +506,50 @@ public sealed class FileCheckpoint : ICheckpointStore, IDisposable, IAsyncDispos
                 return _lease;
             }
 
-            EnsureDirectory();
-            _lease = OwnerLease.Acquire(DirectoryPath, _logger, _timeProvider);
+            EnsureDirectory(DirectoryPath, _options.CreateDirectory);
+            var lease = OwnerLease.Acquire(DirectoryPath, _logger, _timeProvider);
+            if (SafeFile.ListEntries(DirectoryPath, CheckpointLog.SegmentFileName).Count > 0)
+            {
+                // A CheckpointLog's directory: its records are in the segment, so this store would start from nothing.
+                lease.Release(_logger);
+                throw new CheckpointException(
+                    CheckpointErrorCode.Misconfigured,
+                    $"'{DirectoryPath}' holds a checkpoint log ({CheckpointLog.SegmentFileName}), not the record files of a FileCheckpoint. Open it with CheckpointLog, or give this FileCheckpoint a directory of its own.")
+                { Path = DirectoryPath };
+            }
+
+            _lease = lease;
             return _lease;
         }
     }
 
-    private void EnsureDirectory()
+    /// <summary>Makes sure a checkpoint directory exists: creates it (0700) only when asked to, never silently starts elsewhere.</summary>
+    internal static void EnsureDirectory(string directory, bool create)
     {
-        if (Directory.Exists(DirectoryPath))
+        if (Directory.Exists(directory))
         {
             return;
         }
 
-        if (File.Exists(DirectoryPath))
+        if (File.Exists(directory))
         {
             throw new CheckpointException(
                 CheckpointErrorCode.DirectoryNotFound,
-                $"Checkpoint path '{DirectoryPath}' is a file, not a directory. Point the checkpoint at a directory of its own.")
-            { Path = DirectoryPath };
+                $"Checkpoint path '{directory}' is a file, not a directory. Point the checkpoint at a directory of its own.")
+            { Path = directory };
         }
 
-        if (_options.CreateDirectory && Directory.Exists(Path.GetDirectoryName(DirectoryPath)))
+        if (create && Directory.Exists(Path.GetDirectoryName(directory)))
         {
-            DurableFile.CreatePrivateDirectory(DirectoryPath);
-            DurableFile.FsyncDirectory(Path.GetDirectoryName(DirectoryPath)!);
+            DurableFile.CreatePrivateDirectory(directory);
+            DurableFile.FsyncDirectory(Path.GetDirectoryName(directory)!);
             return;
         }
 
         throw new CheckpointException(
             CheckpointErrorCode.DirectoryNotFound,
-            $"Checkpoint directory '{DirectoryPath}' does not exist. Create it (mkdir -m 700 '{DirectoryPath}') or set FileCheckpointOptions.CreateDirectory; a consumer never starts from the beginning because its directory is missing.")
-        { Path = DirectoryPath };
+            $"Checkpoint directory '{directory}' does not exist. Create it (mkdir -m 700 '{directory}') or set the options' CreateDirectory; a consumer never starts from the beginning because its directory is missing.")
+        { Path = directory };
     }
 
     private static void LearnCodec(OwnerLease lease, IOffsetCodec codec)
@@ -654,7 +666,7 @@ public sealed class FileCheckpoint : ICheckpointStore, IDisposable, IAsyncDispos
         { Path = path };
     }
 
-    private static FileStatus? StatNow(string path)
+    internal static FileStatus? StatNow(string path)
     {
         if (!LibC.IsSupported)
         {
@@ -671,7 +683,7 @@ public sealed class FileCheckpoint : ICheckpointStore, IDisposable, IAsyncDispos
     }
 
     /// <summary>The record as this owner just wrote it; unknown (nothing remembered) when the stat fails.</summary>
-    private static FileStatus? StatAfterWrite(string path) =>
+    internal static FileStatus? StatAfterWrite(string path) =>
         LibC.IsSupported && LibC.Lstat(path, out var status) == 0 ? status : null;
 
     private void CheckFamily(DirectoryState state, CheckpointOffset offset)
@@ -691,13 +703,8 @@ public sealed class FileCheckpoint : ICheckpointStore, IDisposable, IAsyncDispos
         }
     }
 
-    private void AppendAudit(string action, string sourceType, CheckpointRecord? existing, string newText, string reason)
-    {
-        var line = string.Create(
-            CultureInfo.InvariantCulture,
-            $"{_timeProvider.GetUtcNow().UtcDateTime:yyyy-MM-ddTHH:mm:ss.fffZ}\t{action}\tuser={Environment.UserName}\thost={Environment.MachineName}\tpid={Environment.ProcessId}\tsource={sourceType}\told={(existing is null ? "(none)" : $"{existing.Offset} (count {existing.CommittedEventCount})")}\tnew={newText}\treason={reason.ReplaceLineEndings(" ")}\n");
-        AuditLog.Append(DirectoryPath, AuditLogFileName, Encoding.UTF8.GetBytes(line));
-    }
+    private void AppendAudit(string action, string sourceType, CheckpointRecord? existing, string newText, string reason) =>
+        AuditLog.Append(DirectoryPath, AuditLogFileName, AuditLog.FormatLine(_timeProvider, action, sourceType, existing, newText, reason));
 
     internal static CheckpointRecord? Latest(IEnumerable<CheckpointRecord> records) => records.OrderBy(r => r, LatestOrder.Instance).LastOrDefault();
 
