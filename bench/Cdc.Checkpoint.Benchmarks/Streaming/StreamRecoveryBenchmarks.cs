@@ -5,13 +5,13 @@ namespace Cdc.Checkpoint.Benchmarks.Streaming;
 
 /// <summary>
 /// Recovery at start: a <see cref="StreamCheckpointManager"/> opened on a data directory that holds
-/// <see cref="Checkpoints"/> snapshot files (4 sources with watermarks, 2 sinks, one 256-byte operator state each).
-/// <see cref="RecoverAll"/> keeps every checkpoint (the default, <c>MaxRetainedCheckpoints</c> null), so it lists,
-/// reads, checks and decodes every file; <see cref="RecoverNewest10"/> retains 10, so it lists every file and reads 10.
+/// <see cref="Checkpoints"/> checkpoints in its manifest store (4 sources with watermarks, 2 sinks, one 256-byte operator
+/// state each). <see cref="RecoverAll"/> keeps every checkpoint (the default, <c>MaxRetainedCheckpoints</c> null);
+/// <see cref="RecoverNewest10"/> retains 10. Both run the store's newest-valid walk and restore the newest.
 /// One operation is one whole recovery.
 /// </summary>
 /// <remarks>
-/// The files are written once (<see cref="StreamWalMode.Async"/>, to keep the setup short) in <c>BENCH_SAVE_DIR</c>,
+/// The checkpoints are written once in <c>BENCH_SAVE_DIR</c>,
 /// else <c>/dev/shm</c>, else the temp directory, and stay in the page cache: the figure is the library's recovery
 /// work, not a cold disk's reads. Run:
 /// <c>dotnet run -c Release --project bench/Cdc.Checkpoint.Benchmarks -- --filter '*StreamRecovery*'</c>
@@ -25,10 +25,10 @@ public class StreamRecoveryBenchmarks
     public int Checkpoints { get; set; }
 
     [GlobalSetup]
-    public void Setup()
+    public async Task SetupAsync()
     {
         _directory = Path.Combine(BenchDirectory.Fast(), "cdc-bench-recovery-" + Guid.NewGuid().ToString("N"));
-        var writer = new StreamCheckpointManager(new StreamCheckpointOptions { DataDirectory = _directory, WalMode = StreamWalMode.Async });
+        var writer = await StreamCheckpointManager.OpenAsync(new StreamCheckpointOptions { DataDirectory = _directory });
         var sources = Enumerable.Range(0, 4).Select(i => writer.RegisterSource($"postgres.public.table_{i}")).ToArray();
         for (var i = 0; i < 2; i++)
         {
@@ -46,11 +46,11 @@ public class StreamRecoveryBenchmarks
 
             state[n % state.Length]++;
             writer.SetOperatorState("operator_0", state);
-            writer.Trigger();
+            await writer.TriggerAsync();
         }
 
-        ((object)writer as IDisposable)?.Dispose(); // a manager that holds its directory (a lease) lets go of it
-        if (Recover(null) != Checkpoints)
+        await writer.DisposeAsync(); // the manager's store holds the directory's lease until it is disposed
+        if (await RecoverAsync(null) != Checkpoints)
         {
             throw new InvalidOperationException($"Recovery of '{_directory}' did not find the {Checkpoints} checkpoints written.");
         }
@@ -60,16 +60,14 @@ public class StreamRecoveryBenchmarks
     public void Cleanup() => Directory.Delete(_directory, recursive: true);
 
     [Benchmark(Baseline = true)]
-    public int RecoverAll() => Recover(null);
+    public Task<int> RecoverAll() => RecoverAsync(null);
 
     [Benchmark]
-    public int RecoverNewest10() => Recover(10);
+    public Task<int> RecoverNewest10() => RecoverAsync(10);
 
-    private int Recover(int? retain)
+    private async Task<int> RecoverAsync(int? retain)
     {
-        var manager = new StreamCheckpointManager(new StreamCheckpointOptions { DataDirectory = _directory, MaxRetainedCheckpoints = retain });
-        var count = manager.RetainedCheckpointCount;
-        ((object)manager as IDisposable)?.Dispose();
-        return count;
+        await using var manager = await StreamCheckpointManager.OpenAsync(new StreamCheckpointOptions { DataDirectory = _directory, MaxRetainedCheckpoints = retain });
+        return manager.RetainedCheckpointCount;
     }
 }
