@@ -61,13 +61,13 @@ public sealed class MySqlCheckpointStore : TableCheckpointStore
     /// <summary>The longest checkpoint name, in characters.</summary>
     public const int MaxNameLength = 200;
 
+    private readonly Lock _sequenceGate = new();
+    private readonly string _grantOn;
+    private readonly string _fastUpdateSql;
     private readonly MySqlCheckpointStoreOptions _options;
     private readonly string _table;
     private readonly string _fence;
     private readonly string _audit;
-    private readonly string _fastUpdateSql;
-    private readonly string _grantOn;
-    private readonly Lock _sequenceGate = new();
     private ulong _lastSequence;
 
     /// <summary>Creates a store for checkpoint <paramref name="name"/>. Nothing is touched until the first operation.</summary>
@@ -77,31 +77,13 @@ public sealed class MySqlCheckpointStore : TableCheckpointStore
     /// <param name="loggerFactory">Logger factory; no logging when <see langword="null"/>.</param>
     /// <param name="timeProvider">Clock for <c>updated_at</c> and <c>acquired_at</c>; the system clock when <see langword="null"/>.</param>
     /// <exception cref="ArgumentException"><paramref name="name"/> is empty, too long, contains control characters or has surrounding whitespace.</exception>
-    public MySqlCheckpointStore(
-        MySqlDataSource dataSource,
-        string name,
-        MySqlCheckpointStoreOptions? options = null,
-        ILoggerFactory? loggerFactory = null,
-        TimeProvider? timeProvider = null)
+    public MySqlCheckpointStore(MySqlDataSource dataSource, string name, MySqlCheckpointStoreOptions? options = null, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
         : this(options ?? new MySqlCheckpointStoreOptions(), dataSource, ValidName(name), loggerFactory, timeProvider)
     {
     }
 
-    private MySqlCheckpointStore(
-        MySqlCheckpointStoreOptions options, MySqlDataSource dataSource, string name, ILoggerFactory? loggerFactory, TimeProvider? timeProvider)
-        : base(
-            dataSource,
-            name,
-            new TableStoreSetup(
-                options.Database is { } database ? $"{database}.{options.TableName}" : options.TableName,
-                "mysql_table",
-                MySqlEventId.StoreSchemaCreated,
-                "docs/mysql.md",
-                options.Codecs,
-                options.Owner,
-                KnowsLoadedRows: false),
-            (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<MySqlCheckpointStore>(),
-            timeProvider)
+    private MySqlCheckpointStore(MySqlCheckpointStoreOptions options, MySqlDataSource dataSource, string name, ILoggerFactory? loggerFactory, TimeProvider? timeProvider)
+        : base(dataSource, name, Setup(options), (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<MySqlCheckpointStore>(), timeProvider)
     {
         _options = options;
         var prefix = _options.Database is { } db ? $"`{db}`." : string.Empty;
@@ -381,6 +363,16 @@ public sealed class MySqlCheckpointStore : TableCheckpointStore
 
         return name;
     }
+
+    private static TableStoreSetup Setup(MySqlCheckpointStoreOptions options) =>
+        new(
+            options.Database is { } database ? $"{database}.{options.TableName}" : options.TableName,
+            "mysql_table",
+            MySqlEventId.StoreSchemaCreated,
+            "docs/mysql.md",
+            options.Codecs,
+            options.Owner,
+            KnowsLoadedRows: false);
 
     private static TableRow ReadRow(object?[] row) =>
         new(
