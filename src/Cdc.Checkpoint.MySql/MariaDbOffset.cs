@@ -1,5 +1,3 @@
-using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using Cdc.Checkpoint.MySql.Gtid;
 using Cdc.Checkpoint.MySql.Serialization;
@@ -14,18 +12,18 @@ namespace Cdc.Checkpoint.MySql;
 /// <remarks>
 /// <para>
 /// <b>Fields.</b> At least one of <see cref="GtidPosition"/> (the last GTID processed in each domain, as
-/// <c>gtid_binlog_pos</c> prints it) and <see cref="BinlogPosition"/> is present. <see cref="SkipEvents"/> and
-/// <see cref="SkipRows"/> resume inside a transaction: after the position, skip that many events of the next
+/// <c>gtid_binlog_pos</c> prints it) and <see cref="BinlogPosition"/> is present. <see cref="BinlogOffset.SkipEvents"/> and
+/// <see cref="BinlogOffset.SkipRows"/> resume inside a transaction: after the position, skip that many events of the next
 /// transaction, then that many rows of the following event.
 /// </para>
 /// <para>
-/// <b>Order</b> (<see cref="CompareTo"/>):
+/// <b>Order</b> (<see cref="BinlogOffset.CompareTo"/>):
 /// <list type="number">
 /// <item>An offset of another type or source type is <see cref="OffsetOrder.Diverged"/>.</item>
 /// <item>When both have a GTID position, the positions decide (see <see cref="MariaDbGtidPosition.CompareTo"/>, which
 /// also explains how <c>gtid_strict_mode</c> relates) and the server id and binlog position are ignored: GTIDs are
 /// global, so a failover to another server is legitimate. Equal positions compare by skip counts.</item>
-/// <item>Otherwise both must have a binlog position; when both know their <see cref="ServerId"/> and the ids differ,
+/// <item>Otherwise both must have a binlog position; when both know their <see cref="BinlogOffset.ServerId"/> and the ids differ,
 /// the offsets are <see cref="OffsetOrder.Diverged"/>. Then the binlog position decides, then the skip counts.</item>
 /// <item>A GTID-only offset compared with a binlog-only offset is <see cref="OffsetOrder.Diverged"/>.</item>
 /// </list>
@@ -38,8 +36,11 @@ namespace Cdc.Checkpoint.MySql;
 /// </para>
 /// <para>Instances are immutable and thread-safe.</para>
 /// </remarks>
-public sealed class MariaDbOffset : CheckpointOffset, ITypedOffset<MariaDbOffset>
+public sealed class MariaDbOffset : BinlogOffset, ITypedOffset<MariaDbOffset>
 {
+    /// <summary>The codec that reads MariaDB offsets.</summary>
+    public static IOffsetCodec OffsetCodec => MariaDbOffsetCodec.Instance;
+
     /// <summary>The source type of a streaming MariaDB offset.</summary>
     public const string DefaultSourceType = "mariadb";
 
@@ -67,71 +68,24 @@ public sealed class MariaDbOffset : CheckpointOffset, ITypedOffset<MariaDbOffset
         ulong skipEvents = 0,
         ulong skipRows = 0,
         string sourceType = DefaultSourceType)
-        : base(sourceType)
+        : base(sourceType, DefaultSourceType, gtidPosition is not null, binlogPosition, serverId, skipEvents, skipRows, NoPosition, nameof(gtidPosition))
     {
-        OffsetJson.CheckSourceType(sourceType, DefaultSourceType);
-        if (gtidPosition is null && binlogPosition is null)
-        {
-            throw new ArgumentException(
-                "A MariaDB offset needs a GTID position, a binlog position, or both; pass MariaDbGtidPosition.Empty to start from the first transaction.",
-                nameof(gtidPosition));
-        }
-
         GtidPosition = gtidPosition;
-        BinlogPosition = binlogPosition;
-        ServerId = serverId;
-        SkipEvents = skipEvents;
-        SkipRows = skipRows;
     }
 
-    /// <summary>The codec that reads MariaDB offsets.</summary>
-    public static IOffsetCodec OffsetCodec => MariaDbOffsetCodec.Instance;
+    private const string NoPosition =
+        "A MariaDB offset needs a GTID position, a binlog position, or both; pass MariaDbGtidPosition.Empty to start from the first transaction.";
 
     /// <summary>The last GTID processed in each domain, or <see langword="null"/> when GTIDs are not tracked.</summary>
     public MariaDbGtidPosition? GtidPosition { get; }
 
-    /// <summary>The binlog position, or <see langword="null"/> when only GTIDs are tracked.</summary>
-    public BinlogPosition? BinlogPosition { get; }
-
-    /// <summary>The <c>server_id</c> of the server the position was read from, if known.</summary>
-    public uint? ServerId { get; }
-
-    /// <summary>Events of the next transaction already processed.</summary>
-    public ulong SkipEvents { get; }
-
-    /// <summary>Rows of the next event already processed.</summary>
-    public ulong SkipRows { get; }
-
     /// <inheritdoc />
     public override IOffsetCodec Codec => MariaDbOffsetCodec.Instance;
 
-    /// <inheritdoc />
-    /// <remarks>The rules are listed in the remarks on <see cref="MariaDbOffset"/>.</remarks>
-    public override OffsetOrder CompareTo(CheckpointOffset other)
-    {
-        ArgumentNullException.ThrowIfNull(other);
-        if (other is not MariaDbOffset that || !string.Equals(SourceType, that.SourceType, StringComparison.Ordinal))
-        {
-            return OffsetOrder.Diverged;
-        }
+    private protected override string? GtidText => GtidPosition?.ToString();
 
-        if (GtidPosition is not null && that.GtidPosition is not null)
-        {
-            return ResumeOrder.ThenSkips(GtidPosition.CompareTo(that.GtidPosition), SkipEvents, SkipRows, that.SkipEvents, that.SkipRows);
-        }
-
-        if (BinlogPosition is null || that.BinlogPosition is null)
-        {
-            return OffsetOrder.Diverged;
-        }
-
-        if (ServerId is { } id && that.ServerId is { } otherId && id != otherId)
-        {
-            return OffsetOrder.Diverged;
-        }
-
-        return ResumeOrder.CompareBinlog(BinlogPosition, SkipEvents, SkipRows, that.BinlogPosition, that.SkipEvents, that.SkipRows);
-    }
+    private protected override OffsetOrder? CompareGtid(BinlogOffset other) =>
+        GtidPosition is not null && ((MariaDbOffset)other).GtidPosition is { } theirs ? GtidPosition.CompareTo(theirs) : null;
 
     /// <inheritdoc />
     public override void WriteJson(Utf8JsonWriter writer)
@@ -147,33 +101,5 @@ public sealed class MariaDbOffset : CheckpointOffset, ITypedOffset<MariaDbOffset
             SkipRows = SkipRows,
         };
         JsonSerializer.Serialize(writer, dto, MySqlOffsetJsonContext.Default.MariaDbOffsetDto);
-    }
-
-    /// <summary>The offset in its human form, for example <c>gtid 0-1-100,1-2-5, binlog mariadb-bin.000007:4, server 1</c>.</summary>
-    /// <returns>The human form.</returns>
-    public override string ToString()
-    {
-        var builder = new StringBuilder();
-        if (GtidPosition is not null)
-        {
-            builder.Append("gtid ").Append(GtidPosition.IsEmpty ? "(empty)" : GtidPosition.ToString());
-        }
-
-        if (BinlogPosition is not null)
-        {
-            builder.Append(builder.Length > 0 ? ", " : string.Empty).Append("binlog ").Append(BinlogPosition.ToString());
-        }
-
-        if (ServerId is not null)
-        {
-            builder.Append(CultureInfo.InvariantCulture, $", server {ServerId}");
-        }
-
-        if (SkipEvents != 0 || SkipRows != 0)
-        {
-            builder.Append(CultureInfo.InvariantCulture, $", skip {SkipEvents} events {SkipRows} rows");
-        }
-
-        return builder.ToString();
     }
 }

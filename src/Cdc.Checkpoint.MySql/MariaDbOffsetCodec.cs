@@ -29,36 +29,15 @@ public sealed class MariaDbOffsetCodec : IOffsetCodec
     /// <inheritdoc />
     /// <exception cref="ArgumentException"><paramref name="sourceType"/> is not in the <c>mariadb</c> family.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="formatVersion"/> is below 1.</exception>
-    public CheckpointOffset Read(string sourceType, JsonElement offset, int formatVersion)
-    {
-        OffsetJson.CheckSourceType(sourceType, MariaDbOffset.DefaultSourceType);
-        OffsetJson.CheckFormatVersion(formatVersion);
-        return formatVersion == OffsetJson.RustCdcFormatVersion ? ReadV1(sourceType, offset) : ReadCurrent(sourceType, offset);
-    }
+    public CheckpointOffset Read(string sourceType, JsonElement offset, int formatVersion) =>
+        OffsetJson.Read(sourceType, offset, formatVersion, MariaDbOffset.DefaultSourceType, ReadCurrent, ReadV1);
 
     private static MariaDbOffset ReadCurrent(string sourceType, JsonElement offset)
     {
         var dto = OffsetJson.Deserialize(sourceType, offset, MySqlOffsetJsonContext.Default.MariaDbOffsetDto);
-        MariaDbGtidPosition? position = null;
-        if (dto.GtidPosition is not null)
-        {
-            try
-            {
-                position = MariaDbGtidPosition.Parse(dto.GtidPosition);
-            }
-            catch (FormatException ex)
-            {
-                throw new FormatException($"Invalid {sourceType} offset JSON {OffsetJson.Raw(offset)}: field 'gtid_position' is not a valid GTID position. {ex.Message}", ex);
-            }
-        }
-
+        var position = OffsetJson.ReadGtid(sourceType, offset, dto.GtidPosition, "gtid_position", "GTID position", MariaDbGtidPosition.Parse);
         var binlog = OffsetJson.ReadBinlog(sourceType, offset, dto.BinlogFile, dto.BinlogPosition, "binlog_file", "binlog_position");
-        if (position is null && binlog is null)
-        {
-            throw new FormatException(
-                $"Invalid {sourceType} offset JSON {OffsetJson.Raw(offset)}: it has neither 'gtid_position' nor 'binlog_file'/'binlog_position', so it names no position.");
-        }
-
+        OffsetJson.RequirePosition(sourceType, offset, position is not null, binlog, "gtid_position");
         return new MariaDbOffset(position, binlog, dto.ServerId, dto.SkipEvents, dto.SkipRows, sourceType);
     }
 

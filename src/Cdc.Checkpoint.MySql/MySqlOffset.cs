@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using Cdc.Checkpoint.MySql.Gtid;
 using Cdc.Checkpoint.MySql.Serialization;
@@ -15,23 +14,23 @@ namespace Cdc.Checkpoint.MySql;
 /// <para>
 /// <b>Fields.</b> At least one of <see cref="GtidSet"/> (the transactions fully processed, as
 /// <c>gtid_executed</c> prints them) and <see cref="BinlogPosition"/> is present. <see cref="ServerUuid"/> and
-/// <see cref="ServerId"/> record which server the position was read from, when known. <see cref="SkipEvents"/> and
-/// <see cref="SkipRows"/> resume inside a transaction, as Debezium's <c>event</c> and <c>row</c> offsets do: after
+/// <see cref="BinlogOffset.ServerId"/> record which server the position was read from, when known. <see cref="BinlogOffset.SkipEvents"/> and
+/// <see cref="BinlogOffset.SkipRows"/> resume inside a transaction, as Debezium's <c>event</c> and <c>row</c> offsets do: after
 /// the position, skip that many events of the next transaction, then that many rows of the following event.
 /// </para>
 /// <para>
-/// <b>Order</b> (<see cref="CompareTo"/>):
+/// <b>Order</b> (<see cref="BinlogOffset.CompareTo"/>):
 /// <list type="number">
 /// <item>An offset of another type or source type (<c>mysql</c> vs <c>mysql_snapshot</c>) is
 /// <see cref="OffsetOrder.Diverged"/>.</item>
 /// <item>When both offsets have a GTID set, the sets decide and the server identity and binlog position are ignored:
 /// GTIDs are global across a replication topology, so resuming on another server after a failover is legitimate, and
-/// binlog file names differ between servers. Equal sets compare by skip counts (<see cref="SkipEvents"/>, then
-/// <see cref="SkipRows"/>); a strict superset is <see cref="OffsetOrder.After"/>, a strict subset
+/// binlog file names differ between servers. Equal sets compare by skip counts (<see cref="BinlogOffset.SkipEvents"/>, then
+/// <see cref="BinlogOffset.SkipRows"/>); a strict superset is <see cref="OffsetOrder.After"/>, a strict subset
 /// <see cref="OffsetOrder.Before"/>, and anything else (each set holds a transaction the other lacks)
 /// <see cref="OffsetOrder.Diverged"/>.</item>
 /// <item>Otherwise both must have a binlog position and come from the same server: when both know their
-/// <see cref="ServerUuid"/>, or both know their <see cref="ServerId"/>, a difference is
+/// <see cref="ServerUuid"/>, or both know their <see cref="BinlogOffset.ServerId"/>, a difference is
 /// <see cref="OffsetOrder.Diverged"/> (a binlog position means nothing on another server). Then the binlog position
 /// decides (see <see cref="MySql.BinlogPosition.CompareTo"/>), then the skip counts.</item>
 /// <item>An offset with only a GTID set compared with one with only a binlog position is
@@ -46,7 +45,7 @@ namespace Cdc.Checkpoint.MySql;
 /// </para>
 /// <para>Instances are immutable and thread-safe.</para>
 /// </remarks>
-public sealed class MySqlOffset : CheckpointOffset, ITypedOffset<MySqlOffset>
+public sealed class MySqlOffset : BinlogOffset, ITypedOffset<MySqlOffset>
 {
     /// <summary>The source type of a streaming MySQL offset.</summary>
     public const string DefaultSourceType = "mysql";
@@ -77,28 +76,19 @@ public sealed class MySqlOffset : CheckpointOffset, ITypedOffset<MySqlOffset>
         ulong skipEvents = 0,
         ulong skipRows = 0,
         string sourceType = DefaultSourceType)
-        : base(sourceType)
+        : base(sourceType, DefaultSourceType, gtidSet is not null, binlogPosition, serverId, skipEvents, skipRows, NoPosition, nameof(gtidSet))
     {
-        OffsetJson.CheckSourceType(sourceType, DefaultSourceType);
-        if (gtidSet is null && binlogPosition is null)
-        {
-            throw new ArgumentException(
-                "A MySQL offset needs a GTID set, a binlog position, or both; pass GtidSet.Empty to start from the first transaction.",
-                nameof(gtidSet));
-        }
-
         if (serverUuid == Guid.Empty)
         {
             throw new ArgumentException("The server UUID is all zeros; pass null when the server UUID is unknown.", nameof(serverUuid));
         }
 
         GtidSet = gtidSet;
-        BinlogPosition = binlogPosition;
         ServerUuid = serverUuid;
-        ServerId = serverId;
-        SkipEvents = skipEvents;
-        SkipRows = skipRows;
     }
+
+    private const string NoPosition =
+        "A MySQL offset needs a GTID set, a binlog position, or both; pass GtidSet.Empty to start from the first transaction.";
 
     /// <summary>The codec that reads MySQL offsets.</summary>
     public static IOffsetCodec OffsetCodec => MySqlOffsetCodec.Instance;
@@ -106,52 +96,19 @@ public sealed class MySqlOffset : CheckpointOffset, ITypedOffset<MySqlOffset>
     /// <summary>The transactions fully processed, or <see langword="null"/> when GTIDs are not tracked.</summary>
     public GtidSet? GtidSet { get; }
 
-    /// <summary>The binlog position, or <see langword="null"/> when only GTIDs are tracked.</summary>
-    public BinlogPosition? BinlogPosition { get; }
-
     /// <summary>The <c>server_uuid</c> of the server the position was read from, if known.</summary>
     public Guid? ServerUuid { get; }
-
-    /// <summary>The <c>server_id</c> of the server the position was read from, if known.</summary>
-    public uint? ServerId { get; }
-
-    /// <summary>Events of the next transaction already processed (Debezium's <c>event</c>).</summary>
-    public ulong SkipEvents { get; }
-
-    /// <summary>Rows of the next event already processed (Debezium's <c>row</c>).</summary>
-    public ulong SkipRows { get; }
 
     /// <inheritdoc />
     public override IOffsetCodec Codec => MySqlOffsetCodec.Instance;
 
-    /// <inheritdoc />
-    /// <remarks>The rules are listed in the remarks on <see cref="MySqlOffset"/>.</remarks>
-    public override OffsetOrder CompareTo(CheckpointOffset other)
-    {
-        ArgumentNullException.ThrowIfNull(other);
-        if (other is not MySqlOffset that || !string.Equals(SourceType, that.SourceType, StringComparison.Ordinal))
-        {
-            return OffsetOrder.Diverged;
-        }
+    // For example "gtid 3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5, binlog mysql-bin.000123:4, server 3e11fa47-…/1, skip 2 events 1 rows".
+    private protected override string? GtidText => GtidSet?.ToString();
 
-        if (GtidSet is not null && that.GtidSet is not null)
-        {
-            return ResumeOrder.ThenSkips(GtidSet.CompareTo(that.GtidSet), SkipEvents, SkipRows, that.SkipEvents, that.SkipRows);
-        }
-
-        if (BinlogPosition is null || that.BinlogPosition is null)
-        {
-            return OffsetOrder.Diverged;
-        }
-
-        if ((ServerUuid is { } uuid && that.ServerUuid is { } otherUuid && uuid != otherUuid)
-            || (ServerId is { } id && that.ServerId is { } otherId && id != otherId))
-        {
-            return OffsetOrder.Diverged;
-        }
-
-        return ResumeOrder.CompareBinlog(BinlogPosition, SkipEvents, SkipRows, that.BinlogPosition, that.SkipEvents, that.SkipRows);
-    }
+    private protected override string? ServerText =>
+        ServerUuid is null && ServerId is null
+            ? null
+            : (ServerUuid?.ToString("D") ?? "?") + "/" + (ServerId?.ToString(CultureInfo.InvariantCulture) ?? "?");
 
     /// <inheritdoc />
     public override void WriteJson(Utf8JsonWriter writer)
@@ -170,37 +127,10 @@ public sealed class MySqlOffset : CheckpointOffset, ITypedOffset<MySqlOffset>
         JsonSerializer.Serialize(writer, dto, MySqlOffsetJsonContext.Default.MySqlOffsetDto);
     }
 
-    /// <summary>
-    /// The offset in its human form, for example
-    /// <c>gtid 3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5, binlog mysql-bin.000123:4, server 3e11fa47-…/1, skip 2 events 1 rows</c>.
-    /// </summary>
-    /// <returns>The human form.</returns>
-    public override string ToString()
-    {
-        var builder = new StringBuilder();
-        if (GtidSet is not null)
-        {
-            builder.Append("gtid ").Append(GtidSet.IsEmpty ? "(empty)" : GtidSet.ToString());
-        }
+    private protected override OffsetOrder? CompareGtid(BinlogOffset other) =>
+        GtidSet is not null && ((MySqlOffset)other).GtidSet is { } theirs ? GtidSet.CompareTo(theirs) : null;
 
-        if (BinlogPosition is not null)
-        {
-            builder.Append(builder.Length > 0 ? ", " : string.Empty).Append("binlog ").Append(BinlogPosition.ToString());
-        }
-
-        if (ServerUuid is not null || ServerId is not null)
-        {
-            builder.Append(", server ")
-                .Append(ServerUuid?.ToString("D") ?? "?")
-                .Append('/')
-                .Append(ServerId?.ToString(CultureInfo.InvariantCulture) ?? "?");
-        }
-
-        if (SkipEvents != 0 || SkipRows != 0)
-        {
-            builder.Append(CultureInfo.InvariantCulture, $", skip {SkipEvents} events {SkipRows} rows");
-        }
-
-        return builder.ToString();
-    }
+    // A binlog position means nothing on another server: a known UUID that differs, or a known id that differs, diverges.
+    private protected override bool SameServer(BinlogOffset other) =>
+        (ServerUuid is not { } uuid || ((MySqlOffset)other).ServerUuid is not { } otherUuid || uuid == otherUuid) && base.SameServer(other);
 }

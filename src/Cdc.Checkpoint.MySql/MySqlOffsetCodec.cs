@@ -32,29 +32,13 @@ public sealed class MySqlOffsetCodec : IOffsetCodec
     /// <inheritdoc />
     /// <exception cref="ArgumentException"><paramref name="sourceType"/> is not in the <c>mysql</c> family.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="formatVersion"/> is below 1.</exception>
-    public CheckpointOffset Read(string sourceType, JsonElement offset, int formatVersion)
-    {
-        OffsetJson.CheckSourceType(sourceType, MySqlOffset.DefaultSourceType);
-        OffsetJson.CheckFormatVersion(formatVersion);
-        return formatVersion == OffsetJson.RustCdcFormatVersion ? ReadV1(sourceType, offset) : ReadCurrent(sourceType, offset);
-    }
+    public CheckpointOffset Read(string sourceType, JsonElement offset, int formatVersion) =>
+        OffsetJson.Read(sourceType, offset, formatVersion, MySqlOffset.DefaultSourceType, ReadCurrent, ReadV1);
 
     private static MySqlOffset ReadCurrent(string sourceType, JsonElement offset)
     {
         var dto = OffsetJson.Deserialize(sourceType, offset, MySqlOffsetJsonContext.Default.MySqlOffsetDto);
-        GtidSet? gtidSet = null;
-        if (dto.GtidSet is not null)
-        {
-            try
-            {
-                gtidSet = GtidSet.Parse(dto.GtidSet);
-            }
-            catch (FormatException ex)
-            {
-                throw new FormatException($"Invalid {sourceType} offset JSON {OffsetJson.Raw(offset)}: field 'gtid_set' is not a valid GTID set. {ex.Message}", ex);
-            }
-        }
-
+        var gtidSet = OffsetJson.ReadGtid(sourceType, offset, dto.GtidSet, "gtid_set", "GTID set", GtidSet.Parse);
         var binlog = OffsetJson.ReadBinlog(sourceType, offset, dto.BinlogFile, dto.BinlogPosition, "binlog_file", "binlog_position");
         Guid? serverUuid = null;
         if (dto.ServerUuid is not null)
@@ -68,12 +52,7 @@ public sealed class MySqlOffsetCodec : IOffsetCodec
             serverUuid = uuid;
         }
 
-        if (gtidSet is null && binlog is null)
-        {
-            throw new FormatException(
-                $"Invalid {sourceType} offset JSON {OffsetJson.Raw(offset)}: it has neither 'gtid_set' nor 'binlog_file'/'binlog_position', so it names no position.");
-        }
-
+        OffsetJson.RequirePosition(sourceType, offset, gtidSet is not null, binlog, "gtid_set");
         return new MySqlOffset(gtidSet, binlog, serverUuid, dto.ServerId, dto.SkipEvents, dto.SkipRows, sourceType);
     }
 

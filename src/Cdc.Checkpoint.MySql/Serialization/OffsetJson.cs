@@ -62,6 +62,49 @@ internal static class OffsetJson
         return new BinlogPosition(file, position.Value);
     }
 
+    /// <summary>Checks the source type and format version, then reads rustcdc's version 1 or the current shape.</summary>
+    public static CheckpointOffset Read(
+        string sourceType,
+        JsonElement offset,
+        int formatVersion,
+        string family,
+        Func<string, JsonElement, CheckpointOffset> readCurrent,
+        Func<string, JsonElement, CheckpointOffset> readV1)
+    {
+        CheckSourceType(sourceType, family);
+        CheckFormatVersion(formatVersion);
+        return formatVersion == RustCdcFormatVersion ? readV1(sourceType, offset) : readCurrent(sourceType, offset);
+    }
+
+    /// <summary>Parses the GTID field of the current shape; <see langword="null"/> when absent.</summary>
+    public static T? ReadGtid<T>(string sourceType, JsonElement offset, string? text, string field, string what, Func<string, T> parse)
+        where T : class
+    {
+        if (text is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            return parse(text);
+        }
+        catch (FormatException ex)
+        {
+            throw new FormatException($"Invalid {sourceType} offset JSON {Raw(offset)}: field '{field}' is not a valid {what}. {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>Refuses a current-shape offset that names neither a GTID state nor a binlog position.</summary>
+    public static void RequirePosition(string sourceType, JsonElement offset, bool hasGtid, BinlogPosition? binlog, string gtidField)
+    {
+        if (!hasGtid && binlog is null)
+        {
+            throw new FormatException(
+                $"Invalid {sourceType} offset JSON {Raw(offset)}: it has neither '{gtidField}' nor 'binlog_file'/'binlog_position', so it names no position.");
+        }
+    }
+
     public static void CheckFormatVersion(int formatVersion)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(formatVersion, RustCdcFormatVersion);

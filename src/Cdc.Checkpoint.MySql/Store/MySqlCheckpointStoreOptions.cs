@@ -1,10 +1,10 @@
-using System.Globalization;
 using Cdc.Checkpoint.Offsets;
+using Cdc.Checkpoint.Tables;
 
 namespace Cdc.Checkpoint.MySql.Store;
 
 /// <summary>Options of a <see cref="MySqlCheckpointStore"/>.</summary>
-public sealed class MySqlCheckpointStoreOptions
+public sealed class MySqlCheckpointStoreOptions : TableCheckpointStoreOptions
 {
     /// <summary>The longest <see cref="TableName"/>: <c>{table}_audit</c> and <c>{table}_fence</c> must fit MySQL's 64 characters.</summary>
     public const int MaxTableNameLength = 58;
@@ -14,8 +14,12 @@ public sealed class MySqlCheckpointStoreOptions
 
     private readonly string? _database;
     private readonly string _tableName = "cdc_checkpoint";
-    private readonly OffsetCodecRegistry _codecs = OffsetCodecRegistry.Empty.WithMySql();
-    private readonly string _owner = string.Create(CultureInfo.InvariantCulture, $"{Environment.MachineName}:{Environment.ProcessId}");
+
+    /// <summary>Creates the options with their defaults.</summary>
+    public MySqlCheckpointStoreOptions()
+        : base(OffsetCodecRegistry.Empty.WithMySql(), 255)
+    {
+    }
 
     /// <summary>
     /// The database (schema) that holds the checkpoint tables, or <see langword="null"/> for the connection's default
@@ -37,44 +41,5 @@ public sealed class MySqlCheckpointStoreOptions
     {
         get => _tableName;
         init => _tableName = ValidateIdentifier(value, MaxTableNameLength, nameof(TableName), allowUpperCase: false);
-    }
-
-    /// <summary>The codecs that read stored offsets back as typed offsets.</summary>
-    /// <value>Default <c>OffsetCodecRegistry.Empty.WithMySql()</c>; source types without a codec read as <see cref="GenericOffset"/>.</value>
-    public OffsetCodecRegistry Codecs
-    {
-        get => _codecs;
-        init
-        {
-            ArgumentNullException.ThrowIfNull(value);
-            _codecs = value;
-        }
-    }
-
-    /// <summary>Who this owner is, recorded with each acquired epoch (for operators); at most 255 characters.</summary>
-    /// <value>Default <c>{machine}:{process id}</c>.</value>
-    public string Owner
-    {
-        get => _owner;
-        init
-        {
-            ArgumentException.ThrowIfNullOrWhiteSpace(value);
-            ArgumentOutOfRangeException.ThrowIfGreaterThan(value.Length, 255);
-            _owner = value;
-        }
-    }
-
-    private static string ValidateIdentifier(string value, int maxLength, string what, bool allowUpperCase)
-    {
-        ArgumentNullException.ThrowIfNull(value);
-        if (value.Length == 0 || value.Length > maxLength || char.IsAsciiDigit(value[0])
-            || !value.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '_' || (allowUpperCase && c is >= 'A' and <= 'Z')))
-        {
-            throw new ArgumentException(
-                $"{what} '{value}' is not allowed: use 1-{maxLength} characters of {(allowUpperCase ? "letters" : "lower-case letters")}, digits and '_', not starting with a digit.",
-                nameof(value));
-        }
-
-        return value;
     }
 }

@@ -83,32 +83,4 @@ internal static partial class Log
     [LoggerMessage(EventId = PostgresEventId.PositionCheckpointed, Level = LogLevel.Debug,
         Message = "Slot {Slot}: checkpointed {Lsn} (count {Count})")]
     public static partial void PositionCheckpointed(ILogger logger, string slot, NpgsqlLogSequenceNumber lsn, ulong count);
-
-    [LoggerMessage(EventId = PostgresEventId.StoreSchemaCreated, Level = LogLevel.Information,
-        Message = "Checkpoint tables {Table}, {Table}_fence and {Table}_audit are present")]
-    public static partial void StoreSchemaCreated(ILogger logger, string table);
-
-    [LoggerMessage(EventId = PostgresEventId.StoreEpochAcquired, Level = LogLevel.Information,
-        Message = "Acquired checkpoint {Name} in {Table} with fencing epoch {Epoch}")]
-    public static partial void StoreEpochAcquired(ILogger logger, string name, string table, long epoch);
-
-    [LoggerMessage(EventId = PostgresEventId.StoreSaved, Level = LogLevel.Debug,
-        Message = "Saved checkpoint {Name}/{SourceType} at {Offset} (committed events {Count}, epoch {Epoch})")]
-    public static partial void StoreSaved(ILogger logger, string name, string sourceType, CheckpointOffset offset, ulong count, long epoch);
-
-    [LoggerMessage(EventId = PostgresEventId.StoreSaveRefused, Level = LogLevel.Warning,
-        Message = "Refused checkpoint save for {Name}/{SourceType}: {Reason}")]
-    public static partial void StoreSaveRefused(ILogger logger, string name, string sourceType, string reason);
-
-    [LoggerMessage(EventId = PostgresEventId.StoreStaleEpoch, Level = LogLevel.Error,
-        Message = "Checkpoint {Name}: this owner's epoch {Epoch} is stale (current {CurrentEpoch}); another owner has taken over")]
-    public static partial void StoreStaleEpoch(ILogger logger, string name, long epoch, long currentEpoch);
-
-    [LoggerMessage(EventId = PostgresEventId.StoreRewound, Level = LogLevel.Warning,
-        Message = "Checkpoint {Name}/{SourceType} rewound from {OldOffset} (count {OldCount}) to {NewOffset} (count {NewCount}); reason: {Reason}")]
-    public static partial void StoreRewound(ILogger logger, string name, string sourceType, CheckpointOffset? oldOffset, ulong? oldCount, CheckpointOffset newOffset, ulong newCount, string reason);
-
-    [LoggerMessage(EventId = PostgresEventId.StoreLoaded, Level = LogLevel.Debug,
-        Message = "Loaded checkpoint {Name}/{SourceType} at {Offset} (committed events {Count}, epoch {Epoch})")]
-    public static partial void StoreLoaded(ILogger logger, string name, string sourceType, CheckpointOffset offset, ulong count, long epoch);
 }
