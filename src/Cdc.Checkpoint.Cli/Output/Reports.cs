@@ -220,6 +220,54 @@ internal sealed class SkippedReport
     public required string Reason { get; init; }
 }
 
+internal sealed class ImportReport
+{
+    public required string Target { get; init; }
+
+    public required string SourceType { get; init; }
+
+    public required string Offset { get; init; }
+
+    public required JsonElement OffsetJson { get; init; }
+
+    public required ulong CommittedEventCount { get; init; }
+
+    public string? Connector { get; init; }
+
+    public string? Server { get; init; }
+
+    /// <summary>The Debezium fields the mapping rested on, and those that were informational.</summary>
+    public required IReadOnlyList<string> Facts { get; init; }
+
+    public required bool Written { get; init; }
+
+    public string? Note { get; init; }
+}
+
+internal sealed class ValidateReport
+{
+    public required string Where { get; init; }
+
+    public required string Checkpoint { get; init; }
+
+    public required ulong CommittedEventCount { get; init; }
+
+    public required string Server { get; init; }
+
+    public required string Verdict { get; init; }
+
+    /// <summary>Whether resuming is safe (the exit code is 0 exactly then).</summary>
+    public required bool Safe { get; init; }
+
+    public string? ErrorCode { get; init; }
+
+    public required string Message { get; init; }
+
+    public required IReadOnlyList<string> Facts { get; init; }
+
+    public required string Action { get; init; }
+}
+
 [JsonSourceGenerationOptions(
     WriteIndented = true,
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
@@ -230,4 +278,6 @@ internal sealed class SkippedReport
 [JsonSerializable(typeof(ManifestListReport))]
 [JsonSerializable(typeof(ManifestValidateReport))]
 [JsonSerializable(typeof(ManifestRecoverReport))]
+[JsonSerializable(typeof(ImportReport))]
+[JsonSerializable(typeof(ValidateReport))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;
