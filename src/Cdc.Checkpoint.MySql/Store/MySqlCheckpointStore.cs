@@ -5,6 +5,7 @@ using Cdc.Checkpoint.Diagnostics;
 using Cdc.Checkpoint.Internal;
 using Cdc.Checkpoint.MySql.Internal;
 using Cdc.Checkpoint.Offsets;
+using Cdc.Checkpoint.Tables;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using MySqlConnector;
@@ -316,6 +317,100 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
         ArgumentException.ThrowIfNullOrWhiteSpace(reason);
         cancellationToken.ThrowIfCancellationRequested();
         await WriteInOwnTransactionAsync(offset, committedEventCount, reason, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Reads the fence row of this checkpoint name without locking or writing it (never acquires): the current epoch and
+    /// the last owner.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the command.</param>
+    /// <returns>The fence, or <see langword="null"/> when the name was never acquired.</returns>
+    /// <exception cref="CheckpointException">
+    /// <see cref="CheckpointErrorCode.Misconfigured"/> when the tables do not exist or the user may not read them;
+    /// <see cref="CheckpointErrorCode.Corrupt"/> when the fence row cannot be read.
+    /// </exception>
+    /// <exception cref="MySqlException">The server could not be reached or refused otherwise.</exception>
+    public async Task<CheckpointFence?> ReadFenceAsync(CancellationToken cancellationToken = default)
+    {
+        var rows = await ReadRowsAsync($"SELECT `epoch`, `owner`, `acquired_at` FROM {_fence} WHERE `name` = @name", cancellationToken, ("@name", Name)).ConfigureAwait(false);
+        return rows.Count == 0
+            ? null
+            : new CheckpointFence(
+                Name,
+                ReadColumn(rows[0][0], "fence epoch", DbValues.ToInt64),
+                DbValues.ToText(rows[0][1]) ?? string.Empty,
+                ReadColumn(rows[0][2], "fence acquired_at", DbValues.ToUtc));
+    }
+
+    /// <summary>Reads every checkpoint row stored under this name (one per source type), ordered by source type.</summary>
+    /// <param name="cancellationToken">Cancels the command.</param>
+    /// <returns>The records; empty when nothing was saved under this name.</returns>
+    /// <exception cref="CheckpointException">
+    /// <see cref="CheckpointErrorCode.Misconfigured"/> when the tables do not exist or the user may not read them;
+    /// <see cref="CheckpointErrorCode.Corrupt"/> or <see cref="CheckpointErrorCode.UnsupportedFormatVersion"/> when a row
+    /// cannot be trusted.
+    /// </exception>
+    /// <exception cref="MySqlException">The server could not be reached or refused otherwise.</exception>
+    public async Task<IReadOnlyList<CheckpointRecord>> ListAsync(CancellationToken cancellationToken = default)
+    {
+        var rows = await ReadRowsAsync(
+            $"""
+            SELECT `offset`, `committed_event_count`, `epoch`, `sequence`, `format_version`, `updated_at`, `source_type`
+            FROM {_table} WHERE `name` = @name ORDER BY `source_type`
+            """,
+            cancellationToken,
+            ("@name", Name)).ConfigureAwait(false);
+        return [.. rows.Select(r => ParseRecord(DbValues.ToText(r[6]) ?? string.Empty, r))];
+    }
+
+    /// <summary>Reads the newest audit rows (rewinds) of this name, newest first.</summary>
+    /// <param name="limit">The most rows to return; at least 1.</param>
+    /// <param name="cancellationToken">Cancels the command.</param>
+    /// <returns>Up to <paramref name="limit"/> entries, newest first; empty when the name was never rewound.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="limit"/> is less than 1.</exception>
+    /// <exception cref="CheckpointException">
+    /// <see cref="CheckpointErrorCode.Misconfigured"/> when the tables do not exist or the user may not read them;
+    /// <see cref="CheckpointErrorCode.Corrupt"/> when an audit row cannot be read.
+    /// </exception>
+    /// <exception cref="MySqlException">The server could not be reached or refused otherwise.</exception>
+    public async Task<IReadOnlyList<CheckpointAuditEntry>> ReadAuditAsync(int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        var rows = await ReadRowsAsync(
+            $"""
+            SELECT `id`, `source_type`, `old_offset`, `old_count`, `new_offset`, `new_count`, `epoch`, `reason`, `rewound_at`
+            FROM {_audit} WHERE `name` = @name ORDER BY `id` DESC LIMIT @limit
+            """,
+            cancellationToken,
+            ("@name", Name),
+            ("@limit", limit)).ConfigureAwait(false);
+        return [.. rows.Select(r => new CheckpointAuditEntry(
+            ReadColumn(r[0], "audit id", DbValues.ToInt64),
+            DbValues.ToText(r[1]) ?? string.Empty,
+            DbValues.ToText(r[2]),
+            r[3] is null ? null : ReadColumn(r[3], "audit old_count", DbValues.ToUInt64),
+            DbValues.ToText(r[4]) ?? string.Empty,
+            ReadColumn(r[5], "audit new_count", DbValues.ToUInt64),
+            ReadColumn(r[6], "audit epoch", DbValues.ToInt64),
+            DbValues.ToText(r[7]) ?? string.Empty,
+            ReadColumn(r[8], "audit rewound_at", DbValues.ToUtc)))];
+    }
+
+    // Reads every row of a query for the read-only inspection methods; a missing table or privilege is Misconfigured.
+    private async Task<List<object?[]>> ReadRowsAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            try
+            {
+                return await SqlCommands.RowsAsync(connection, null, sql, cancellationToken, parameters).ConfigureAwait(false);
+            }
+            catch (MySqlException ex) when (MySqlErrors.IsNoSuchTable(ex) || MySqlErrors.IsAccessDenied(ex))
+            {
+                throw Misconfigured(ex);
+            }
+        }
     }
 
     private IEnumerable<string> SchemaStatements =>
@@ -707,7 +802,7 @@ public sealed class MySqlCheckpointStore : ICheckpointStore
     }
 
     private CheckpointException Corrupt(string problem) =>
-        new(CheckpointErrorCode.Corrupt, $"The fence row of checkpoint {TableName}/{Name} in {TableName}_fence cannot be read: {problem}. Repair the row, or delete it and acquire the name again.");
+        new(CheckpointErrorCode.Corrupt, $"A row of checkpoint {TableName}/{Name} cannot be read: {problem}. Repair the row (a fence row in {TableName}_fence may also be deleted; the name is then acquired again).");
 
     // A missing table or a refused privilege: both are fixed by an operator, not by a retry.
     private CheckpointException Misconfigured(MySqlException ex) =>

@@ -5,6 +5,7 @@ using Cdc.Checkpoint.Diagnostics;
 using Cdc.Checkpoint.Internal;
 using Cdc.Checkpoint.Offsets;
 using Cdc.Checkpoint.Postgres.Diagnostics;
+using Cdc.Checkpoint.Tables;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
@@ -296,6 +297,66 @@ public sealed class PostgresCheckpointStore : ICheckpointStore
         ArgumentException.ThrowIfNullOrWhiteSpace(reason);
         cancellationToken.ThrowIfCancellationRequested();
         await WriteInOwnTransactionAsync(offset, committedEventCount, reason, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Reads the fence row of this checkpoint name without locking or writing it (never acquires): the current epoch and
+    /// the last owner.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the command.</param>
+    /// <returns>The fence, or <see langword="null"/> when the name was never acquired.</returns>
+    /// <exception cref="CheckpointException"><see cref="CheckpointErrorCode.Misconfigured"/> when the tables do not exist.</exception>
+    /// <exception cref="NpgsqlException">The server could not be reached or refused.</exception>
+    public async Task<CheckpointFence?> ReadFenceAsync(CancellationToken cancellationToken = default)
+    {
+        var rows = await ReadRowsAsync($"SELECT epoch, owner, acquired_at FROM {_fence} WHERE name = $1", [Name], cancellationToken).ConfigureAwait(false);
+        return rows.Count == 0 ? null : new CheckpointFence(Name, (long)rows[0][0]!, (string)rows[0][1]!, ToUtc(rows[0][2]));
+    }
+
+    /// <summary>Reads every checkpoint row stored under this name (one per source type), ordered by source type.</summary>
+    /// <param name="cancellationToken">Cancels the command.</param>
+    /// <returns>The records; empty when nothing was saved under this name.</returns>
+    /// <exception cref="CheckpointException">
+    /// <see cref="CheckpointErrorCode.Misconfigured"/> when the tables do not exist; <see cref="CheckpointErrorCode.Corrupt"/>
+    /// or <see cref="CheckpointErrorCode.UnsupportedFormatVersion"/> when a row cannot be trusted.
+    /// </exception>
+    /// <exception cref="NpgsqlException">The server could not be reached or refused.</exception>
+    public async Task<IReadOnlyList<CheckpointRecord>> ListAsync(CancellationToken cancellationToken = default)
+    {
+        var rows = await ReadRowsAsync(
+            $"SELECT source_type, \"offset\"::text, committed_event_count::text, epoch, sequence, format_version, updated_at FROM {_table} WHERE name = $1 ORDER BY source_type",
+            [Name],
+            cancellationToken).ConfigureAwait(false);
+        return [.. rows.Select(r => ParseRecord((string)r[0]!, (string)r[1]!, (string)r[2]!, (long)r[3]!, (long)r[4]!, (int)r[5]!, ToUtc(r[6])))];
+    }
+
+    /// <summary>Reads the newest audit rows (rewinds) of this name, newest first.</summary>
+    /// <param name="limit">The most rows to return; at least 1.</param>
+    /// <param name="cancellationToken">Cancels the command.</param>
+    /// <returns>Up to <paramref name="limit"/> entries, newest first; empty when the name was never rewound.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="limit"/> is less than 1.</exception>
+    /// <exception cref="CheckpointException"><see cref="CheckpointErrorCode.Misconfigured"/> when the tables do not exist.</exception>
+    /// <exception cref="NpgsqlException">The server could not be reached or refused.</exception>
+    public async Task<IReadOnlyList<CheckpointAuditEntry>> ReadAuditAsync(int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        var rows = await ReadRowsAsync(
+            $"""
+            SELECT id, source_type, old_offset::text, old_count::text, new_offset::text, new_count::text, epoch, reason, at
+            FROM {_audit} WHERE name = $1 ORDER BY id DESC LIMIT $2
+            """,
+            [Name, limit],
+            cancellationToken).ConfigureAwait(false);
+        return [.. rows.Select(r => new CheckpointAuditEntry(
+            (long)r[0]!,
+            (string)r[1]!,
+            (string?)r[2],
+            r[3] is string oldCount ? ulong.Parse(oldCount, NumberStyles.None, CultureInfo.InvariantCulture) : null,
+            (string)r[4]!,
+            ulong.Parse((string)r[5]!, NumberStyles.None, CultureInfo.InvariantCulture),
+            (long)r[6]!,
+            (string)r[7]!,
+            ToUtc(r[8])))];
     }
 
     private string SchemaSql => $"""
@@ -659,6 +720,50 @@ public sealed class PostgresCheckpointStore : ICheckpointStore
             CheckpointErrorCode.WriteFailed,
             $"Saving checkpoint {TableName}/{Name} at {offset} failed: {ex.Message}. The transaction was not committed and the stored row is unchanged; retry when the server is reachable.",
             ex);
+
+    // Reads every row of a query's result as raw values (SQL NULL as null), for the read-only inspection methods.
+    private async Task<List<object?[]>> ReadRowsAsync(string sql, object?[] parameters, CancellationToken cancellationToken)
+    {
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var command = CreateCommand(connection, null, sql, parameters);
+            await using (command.ConfigureAwait(false))
+            {
+                try
+                {
+                    var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                    await using (reader.ConfigureAwait(false))
+                    {
+                        var rows = new List<object?[]>();
+                        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                        {
+                            var row = new object?[reader.FieldCount];
+                            for (var i = 0; i < row.Length; i++)
+                            {
+                                row[i] = reader.IsDBNull(i) ? null : reader.GetValue(i);
+                            }
+
+                            rows.Add(row);
+                        }
+
+                        return rows;
+                    }
+                }
+                catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UndefinedTable)
+                {
+                    throw MissingTables(ex);
+                }
+            }
+        }
+    }
+
+    private static DateTimeOffset ToUtc(object? value) => value switch
+    {
+        DateTimeOffset dto => dto.ToUniversalTime(),
+        DateTime dt => new DateTimeOffset(DateTime.SpecifyKind(dt, DateTimeKind.Utc)),
+        _ => throw new InvalidCastException($"Expected a timestamptz, got {value?.GetType().Name ?? "NULL"}."),
+    };
 
     private static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, object?[] parameters, CancellationToken cancellationToken)
     {
