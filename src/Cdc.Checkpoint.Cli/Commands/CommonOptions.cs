@@ -12,6 +12,10 @@ internal static class CommonOptions
     public static Argument<string> Directory(string description = "The checkpoint directory (the one holding checkpoint_*.json and .cdc-checkpoint.lease).") =>
         new("DIR") { Description = description };
 
+    /// <summary>DIR for a verb that can also address a table row (<see cref="TableOptions"/>).</summary>
+    public static Argument<string?> DirectoryOrTable() =>
+        new("DIR") { Description = "The checkpoint directory; or address a table store's row with --postgres/--mysql CONNSTR (or --connection-env VAR) and --name NAME.", Arity = ArgumentArity.ZeroOrOne };
+
     public static Option<bool> Json() =>
         new("--json") { Description = "Print one JSON document on standard output instead of tables." };
 

@@ -5,6 +5,7 @@ using Cdc.Checkpoint.MySql.Store;
 using Cdc.Checkpoint.Offsets;
 using Cdc.Checkpoint.Postgres;
 using Cdc.Checkpoint.Postgres.Store;
+using Cdc.Checkpoint.Tables;
 using MySqlConnector;
 using Npgsql;
 
@@ -201,10 +202,14 @@ internal sealed class TableOptions
 internal sealed class TableStore : IAsyncDisposable
 {
     private readonly IAsyncDisposable _dataSource;
+    private readonly PostgresCheckpointStore? _postgres;
+    private readonly MySqlCheckpointStore? _mySql;
 
     private TableStore(ICheckpointStore store, IAsyncDisposable dataSource, Connection connection, string name, string table)
     {
         Store = store;
+        _postgres = store as PostgresCheckpointStore;
+        _mySql = store as MySqlCheckpointStore;
         _dataSource = dataSource;
         Connection = connection;
         Name = name;
@@ -266,6 +271,18 @@ internal sealed class TableStore : IAsyncDisposable
             throw new ArgumentException($"{option}: {CliApp.WithoutParameterSuffix(ex)}", ex);
         }
     }
+
+    /// <summary>The fence row (epoch and last owner), read without locking; <see langword="null"/> when never acquired.</summary>
+    public Task<CheckpointFence?> ReadFenceAsync(CancellationToken cancellationToken) =>
+        _postgres?.ReadFenceAsync(cancellationToken) ?? _mySql!.ReadFenceAsync(cancellationToken);
+
+    /// <summary>Every row stored under the name, ordered by source type.</summary>
+    public Task<IReadOnlyList<CheckpointRecord>> ListAsync(CancellationToken cancellationToken) =>
+        _postgres?.ListAsync(cancellationToken) ?? _mySql!.ListAsync(cancellationToken);
+
+    /// <summary>The newest audit rows, newest first.</summary>
+    public Task<IReadOnlyList<CheckpointAuditEntry>> ReadAuditAsync(int limit, CancellationToken cancellationToken) =>
+        _postgres?.ReadAuditAsync(limit, cancellationToken) ?? _mySql!.ReadAuditAsync(limit, cancellationToken);
 
     /// <summary>Codecs for both families (a store reads what it was given; the tool reads everything).</summary>
     public static OffsetCodecRegistry AllCodecs => OffsetCodecRegistry.Empty.WithPostgres().WithMySql();
