@@ -92,11 +92,6 @@ internal static class TableCommands
                 {
                     problems.Add($"row {record.SourceType} was written by epoch {record.Epoch}, above the fence's epoch {fence.Epoch}: the fence row was reset or edited. Acquire again through the store before resuming.");
                 }
-
-                if (record.OffsetJson is null)
-                {
-                    problems.Add($"row {record.SourceType} has no typed offset.");
-                }
             }
 
             var families = report.Records.Select(r => SourceTypeName.FamilyOf(r.SourceType)).Distinct(StringComparer.Ordinal).ToList();

@@ -119,7 +119,7 @@ internal static class ValidateCommand
         }
 
         var record = Pick(scan.ReadableRecords.ToList(), provider, wanted, $"directory '{scan.DirectoryPath}'");
-        return (record, Path.Combine(scan.DirectoryPath, Files.CheckpointRecordFile.FileNameFor(record.SourceType)));
+        return (record, Path.Combine(scan.DirectoryPath, CommonOptions.RecordFileName(record.SourceType)));
     }
 
     private static async Task<(CheckpointRecord Record, string Where)> ReadFromTableAsync(TableOptions options, ParseResult parseResult, Provider provider, string? wanted, CancellationToken cancellationToken)
