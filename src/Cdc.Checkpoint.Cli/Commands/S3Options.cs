@@ -15,7 +15,7 @@ internal sealed class S3Options
 
     public Option<string?> Prefix { get; } = new("--prefix") { Description = "S3: the store's key prefix (default: the bucket root).", HelpName = "PREFIX" };
 
-    public Option<Uri?> Endpoint { get; } = new("--s3-endpoint") { Description = "S3: the endpoint of an S3-compatible server (Ceph RGW, MinIO, R2), for example http://127.0.0.1:7480; omit for AWS.", HelpName = "URL" };
+    public Option<string?> Endpoint { get; } = new("--s3-endpoint") { Description = "S3: the endpoint of an S3-compatible server (Ceph RGW, MinIO, R2), for example http://127.0.0.1:7480; omit for AWS.", HelpName = "URL" };
 
     public Option<string?> Region { get; } = new("--region") { Description = "S3: the region (the signing region of a non-AWS server); default us-east-1.", HelpName = "REGION" };
 
@@ -31,6 +31,11 @@ internal sealed class S3Options
         command.Options.Add(PathStyle);
         command.Validators.Add(result =>
         {
+            if (result.GetValue(Endpoint) is { } endpoint && !(Uri.TryCreate(endpoint, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps)))
+            {
+                result.AddError($"--s3-endpoint '{endpoint}' is not an http:// or https:// URL such as http://127.0.0.1:7480.");
+            }
+
             var hasRoot = result.GetValue(root) is not null;
             var hasBucket = result.GetValue(Bucket) is not null;
             if (hasRoot == hasBucket)
@@ -53,7 +58,7 @@ internal sealed class S3Options
         {
             BucketName = parseResult.GetValue(Bucket)!,
             Prefix = parseResult.GetValue(Prefix) ?? string.Empty,
-            ServiceUrl = parseResult.GetValue(Endpoint),
+            ServiceUrl = parseResult.GetValue(Endpoint) is { } endpoint ? new Uri(endpoint, UriKind.Absolute) : null,
             Region = parseResult.GetValue(Region) ?? "us-east-1",
             ForcePathStyle = parseResult.GetValue(PathStyle),
             RetainCount = 0, // the verbs only read; never prune
