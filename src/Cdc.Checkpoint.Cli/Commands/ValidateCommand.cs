@@ -187,20 +187,8 @@ internal static class ValidateCommand
                     lines.Add($"timeline history: {problem}");
                 }
 
-                var safe = !result.IsRefused && !result.GapAccepted;
-                return new ValidateReport
-                {
-                    Where = where,
-                    Checkpoint = offset.ToString(),
-                    CommittedEventCount = record.CommittedEventCount,
-                    Server = connection.Describe(),
-                    Verdict = result.Verdict.ToString(),
-                    Safe = safe,
-                    ErrorCode = result.ErrorCode?.ToString(),
-                    Message = result.Message,
-                    Facts = lines,
-                    Action = PostgresActions.TryGetValue(result.Verdict, out var action) ? action : "see docs/postgres.md",
-                };
+                return Report(where, record, connection, result.Verdict.ToString(), !result.IsRefused && !result.GapAccepted, result.ErrorCode, result.Message, lines,
+                    PostgresActions.TryGetValue(result.Verdict, out var action) ? action : "see docs/postgres.md");
             }
         }
     }
@@ -227,20 +215,24 @@ internal static class ValidateCommand
                 lines.Add($"GTIDs the server never executed: {unknown}");
             }
 
-            var safe = !result.IsRefused && !result.GapAccepted;
-            return new ValidateReport
-            {
-                Where = where,
-                Checkpoint = record.Offset.ToString(),
-                CommittedEventCount = record.CommittedEventCount,
-                Server = connection.Describe(),
-                Verdict = result.Verdict.ToString(),
-                Safe = safe,
-                ErrorCode = result.ErrorCode?.ToString(),
-                Message = result.Message,
-                Facts = lines,
-                Action = MySqlActions.TryGetValue(result.Verdict, out var action) ? action : "see docs/mysql.md",
-            };
+            return Report(where, record, connection, result.Verdict.ToString(), !result.IsRefused && !result.GapAccepted, result.ErrorCode, result.Message, lines,
+                MySqlActions.TryGetValue(result.Verdict, out var action) ? action : "see docs/mysql.md");
         }
     }
+
+    // Safe only when the default (fail-closed) policy lets the consumer resume without a gap.
+    private static ValidateReport Report(
+        string where, CheckpointRecord record, Connection connection, string verdict, bool safe, CheckpointErrorCode? errorCode, string message, List<string> facts, string action) => new()
+    {
+        Where = where,
+        Checkpoint = record.Offset.ToString(),
+        CommittedEventCount = record.CommittedEventCount,
+        Server = connection.Describe(),
+        Verdict = verdict,
+        Safe = safe,
+        ErrorCode = errorCode?.ToString(),
+        Message = message,
+        Facts = facts,
+        Action = action,
+    };
 }
