@@ -44,6 +44,12 @@ internal static class CliApp
             await ReportAsync(error, $"{ex.Message.TrimEnd('.')}. Check that the path exists and is accessible to this user; nothing further was changed.").ConfigureAwait(false);
             return ExitCodes.RefusedOrInvalid;
         }
+        catch (System.Data.Common.DbException ex)
+        {
+            // A server that cannot be reached, refuses the login or lacks a table: one line, never the driver's stack.
+            await ReportAsync(error, $"The database server said: {ex.Message.TrimEnd('.')}. Check the connection string (host, port, user, password, database) and the table options; nothing was changed.").ConfigureAwait(false);
+            return ExitCodes.RefusedOrInvalid;
+        }
         catch (Exception ex) when (ex is ArgumentException or FormatException)
         {
             // Option values are validated while parsing; what reaches here is still a bad value given on the command line.
@@ -85,6 +91,8 @@ internal static class CliApp
         root.Subcommands.Add(MigrateCommand.Create(terminal));
         root.Subcommands.Add(LeaseCommand.Create(terminal));
         root.Subcommands.Add(ManifestsCommand.Create(terminal));
+        root.Subcommands.Add(ValidateCommand.Create(terminal));
+        root.Subcommands.Add(ImportDebeziumCommand.Create(terminal));
         return root;
     }
 

@@ -14,7 +14,7 @@ public sealed class UsageTests : IDisposable
     {
         { [], "Required command was not provided" },
         { ["frobnicate", "DIR"], "Unrecognized command or argument 'frobnicate'" },
-        { ["inspect"], "Required argument missing" },
+        { ["inspect"], "Give a checkpoint directory DIR, or a table row" },
         { ["inspect", "DIR", "--frob"], "Unrecognized command or argument '--frob'" },
         { ["manifests", "DIR"], "Unrecognized command or argument" },
         { ["seed", "DIR", "--source", "postgres", "--lsn", "0/1", "--slot", "s"], "Option '--count' is required" },

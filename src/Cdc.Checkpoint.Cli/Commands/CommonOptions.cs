@@ -12,6 +12,16 @@ internal static class CommonOptions
     public static Argument<string> Directory(string description = "The checkpoint directory (the one holding checkpoint_*.json and .cdc-checkpoint.lease).") =>
         new("DIR") { Description = description };
 
+    /// <summary>DIR for a verb that can also address a table row (<see cref="TableOptions"/>).</summary>
+    public static Argument<string?> DirectoryOrTable() =>
+        new("DIR") { Description = "The checkpoint directory; or address a table store's row with --postgres/--mysql CONNSTR (or --connection-env VAR) and --name NAME.", Arity = ArgumentArity.ZeroOrOne };
+
+    /// <summary>
+    /// The record file of a source type in a checkpoint directory, <c>checkpoint_&lt;source type&gt;.json</c>, as
+    /// docs/file-format.md specifies it (new code uses only the public API; the name is part of the on-disk format).
+    /// </summary>
+    public static string RecordFileName(string sourceType) => $"checkpoint_{sourceType}.json";
+
     public static Option<bool> Json() =>
         new("--json") { Description = "Print one JSON document on standard output instead of tables." };
 

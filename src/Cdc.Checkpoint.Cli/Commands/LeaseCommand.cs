@@ -12,7 +12,8 @@ internal static class LeaseCommand
 {
     public static Command Create(Terminal terminal)
     {
-        var directory = CommonOptions.Directory();
+        var directory = CommonOptions.DirectoryOrTable();
+        var table = new TableOptions();
         var json = CommonOptions.Json();
         var command = new Command(
             "lease",
@@ -21,7 +22,11 @@ internal static class LeaseCommand
             directory,
             json,
         };
-        command.SetAction(parseResult => Run(terminal, parseResult.GetRequiredValue(directory), parseResult.GetValue(json)));
+        table.AddTo(command);
+        table.RequireDirectoryOrTable(command, directory);
+        command.SetAction((parseResult, cancellationToken) => parseResult.GetValue(directory) is { } dir
+            ? Task.FromResult(Run(terminal, dir, parseResult.GetValue(json)))
+            : TableCommands.LeaseAsync(terminal, table, parseResult, parseResult.GetValue(json), cancellationToken));
         return command;
     }
 

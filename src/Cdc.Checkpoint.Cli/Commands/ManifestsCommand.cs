@@ -26,20 +26,23 @@ internal static class ManifestsCommand
 
     private static Command CreateList(Terminal terminal)
     {
-        var root = CommonOptions.Directory(RootDescription);
+        var root = OptionalRoot();
+        var s3 = new S3Options();
         var json = CommonOptions.Json();
         var command = new Command("list", "List every checkpoint of a manifest store with its epoch, time and sources, and the latest pointer. Read-only; exit 1 when a manifest cannot be read.")
         {
             root,
             json,
         };
-        command.SetAction((parseResult, cancellationToken) => ListAsync(terminal, parseResult.GetRequiredValue(root), parseResult.GetValue(json), cancellationToken));
+        s3.AddTo(command, root);
+        command.SetAction((parseResult, cancellationToken) => ListAsync(terminal, Open(parseResult, root, s3), parseResult.GetValue(json), cancellationToken));
         return command;
     }
 
     private static Command CreateValidate(Terminal terminal)
     {
-        var root = CommonOptions.Directory(RootDescription);
+        var root = OptionalRoot();
+        var s3 = new S3Options();
         var json = CommonOptions.Json();
         var id = NumberOption.Optional<ulong>("--id", "Validate only this checkpoint id.");
         var command = new Command(
@@ -51,13 +54,15 @@ internal static class ManifestsCommand
             id,
             json,
         };
-        command.SetAction((parseResult, cancellationToken) => ValidateAsync(terminal, parseResult.GetRequiredValue(root), parseResult.GetValue(id), parseResult.GetValue(json), cancellationToken));
+        s3.AddTo(command, root);
+        command.SetAction((parseResult, cancellationToken) => ValidateAsync(terminal, Open(parseResult, root, s3), parseResult.GetValue(id), parseResult.GetValue(json), cancellationToken));
         return command;
     }
 
     private static Command CreateRecover(Terminal terminal)
     {
-        var root = CommonOptions.Directory(RootDescription);
+        var root = OptionalRoot();
+        var s3 = new S3Options();
         var json = CommonOptions.Json();
         var cleanup = new Option<bool>("--cleanup-orphans")
         {
@@ -73,8 +78,34 @@ internal static class ManifestsCommand
             cleanup,
             json,
         };
-        command.SetAction((parseResult, cancellationToken) => RecoverAsync(terminal, parseResult.GetRequiredValue(root), parseResult.GetValue(cleanup), parseResult.GetValue(json), cancellationToken));
+        s3.AddTo(command, root);
+        command.Validators.Add(result =>
+        {
+            if (result.GetValue(cleanup) && result.GetValue(s3.Bucket) is not null)
+            {
+                result.AddError("--cleanup-orphans applies to a manifest directory only: the S3 verbs are read-only and never write or delete an object.");
+            }
+        });
+        command.SetAction((parseResult, cancellationToken) => RecoverAsync(terminal, Open(parseResult, root, s3), parseResult.GetValue(cleanup), parseResult.GetValue(json), cancellationToken));
         return command;
+    }
+
+    private static Argument<string?> OptionalRoot() =>
+        new("DIR") { Description = RootDescription + " Or give an S3 store with --bucket (and --s3-endpoint, --prefix, --region, --path-style).", Arity = ArgumentArity.ZeroOrOne };
+
+    /// <summary>The store a verb reads: a directory (<see cref="File"/> set) or an S3 store.</summary>
+    private sealed record OpenedStore(IManifestStore Store, string Where, FileManifestStore? File);
+
+    private static OpenedStore Open(ParseResult parseResult, Argument<string?> root, S3Options s3)
+    {
+        if (parseResult.GetValue(root) is { } directory)
+        {
+            var file = OpenStore(directory);
+            return new OpenedStore(file, file.RootDirectory, file);
+        }
+
+        var store = s3.Open(parseResult);
+        return new OpenedStore(store, $"s3://{store.Options.BucketName}/{store.Options.Prefix} at {store.Options.ServiceUrl?.ToString() ?? "AWS " + store.Options.Region}", null);
     }
 
     private static FileManifestStore OpenStore(string root)
@@ -93,9 +124,10 @@ internal static class ManifestsCommand
         return store;
     }
 
-    private static async Task<int> ListAsync(Terminal terminal, string root, bool json, CancellationToken cancellationToken)
+    private static async Task<int> ListAsync(Terminal terminal, OpenedStore opened, bool json, CancellationToken cancellationToken)
     {
-        var store = OpenStore(root);
+        using var disposable = opened.Store as IDisposable;
+        var store = opened.Store;
         var entries = await store.ListAsync(cancellationToken).ConfigureAwait(false);
         var reports = new List<ManifestEntryReport>();
         foreach (var entry in entries)
@@ -118,8 +150,8 @@ internal static class ManifestsCommand
             reports.Add(new ManifestEntryReport { Id = entry.CheckpointId, Epoch = entry.Epoch, CreatedAt = entry.CreatedAt, Sources = sources, Problem = problem });
         }
 
-        var (pointer, pointerProblem) = ReadPointer(store);
-        var report = new ManifestListReport { Root = store.RootDirectory, LatestPointer = pointer, LatestPointerProblem = pointerProblem, Checkpoints = reports };
+        var (pointer, pointerProblem) = opened.File is { } file ? ReadPointer(file) : await LatestAsync(store, cancellationToken).ConfigureAwait(false);
+        var report = new ManifestListReport { Root = opened.Where, LatestPointer = pointer, LatestPointerProblem = pointerProblem, Checkpoints = reports };
         if (json)
         {
             CommonOptions.WriteJson(terminal, report, CliJsonContext.Default.ManifestListReport);
@@ -161,9 +193,10 @@ internal static class ManifestsCommand
         return reports.All(r => r.Problem is null) ? ExitCodes.Success : ExitCodes.RefusedOrInvalid;
     }
 
-    private static async Task<int> ValidateAsync(Terminal terminal, string root, ulong? onlyId, bool json, CancellationToken cancellationToken)
+    private static async Task<int> ValidateAsync(Terminal terminal, OpenedStore opened, ulong? onlyId, bool json, CancellationToken cancellationToken)
     {
-        var store = OpenStore(root);
+        using var disposable = opened.Store as IDisposable;
+        var store = opened.Store;
         if (onlyId == 0)
         {
             throw new ArgumentException("--id 0 is not a checkpoint id; ids start at 1.");
@@ -182,8 +215,8 @@ internal static class ManifestsCommand
             });
         }
 
-        var notes = StoreNotes(store);
-        var report = new ManifestValidateReport { Root = store.RootDirectory, Ok = results.All(r => r.Valid), Checkpoints = results, Notes = notes };
+        var notes = opened.File is { } file ? StoreNotes(file) : [];
+        var report = new ManifestValidateReport { Root = opened.Where, Ok = results.All(r => r.Valid), Checkpoints = results, Notes = notes };
         if (json)
         {
             CommonOptions.WriteJson(terminal, report, CliJsonContext.Default.ManifestValidateReport);
@@ -206,27 +239,28 @@ internal static class ManifestsCommand
 
             var invalid = results.Count(r => !r.Valid);
             terminal.Line(results.Count == 0
-                ? $"No checkpoints in {store.RootDirectory}."
+                ? $"No checkpoints in {opened.Where}."
                 : invalid == 0 ? $"OK: {results.Count} checkpoint(s) valid." : $"{invalid} of {results.Count} checkpoint(s) invalid.");
         }
 
         return report.Ok ? ExitCodes.Success : ExitCodes.RefusedOrInvalid;
     }
 
-    private static async Task<int> RecoverAsync(Terminal terminal, string root, bool cleanup, bool json, CancellationToken cancellationToken)
+    private static async Task<int> RecoverAsync(Terminal terminal, OpenedStore opened, bool cleanup, bool json, CancellationToken cancellationToken)
     {
-        var store = OpenStore(root);
+        using var disposable = opened.Store as IDisposable;
+        var store = opened.Store;
         if (cleanup)
         {
             // Refuse before anything is read for real, so a refused cleanup changes nothing at all.
-            EnsureNotLeased(store.RootDirectory);
+            EnsureNotLeased(opened.File!.RootDirectory);
         }
 
         var recovery = await store.RecoverLatestValidAsync(cancellationToken).ConfigureAwait(false);
         OrphanCleanupResult? removed = null;
         if (cleanup)
         {
-            var lease = new FileCheckpoint(store.RootDirectory);
+            var lease = new FileCheckpoint(opened.File!.RootDirectory);
             await using (lease.ConfigureAwait(false))
             {
                 await lease.AcquireLeaseAsync(cancellationToken).ConfigureAwait(false);
@@ -234,7 +268,7 @@ internal static class ManifestsCommand
             }
         }
 
-        var report = BuildRecoverReport(store, recovery, removed);
+        var report = BuildRecoverReport(opened.Where, recovery, removed);
         if (json)
         {
             CommonOptions.WriteJson(terminal, report, CliJsonContext.Default.ManifestRecoverReport);
@@ -248,7 +282,7 @@ internal static class ManifestsCommand
 
         if (report.Recovered is not { } recovered)
         {
-            terminal.Line($"No checkpoint in {store.RootDirectory}: a consumer starts afresh.");
+            terminal.Line($"No checkpoint in {opened.Where}: a consumer starts afresh.");
         }
         else
         {
@@ -279,7 +313,7 @@ internal static class ManifestsCommand
         return ExitCodes.Success;
     }
 
-    private static ManifestRecoverReport BuildRecoverReport(FileManifestStore store, ManifestRecovery? recovery, OrphanCleanupResult? removed)
+    private static ManifestRecoverReport BuildRecoverReport(string where, ManifestRecovery? recovery, OrphanCleanupResult? removed)
     {
         RecoveredManifestReport? recovered = null;
         if (recovery?.Manifest is { } manifest)
@@ -310,7 +344,7 @@ internal static class ManifestsCommand
 
         return new ManifestRecoverReport
         {
-            Root = store.RootDirectory,
+            Root = where,
             Recovered = recovered,
             Skipped = [.. (recovery?.Skipped ?? []).Select(s => new SkippedReport { Id = s.CheckpointId, Reason = s.Reason })],
             Warnings = [.. (recovery?.Warnings ?? []).Select(w => w.Message)],
@@ -368,6 +402,19 @@ internal static class ManifestsCommand
         }
 
         return notes;
+    }
+
+    /// <summary>The latest checkpoint of a store read through <see cref="IManifestStore"/> (an S3 store's pointer, or its newest manifest).</summary>
+    private static async Task<(ulong? Id, string? Problem)> LatestAsync(IManifestStore store, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return ((await store.LoadLatestAsync(cancellationToken).ConfigureAwait(false))?.CheckpointId, null);
+        }
+        catch (CheckpointException ex) when (ex.ErrorCode is CheckpointErrorCode.Corrupt)
+        {
+            return (null, ex.Message);
+        }
     }
 
     /// <summary>Reads the latest pointer the way the store does, without changing it.</summary>

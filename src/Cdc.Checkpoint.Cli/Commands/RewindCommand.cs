@@ -11,7 +11,8 @@ internal static class RewindCommand
 {
     public static Command Create(Terminal terminal)
     {
-        var directory = CommonOptions.Directory();
+        var directory = CommonOptions.DirectoryOrTable();
+        var table = new TableOptions();
         var offsets = new OffsetOptions();
         var reason = new Option<string>("--reason")
         {
@@ -35,9 +36,13 @@ internal static class RewindCommand
                 result.AddError("--reason must say why the checkpoint is rewound; it is kept in the audit log.");
             }
         });
-        command.SetAction((parseResult, cancellationToken) => RunAsync(
+        table.AddTo(command);
+        table.RequireDirectoryOrTable(command, directory);
+        command.SetAction((parseResult, cancellationToken) => parseResult.GetValue(directory) is null
+            ? TableCommands.RewindAsync(terminal, table, parseResult, offsets.Read(parseResult), parseResult.GetValue(offsets.Count), parseResult.GetRequiredValue(reason), cancellationToken)
+            : RunAsync(
             terminal,
-            parseResult.GetRequiredValue(directory),
+            parseResult.GetValue(directory)!,
             offsets.Read(parseResult),
             parseResult.GetValue(offsets.Count),
             parseResult.GetRequiredValue(reason),
@@ -79,7 +84,7 @@ internal static class RewindCommand
         return ExitCodes.Success;
     }
 
-    private static string Describe(OffsetOrder order) => order switch
+    internal static string Describe(OffsetOrder order) => order switch
     {
         OffsetOrder.Before => "behind",
         OffsetOrder.Same => "at the same position as",

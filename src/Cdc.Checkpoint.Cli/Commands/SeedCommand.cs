@@ -10,7 +10,8 @@ internal static class SeedCommand
 {
     public static Command Create(Terminal terminal)
     {
-        var directory = CommonOptions.Directory();
+        var directory = CommonOptions.DirectoryOrTable();
+        var table = new TableOptions();
         var offsets = new OffsetOptions();
         var createDirectory = new Option<bool>("--create-directory")
         {
@@ -25,9 +26,13 @@ internal static class SeedCommand
             createDirectory,
         };
         offsets.AddTo(command);
-        command.SetAction((parseResult, cancellationToken) => RunAsync(
+        table.AddTo(command);
+        table.RequireDirectoryOrTable(command, directory);
+        command.SetAction((parseResult, cancellationToken) => parseResult.GetValue(directory) is null
+            ? TableCommands.SeedAsync(terminal, table, parseResult, offsets.Read(parseResult), parseResult.GetValue(offsets.Count), cancellationToken)
+            : RunAsync(
             terminal,
-            parseResult.GetRequiredValue(directory),
+            parseResult.GetValue(directory)!,
             offsets.Read(parseResult),
             parseResult.GetValue(offsets.Count),
             parseResult.GetValue(createDirectory),

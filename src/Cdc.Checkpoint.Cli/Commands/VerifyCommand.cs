@@ -14,7 +14,8 @@ internal static class VerifyCommand
 
     public static Command Create(Terminal terminal)
     {
-        var directory = CommonOptions.Directory();
+        var directory = CommonOptions.DirectoryOrTable();
+        var table = new TableOptions();
         var json = CommonOptions.Json();
         var command = new Command(
             "verify",
@@ -24,7 +25,11 @@ internal static class VerifyCommand
             directory,
             json,
         };
-        command.SetAction(parseResult => Run(terminal, parseResult.GetRequiredValue(directory), parseResult.GetValue(json)));
+        table.AddTo(command);
+        table.RequireDirectoryOrTable(command, directory);
+        command.SetAction((parseResult, cancellationToken) => parseResult.GetValue(directory) is { } dir
+            ? Task.FromResult(Run(terminal, dir, parseResult.GetValue(json)))
+            : TableCommands.VerifyAsync(terminal, table, parseResult, parseResult.GetValue(json), cancellationToken));
         return command;
     }
 

@@ -220,6 +220,145 @@ internal sealed class SkippedReport
     public required string Reason { get; init; }
 }
 
+internal sealed class ImportReport
+{
+    public required string Target { get; init; }
+
+    public required string SourceType { get; init; }
+
+    public required string Offset { get; init; }
+
+    public required JsonElement OffsetJson { get; init; }
+
+    public required ulong CommittedEventCount { get; init; }
+
+    public string? Connector { get; init; }
+
+    public string? Server { get; init; }
+
+    /// <summary>The Debezium fields the mapping rested on, and those that were informational.</summary>
+    public required IReadOnlyList<string> Facts { get; init; }
+
+    public required bool Written { get; init; }
+
+    public string? Note { get; init; }
+}
+
+internal sealed class ValidateReport
+{
+    public required string Where { get; init; }
+
+    public required string Checkpoint { get; init; }
+
+    public required ulong CommittedEventCount { get; init; }
+
+    public required string Server { get; init; }
+
+    public required string Verdict { get; init; }
+
+    /// <summary>Whether resuming is safe (the exit code is 0 exactly then).</summary>
+    public required bool Safe { get; init; }
+
+    public string? ErrorCode { get; init; }
+
+    public required string Message { get; init; }
+
+    public required IReadOnlyList<string> Facts { get; init; }
+
+    public required string Action { get; init; }
+}
+
+internal sealed class TableFenceReport
+{
+    public required long Epoch { get; init; }
+
+    public required string Owner { get; init; }
+
+    public required DateTimeOffset AcquiredAt { get; init; }
+}
+
+internal sealed class TableRecordReport
+{
+    public required string SourceType { get; init; }
+
+    public required int FormatVersion { get; init; }
+
+    public required ulong CommittedEventCount { get; init; }
+
+    public required ulong Sequence { get; init; }
+
+    public required long Epoch { get; init; }
+
+    public DateTimeOffset? SavedAt { get; init; }
+
+    public required string Offset { get; init; }
+
+    public JsonElement? OffsetJson { get; init; }
+}
+
+internal sealed class TableAuditReport
+{
+    public required long Id { get; init; }
+
+    public required string SourceType { get; init; }
+
+    public string? OldOffset { get; init; }
+
+    public ulong? OldCount { get; init; }
+
+    public required string NewOffset { get; init; }
+
+    public required ulong NewCount { get; init; }
+
+    public required long Epoch { get; init; }
+
+    public required string Reason { get; init; }
+
+    public required DateTimeOffset At { get; init; }
+}
+
+internal sealed class TableInspectReport
+{
+    public required string Table { get; init; }
+
+    public required string Name { get; init; }
+
+    public required string Server { get; init; }
+
+    public TableFenceReport? Fence { get; init; }
+
+    public required IReadOnlyList<TableRecordReport> Records { get; init; }
+
+    /// <summary>The newest audit rows (rewinds and imports), newest first.</summary>
+    public required IReadOnlyList<TableAuditReport> Audit { get; init; }
+}
+
+internal sealed class TableVerifyReport
+{
+    public required string Table { get; init; }
+
+    public required string Name { get; init; }
+
+    public required string Server { get; init; }
+
+    public required bool Ok { get; init; }
+
+    public required IReadOnlyList<string> Problems { get; init; }
+
+    public required IReadOnlyList<string> Notes { get; init; }
+}
+
+internal sealed class TableLeaseReport
+{
+    public required string Table { get; init; }
+
+    public required string Name { get; init; }
+
+    public required string Server { get; init; }
+
+    public TableFenceReport? Fence { get; init; }
+}
+
 [JsonSourceGenerationOptions(
     WriteIndented = true,
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
@@ -230,4 +369,9 @@ internal sealed class SkippedReport
 [JsonSerializable(typeof(ManifestListReport))]
 [JsonSerializable(typeof(ManifestValidateReport))]
 [JsonSerializable(typeof(ManifestRecoverReport))]
+[JsonSerializable(typeof(ImportReport))]
+[JsonSerializable(typeof(ValidateReport))]
+[JsonSerializable(typeof(TableInspectReport))]
+[JsonSerializable(typeof(TableVerifyReport))]
+[JsonSerializable(typeof(TableLeaseReport))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;

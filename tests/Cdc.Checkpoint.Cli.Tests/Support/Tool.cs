@@ -46,7 +46,10 @@ public static class Tool
     private static string DotnetHost =>
         Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
 
-    public static async Task<CliResult> RunAsync(params string[] args)
+    public static Task<CliResult> RunAsync(params string[] args) => RunAsync(new Dictionary<string, string>(), args);
+
+    /// <summary>Runs the tool with extra environment variables (connection strings kept off the command line).</summary>
+    public static async Task<CliResult> RunAsync(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         File.Exists(ToolPath).ShouldBeTrue($"the tool is not built next to the tests: {ToolPath}");
         var start = new ProcessStartInfo(DotnetHost)
@@ -65,6 +68,10 @@ public static class Tool
         start.Environment["NO_COLOR"] = "1";
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         start.Environment.Remove("DOTNET_SYSTEM_IO_DISABLEFILELOCKING"); // the tool runs with .NET's defaults
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
 
         using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start dotnet");
         process.StandardInput.Close();
