@@ -21,7 +21,7 @@ public sealed class AcknowledgerTests
 
     private static ReplicationAcknowledger Create(
         FakeFeedback feedback, RecordingStore store, int lag = 0, TimeSpan? idle = null, TimeProvider? time = null, ulong count = 10, long idleMinimum = 0) =>
-        new(feedback, store, Start, count, new ReplicationAcknowledgerOptions { AcknowledgeLag = lag, IdleAdvanceInterval = idle ?? Timeout.InfiniteTimeSpan, IdleAdvanceMinimumBytes = idleMinimum }, null, time ?? new ManualTimeProvider());
+        new(feedback, store, Start, count, new ReplicationAcknowledgerOptions { AcknowledgeLag = lag, IdleAdvanceInterval = idle ?? Timeout.InfiniteTimeSpan, IdleAdvanceMinimumBytes = idleMinimum }, null, time ?? new FakeTimeProvider());
 
     [Fact]
     public async Task MarkProcessed_CountGrowsByEventsAndAtLeastOne_AndNeverGoesBackwards()
@@ -292,7 +292,7 @@ public sealed class AcknowledgerTests
     [Fact]
     public async Task IdleTimer_IntervalElapses_PerformsAnIdleAdvance()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var feedback = new FakeFeedback { LastReceivedLsn = Lsn(4000) };
         var store = new RecordingStore();
         await using var ack = Create(feedback, store, idle: TimeSpan.FromSeconds(10), time: time);

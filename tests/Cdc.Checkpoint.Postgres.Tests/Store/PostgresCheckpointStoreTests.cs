@@ -190,7 +190,7 @@ public sealed class PostgresCheckpointStoreTests
     public async Task SaveAsync_RepeatAndRefusedSaves_LeaveSequenceAndUpdateTimeUntouched()
     {
         var dataSource = await StoreDatabase.GetAsync();
-        var clock = new ManualTimeProvider();
+        var clock = new FakeTimeProvider();
         var store = StoreDatabase.NewStore(dataSource, timeProvider: clock);
         await store.SaveAsync(Offset(500), 10, Ct);
         var saved = (await store.LoadAsync("postgres", Ct)).ShouldNotBeNull();
@@ -215,7 +215,7 @@ public sealed class PostgresCheckpointStoreTests
     public async Task SaveAsync_StoresTheDocumentedRowShape()
     {
         var dataSource = await StoreDatabase.GetAsync();
-        var clock = new ManualTimeProvider();
+        var clock = new FakeTimeProvider();
         var store = StoreDatabase.NewStore(dataSource, timeProvider: clock);
         var offset = Offset(0x16B3748);
         await store.SaveAsync(offset, ulong.MaxValue - 1, Ct);

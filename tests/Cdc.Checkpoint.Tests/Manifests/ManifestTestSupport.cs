@@ -30,16 +30,6 @@ internal sealed class TempDir : IDisposable
     }
 }
 
-/// <summary>A fake clock for tests.</summary>
-internal sealed class ManualTimeProvider(DateTimeOffset start) : TimeProvider
-{
-    private DateTimeOffset _now = start;
-
-    public override DateTimeOffset GetUtcNow() => _now;
-
-    public void Advance(TimeSpan by) => _now += by;
-}
-
 /// <summary>
 /// A test-only ordered offset: a sequence number on a named stream. Offsets of different streams are Diverged.
 /// JSON: {"stream":"a","seq":42}.

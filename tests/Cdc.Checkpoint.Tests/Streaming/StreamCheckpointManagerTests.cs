@@ -12,7 +12,7 @@ public sealed class StreamCheckpointManagerTests
     private static readonly DateTimeOffset Start = new(2024, 1, 28, 0, 0, 0, TimeSpan.Zero);
 
     private static StreamCheckpointManager Enabled(StreamCheckpointOptions? options = null, TimeProvider? time = null) =>
-        new(options ?? new StreamCheckpointOptions { Interval = TimeSpan.FromSeconds(1) }, time ?? new ManualTimeProvider(Start));
+        new(options ?? new StreamCheckpointOptions { Interval = TimeSpan.FromSeconds(1) }, time ?? new FakeTimeProvider(Start));
 
     // -- Options / disabled --
 
@@ -281,7 +281,7 @@ public sealed class StreamCheckpointManagerTests
     [Fact]
     public void Trigger_CapturesSinksOperatorStatesAndCreationTime()
     {
-        var time = new ManualTimeProvider(Start);
+        var time = new FakeTimeProvider(Start);
         var manager = Enabled(time: time);
         manager.RegisterSink("sink1", 50);
         manager.RegisterSink("sink1", 60);
@@ -353,7 +353,7 @@ public sealed class StreamCheckpointManagerTests
     [Fact]
     public void TriggerIfDue_BeforeAndAfterInterval_TriggersOnlyWhenDue()
     {
-        var time = new ManualTimeProvider(Start);
+        var time = new FakeTimeProvider(Start);
         var manager = Enabled(new StreamCheckpointOptions { Interval = TimeSpan.FromSeconds(10) }, time);
         manager.TriggerIfDue().ShouldBeNull();
         time.Advance(TimeSpan.FromSeconds(9));
@@ -387,7 +387,7 @@ public sealed class StreamCheckpointManagerTests
     [Fact]
     public void TriggerIfDue_ManualOnly_NeverTriggers()
     {
-        var time = new ManualTimeProvider(Start);
+        var time = new FakeTimeProvider(Start);
         var manager = Enabled(new StreamCheckpointOptions(), time);
         time.Advance(TimeSpan.FromDays(1));
         manager.TriggerIfDue().ShouldBeNull();
@@ -480,7 +480,7 @@ public sealed class StreamCheckpointManagerTests
         File.WriteAllBytes(newest, bytes);
 
         var logs = new CapturingLoggerFactory();
-        var second = new StreamCheckpointManager(options, new ManualTimeProvider(Start), logs);
+        var second = new StreamCheckpointManager(options, new FakeTimeProvider(Start), logs);
         second.Restore().Id.ShouldBe(1ul);
         second.Restore().SourceSequences["src"].ShouldBe(1ul);
         logs.Entries.ShouldContain(e => e.EventId == CdcEventId.StreamSnapshotSkipped && e.Message.Contains("CRC mismatch") && e.Message.Contains(newest));
@@ -514,7 +514,7 @@ public sealed class StreamCheckpointManagerTests
         Enabled(options).Trigger();
         File.Move(Path.Combine(dir.Path, StreamCheckpointManager.FileNameOf(1)), Path.Combine(dir.Path, StreamCheckpointManager.FileNameOf(5)));
         var logs = new CapturingLoggerFactory();
-        var second = new StreamCheckpointManager(options, new ManualTimeProvider(Start), logs);
+        var second = new StreamCheckpointManager(options, new FakeTimeProvider(Start), logs);
         logs.Entries.ShouldContain(e => e.EventId == CdcEventId.StreamSnapshotSkipped && e.Message.Contains("contents are checkpoint 1"));
         second.Trigger().ShouldBe(6ul);
     }

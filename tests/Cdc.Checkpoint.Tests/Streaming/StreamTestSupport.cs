@@ -2,26 +2,6 @@ using Microsoft.Extensions.Logging;
 
 namespace Cdc.Checkpoint.Tests.Streaming;
 
-/// <summary>A clock the test moves by hand.</summary>
-internal sealed class ManualTimeProvider(DateTimeOffset start) : TimeProvider
-{
-    private long _ticks;
-
-    public DateTimeOffset Now { get; private set; } = start;
-
-    public override DateTimeOffset GetUtcNow() => Now;
-
-    public override long TimestampFrequency => TimeSpan.TicksPerSecond;
-
-    public override long GetTimestamp() => Interlocked.Read(ref _ticks);
-
-    public void Advance(TimeSpan by)
-    {
-        Now += by;
-        Interlocked.Add(ref _ticks, by.Ticks);
-    }
-}
-
 /// <summary>A temp directory removed at dispose.</summary>
 internal sealed class TempDirectory : IDisposable
 {

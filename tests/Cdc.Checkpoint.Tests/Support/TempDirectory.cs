@@ -35,18 +35,3 @@ public static class TestEnvironment
 {
     public static bool IsCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
 }
-
-/// <summary>A clock tests move by hand.</summary>
-public sealed class ManualTimeProvider(DateTimeOffset start) : TimeProvider
-{
-    private DateTimeOffset _now = start;
-
-    public ManualTimeProvider()
-        : this(new DateTimeOffset(2026, 11, 21, 12, 0, 0, TimeSpan.Zero))
-    {
-    }
-
-    public override DateTimeOffset GetUtcNow() => _now;
-
-    public void Advance(TimeSpan by) => _now += by;
-}
