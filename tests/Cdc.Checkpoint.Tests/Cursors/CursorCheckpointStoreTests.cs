@@ -15,7 +15,7 @@ public sealed class CursorCheckpointStoreTests : IDisposable
 
     private readonly TempDirectory _dir = new();
     private readonly FakeTimeProvider _time = new(Start);
-    private readonly CapturingLoggerFactory _logs = new();
+    private readonly ListLoggerFactory _logs = new();
     private readonly CursorCheckpointStore _store;
 
     public CursorCheckpointStoreTests()

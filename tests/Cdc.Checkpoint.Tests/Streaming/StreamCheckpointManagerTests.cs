@@ -479,7 +479,7 @@ public sealed class StreamCheckpointManagerTests
         bytes[12] ^= 0x40;
         File.WriteAllBytes(newest, bytes);
 
-        var logs = new CapturingLoggerFactory();
+        var logs = new ListLoggerFactory();
         var second = new StreamCheckpointManager(options, new FakeTimeProvider(Start), logs);
         second.Restore().Id.ShouldBe(1ul);
         second.Restore().SourceSequences["src"].ShouldBe(1ul);
@@ -513,7 +513,7 @@ public sealed class StreamCheckpointManagerTests
         var options = new StreamCheckpointOptions { DataDirectory = dir.Path };
         Enabled(options).Trigger();
         File.Move(Path.Combine(dir.Path, StreamCheckpointManager.FileNameOf(1)), Path.Combine(dir.Path, StreamCheckpointManager.FileNameOf(5)));
-        var logs = new CapturingLoggerFactory();
+        var logs = new ListLoggerFactory();
         var second = new StreamCheckpointManager(options, new FakeTimeProvider(Start), logs);
         logs.Entries.ShouldContain(e => e.EventId == CdcEventId.StreamSnapshotSkipped && e.Message.Contains("contents are checkpoint 1"));
         second.Trigger().ShouldBe(6ul);
