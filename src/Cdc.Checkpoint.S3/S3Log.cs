@@ -2,7 +2,10 @@ using Microsoft.Extensions.Logging;
 
 namespace Cdc.Checkpoint.S3;
 
-/// <summary>Event ids of the S3 manifest store (range 7000–7099).</summary>
+/// <summary>
+/// Event ids of the S3 manifest store's writes (range 7000–7099). Loading, validation and recovery log with the core
+/// manifest event ids (<c>CdcEventId</c> 3100–3199), the same for every manifest store.
+/// </summary>
 public static class S3EventId
 {
     /// <summary>A checkpoint manifest was created.</summary>
@@ -11,8 +14,7 @@ public static class S3EventId
     /// <summary>The latest pointer already named a newer checkpoint and was kept.</summary>
     public const int LatestPointerKept = 7001;
 
-    /// <summary>The latest pointer is missing its target or unreadable; the store falls back to listing.</summary>
-    public const int LatestPointerInvalid = 7002;
+    // 7002, 7006 and 7007 (pointer invalid, checkpoint skipped, checkpoint recovered) are now the core manifest ids 3103, 3106 and 3107.
 
     /// <summary>An old checkpoint was pruned.</summary>
     public const int CheckpointPruned = 7003;
@@ -22,12 +24,6 @@ public static class S3EventId
 
     /// <summary>An orphan sidecar of an interrupted save was removed.</summary>
     public const int OrphanRemoved = 7005;
-
-    /// <summary>Recovery skipped an invalid checkpoint.</summary>
-    public const int InvalidCheckpointSkipped = 7006;
-
-    /// <summary>Recovery picked a checkpoint.</summary>
-    public const int CheckpointRecovered = 7007;
 }
 
 internal static partial class S3Log
@@ -38,9 +34,6 @@ internal static partial class S3Log
     [LoggerMessage(EventId = S3EventId.LatestPointerKept, Level = LogLevel.Warning, Message = "Saved checkpoint {CheckpointId} but the latest pointer already names newer checkpoint {Latest}; it was kept")]
     public static partial void LatestPointerKept(ILogger logger, ulong checkpointId, ulong latest);
 
-    [LoggerMessage(EventId = S3EventId.LatestPointerInvalid, Level = LogLevel.Warning, Message = "Latest pointer {Key} {Problem}; falling back to listing the manifests")]
-    public static partial void LatestPointerInvalid(ILogger logger, string key, string problem);
-
     [LoggerMessage(EventId = S3EventId.CheckpointPruned, Level = LogLevel.Debug, Message = "Pruned checkpoint {CheckpointId} ({Key})")]
     public static partial void CheckpointPruned(ILogger logger, ulong checkpointId, string key);
 
@@ -50,9 +43,4 @@ internal static partial class S3Log
     [LoggerMessage(EventId = S3EventId.OrphanRemoved, Level = LogLevel.Information, Message = "Removed orphan sidecar {Key} left by an interrupted save")]
     public static partial void OrphanRemoved(ILogger logger, string key);
 
-    [LoggerMessage(EventId = S3EventId.InvalidCheckpointSkipped, Level = LogLevel.Warning, Message = "Recovery skipped checkpoint {CheckpointId}: {Reason}")]
-    public static partial void InvalidCheckpointSkipped(ILogger logger, ulong checkpointId, string reason);
-
-    [LoggerMessage(EventId = S3EventId.CheckpointRecovered, Level = LogLevel.Information, Message = "Recovered checkpoint {CheckpointId} (epoch {Epoch}) from {Store} after examining {Examined}, skipping {Skipped}")]
-    public static partial void CheckpointRecovered(ILogger logger, ulong checkpointId, ulong epoch, string store, int examined, int skipped);
 }

@@ -29,17 +29,14 @@ namespace Cdc.Checkpoint.S3;
 /// </remarks>
 public sealed class S3ManifestStore : IManifestStore, IDisposable
 {
-    private const string ManifestKeyPrefix = "manifests/manifest-";
-    private const string StateKeyPrefix = "checkpoints/state-";
-    private const int MaxPointerBytes = 256;
     private const int MaxPointerAttempts = 64;
 
     private readonly S3ManifestStoreOptions _options;
     private readonly IAmazonS3 _client;
     private readonly bool _ownsClient;
     private readonly S3Objects _objects;
+    private readonly S3ManifestObjects _shared;
     private readonly ILogger _logger;
-    private readonly string _prefix;
     private readonly string _where;
 
     /// <summary>Creates a store with its own S3 client built from <paramref name="options"/>.</summary>
@@ -71,17 +68,17 @@ public sealed class S3ManifestStore : IManifestStore, IDisposable
         _options = options;
         _client = client;
         _ownsClient = ownsClient;
-        _prefix = options.NormalizedPrefix;
         _where = options.Describe();
         _objects = new S3Objects(client, options, timeProvider ?? TimeProvider.System);
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<S3ManifestStore>();
+        _shared = new S3ManifestObjects(_objects, options, _logger);
     }
 
     /// <summary>The options.</summary>
     public S3ManifestStoreOptions Options => _options;
 
     /// <summary>The key of the latest pointer.</summary>
-    public string LatestPointerKey => _prefix + "manifests/latest.json";
+    public string LatestPointerKey => _shared.LatestPointerKey;
 
     /// <summary>The key of the manifest of checkpoint <paramref name="checkpointId"/>.</summary>
     /// <param name="checkpointId">The id, at least 1.</param>
@@ -89,7 +86,7 @@ public sealed class S3ManifestStore : IManifestStore, IDisposable
     public string GetManifestKey(ulong checkpointId)
     {
         ArgumentOutOfRangeException.ThrowIfZero(checkpointId);
-        return _prefix + ManifestKeyPrefix + checkpointId.ToString("D6", CultureInfo.InvariantCulture) + ".json";
+        return _shared.ManifestKey(checkpointId);
     }
 
     /// <summary>The key of the state sidecar of checkpoint <paramref name="checkpointId"/>.</summary>
@@ -98,20 +95,13 @@ public sealed class S3ManifestStore : IManifestStore, IDisposable
     public string GetSidecarKey(ulong checkpointId)
     {
         ArgumentOutOfRangeException.ThrowIfZero(checkpointId);
-        return _prefix + StateKeyPrefix + checkpointId.ToString("D6", CultureInfo.InvariantCulture) + ".bin";
+        return _shared.SidecarKey(checkpointId);
     }
 
     /// <inheritdoc />
     public async ValueTask<CheckpointManifest> SaveAsync(CheckpointManifest manifest, ReadOnlyMemory<byte> sidecar = default, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(manifest);
-        if (sidecar.Length > _options.MaxSidecarBytes)
-        {
-            throw new ArgumentException($"The sidecar of checkpoint {manifest.CheckpointId} is {sidecar.Length} bytes, more than MaxSidecarBytes ({_options.MaxSidecarBytes}).", nameof(sidecar));
-        }
-
-        var toWrite = manifest.WithStateSidecar(sidecar.IsEmpty ? null : new StateSidecarInfo(Convert.ToHexStringLower(SHA256.HashData(sidecar.Span)), sidecar.Length));
-        var bytes = ManifestFormat.Serialize(toWrite);
+        var (toWrite, bytes) = _shared.PrepareSave(manifest, sidecar.Span);
         cancellationToken.ThrowIfCancellationRequested();
         var id = toWrite.CheckpointId;
         var start = Stopwatch.GetTimestamp();
@@ -134,11 +124,11 @@ public sealed class S3ManifestStore : IManifestStore, IDisposable
 
             S3Log.ManifestSaved(_logger, id, toWrite.Epoch, sidecar.Length, manifestKey);
             await MoveLatestPointerAsync(id, cancellationToken).ConfigureAwait(false);
-            ManifestMetrics.RecordWrite(start, null);
+            ManifestObjects.RecordWrite(start, null);
         }
         catch (CheckpointException ex)
         {
-            ManifestMetrics.RecordWrite(start, ex.ErrorCode);
+            ManifestObjects.RecordWrite(start, ex.ErrorCode);
             throw;
         }
 
@@ -163,8 +153,8 @@ public sealed class S3ManifestStore : IManifestStore, IDisposable
     {
         for (var attempt = 1; attempt <= MaxPointerAttempts; attempt++)
         {
-            var current = await _objects.GetAsync(LatestPointerKey, MaxPointerBytes, cancellationToken).ConfigureAwait(false);
-            var named = current is null ? null : ParsePointer(current.Bytes).Id;
+            var current = await _objects.GetAsync(LatestPointerKey, S3ManifestObjects.MaxPointerBytes, cancellationToken).ConfigureAwait(false);
+            var named = current is null ? null : S3ManifestObjects.ParsePointer(current.Bytes).CheckpointId;
             if (named is { } latest && latest >= id)
             {
                 if (latest > id)
@@ -178,7 +168,7 @@ public sealed class S3ManifestStore : IManifestStore, IDisposable
             // A missing or unreadable pointer is written, but never to an id older than a manifest already in the
             // bucket: the pointer could only have named a checkpoint that has one.
             var target = id;
-            if (named is null && (await ListManifestIdsAsync(cancellationToken).ConfigureAwait(false)) is [.., var newest] && newest > id)
+            if (named is null && (await _shared.ListManifestIdsAsync(cancellationToken).ConfigureAwait(false)) is [.., var newest] && newest > id)
             {
                 S3Log.LatestPointerKept(_logger, id, newest);
                 target = newest;
@@ -200,67 +190,20 @@ public sealed class S3ManifestStore : IManifestStore, IDisposable
     }
 
     /// <inheritdoc />
-    public async ValueTask<CheckpointManifest?> LoadLatestAsync(CancellationToken cancellationToken = default)
-    {
-        var (pointer, problem) = await ReadPointerAsync(cancellationToken).ConfigureAwait(false);
-        if (pointer is { } id)
-        {
-            if (await LoadAsync(id, cancellationToken).ConfigureAwait(false) is { } manifest)
-            {
-                return manifest;
-            }
-
-            problem = $"names checkpoint {id}, which has no manifest";
-        }
-
-        if (problem is not null)
-        {
-            S3Log.LatestPointerInvalid(_logger, LatestPointerKey, problem);
-        }
-
-        var ids = await ListManifestIdsAsync(cancellationToken).ConfigureAwait(false);
-        return ids.Count == 0 ? null : await LoadAsync(ids[^1], cancellationToken).ConfigureAwait(false);
-    }
+    public ValueTask<CheckpointManifest?> LoadLatestAsync(CancellationToken cancellationToken = default) => _shared.LoadLatestAsync(cancellationToken);
 
     /// <inheritdoc />
-    public async ValueTask<CheckpointManifest?> LoadAsync(ulong checkpointId, CancellationToken cancellationToken = default) =>
-        (await LoadWithETagAsync(checkpointId, cancellationToken).ConfigureAwait(false)).Manifest;
-
-    private async Task<(CheckpointManifest? Manifest, string? ETag)> LoadWithETagAsync(ulong checkpointId, CancellationToken cancellationToken)
-    {
-        var key = GetManifestKey(checkpointId);
-        var found = await _objects.GetAsync(key, _options.MaxManifestBytes, cancellationToken).ConfigureAwait(false);
-        return found is null ? (null, null) : (ManifestFormat.Parse(found.Bytes, key, _options.Codecs, checkpointId), found.ETag);
-    }
+    public ValueTask<CheckpointManifest?> LoadAsync(ulong checkpointId, CancellationToken cancellationToken = default) => _shared.LoadAsync(checkpointId, cancellationToken);
 
     /// <inheritdoc />
-    public async ValueTask<IReadOnlyList<ManifestListEntry>> ListAsync(CancellationToken cancellationToken = default)
-    {
-        var result = new List<ManifestListEntry>();
-        foreach (var id in await ListManifestIdsAsync(cancellationToken).ConfigureAwait(false))
-        {
-            try
-            {
-                var manifest = await LoadAsync(id, cancellationToken).ConfigureAwait(false);
-                result.Add(manifest is null
-                    ? new ManifestListEntry(id, null, null, "the manifest disappeared while listing (pruned?)")
-                    : new ManifestListEntry(id, manifest.Epoch, manifest.CreatedAt, null));
-            }
-            catch (CheckpointException ex) when (ex.ErrorCode is CheckpointErrorCode.Corrupt or CheckpointErrorCode.UnsupportedFormatVersion)
-            {
-                result.Add(new ManifestListEntry(id, null, null, ex.Message));
-            }
-        }
-
-        return result;
-    }
+    public ValueTask<IReadOnlyList<ManifestListEntry>> ListAsync(CancellationToken cancellationToken = default) => _shared.ListAsync(cancellationToken);
 
     /// <inheritdoc />
     public async ValueTask<int> PruneAsync(int keep, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(keep, 1);
-        var ids = await ListManifestIdsAsync(cancellationToken).ConfigureAwait(false);
-        var sidecars = await ListSidecarIdsAsync(cancellationToken).ConfigureAwait(false);
+        var ids = await _shared.ListManifestIdsAsync(cancellationToken).ConfigureAwait(false);
+        var sidecars = await _shared.ListSidecarIdsAsync(cancellationToken).ConfigureAwait(false);
         if (ids.Count <= keep)
         {
             await RemoveOrphanSidecarsAsync(ids, sidecars, ids.Count == 0 ? 0 : ids[0], null, cancellationToken).ConfigureAwait(false);
@@ -270,7 +213,7 @@ public sealed class S3ManifestStore : IManifestStore, IDisposable
         ulong? pointer = null;
         try
         {
-            pointer = (await ReadPointerAsync(cancellationToken).ConfigureAwait(false)).Id;
+            pointer = (await _shared.LoadPointerAsync(cancellationToken).ConfigureAwait(false)).CheckpointId;
         }
         catch (CheckpointException)
         {
@@ -322,7 +265,7 @@ public sealed class S3ManifestStore : IManifestStore, IDisposable
             var manifest = await LoadAsync(id, cancellationToken).ConfigureAwait(false);
             return manifest is not null && (manifest.StateSidecar is null || sidecars.Contains(id));
         }
-        catch (CheckpointException ex) when (ex.ErrorCode is CheckpointErrorCode.Corrupt or CheckpointErrorCode.UnsupportedFormatVersion)
+        catch (CheckpointException ex) when (ex.ErrorCode is CheckpointErrorCode.Corrupt or CheckpointErrorCode.UnsupportedFormatVersion or CheckpointErrorCode.RecordTooLarge)
         {
             return false;
         }
@@ -345,31 +288,11 @@ public sealed class S3ManifestStore : IManifestStore, IDisposable
     }
 
     /// <inheritdoc />
-    public async ValueTask<byte[]?> LoadSidecarAsync(ulong checkpointId, CancellationToken cancellationToken = default) =>
-        await LoadAsync(checkpointId, cancellationToken).ConfigureAwait(false) is { } manifest
-            ? await ReadSidecarAsync(manifest, cancellationToken).ConfigureAwait(false)
-            : null;
+    public ValueTask<byte[]?> LoadSidecarAsync(ulong checkpointId, CancellationToken cancellationToken = default) => _shared.LoadSidecarAsync(checkpointId, cancellationToken);
 
     /// <inheritdoc />
-    public async ValueTask<ImmutableSortedDictionary<string, ReadOnlyMemory<byte>>> LoadOperatorStatesAsync(CheckpointManifest manifest, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(manifest);
-        byte[]? sidecar = null;
-        if (manifest.OperatorStates.Values.Any(s => s.IsInSidecar))
-        {
-            sidecar = await ReadSidecarAsync(manifest, cancellationToken).ConfigureAwait(false) ?? throw new CheckpointException(
-                CheckpointErrorCode.Corrupt,
-                $"Checkpoint {manifest.CheckpointId} keeps operator state in a sidecar but its manifest declares none; it cannot be restored from {_where}.");
-        }
-
-        var builder = ImmutableSortedDictionary.CreateBuilder<string, ReadOnlyMemory<byte>>(StringComparer.Ordinal);
-        foreach (var (name, state) in manifest.OperatorStates)
-        {
-            builder[name] = state.IsInSidecar ? sidecar.AsMemory((int)state.SidecarOffset, (int)state.SidecarLength) : state.Inline;
-        }
-
-        return builder.ToImmutable();
-    }
+    public ValueTask<ImmutableSortedDictionary<string, ReadOnlyMemory<byte>>> LoadOperatorStatesAsync(CheckpointManifest manifest, CancellationToken cancellationToken = default) =>
+        _shared.LoadOperatorStatesAsync(manifest, cancellationToken);
 
     /// <inheritdoc />
     public async ValueTask<CheckpointManifest> UpdateSinkStatusesAsync(ulong checkpointId, IReadOnlyDictionary<string, SinkCommitStatus> statuses, CancellationToken cancellationToken = default)
@@ -385,7 +308,7 @@ public sealed class S3ManifestStore : IManifestStore, IDisposable
         var start = Stopwatch.GetTimestamp();
         for (var attempt = 1; attempt <= MaxPointerAttempts; attempt++)
         {
-            var (existing, etag) = await LoadWithETagAsync(checkpointId, cancellationToken).ConfigureAwait(false);
+            var (existing, etag) = await _shared.LoadWithETagAsync(checkpointId, cancellationToken).ConfigureAwait(false);
             if (existing is null)
             {
                 throw new CheckpointException(
@@ -395,141 +318,24 @@ public sealed class S3ManifestStore : IManifestStore, IDisposable
 
             var updated = existing.WithSinkCommitStatuses(existing.SinkCommitStatuses.SetItems(statuses));
             // The one allowed rewrite, still a compare-and-swap so that two updaters merge instead of losing each other's statuses.
-            if (await _objects.TryReplaceAsync(GetManifestKey(checkpointId), ManifestFormat.Serialize(updated), etag, cancellationToken).ConfigureAwait(false))
+            if (await _objects.TryReplaceAsync(GetManifestKey(checkpointId), ManifestObjects.Serialize(updated), etag, cancellationToken).ConfigureAwait(false))
             {
-                ManifestMetrics.RecordWrite(start, null);
+                ManifestObjects.RecordWrite(start, null);
                 return updated;
             }
         }
 
-        ManifestMetrics.RecordWrite(start, CheckpointErrorCode.WriteFailed);
+        ManifestObjects.RecordWrite(start, CheckpointErrorCode.WriteFailed);
         throw new CheckpointException(
             CheckpointErrorCode.WriteFailed,
             $"Could not update sink statuses of checkpoint {checkpointId} at '{GetManifestKey(checkpointId)}' in {_where} after {MaxPointerAttempts} compare-and-swap attempts; the manifest is unchanged or holds another updater's statuses. Retry.");
     }
 
     /// <inheritdoc />
-    public async ValueTask<ManifestValidationResult> ValidateAsync(ulong checkpointId, CancellationToken cancellationToken = default)
-    {
-        ArgumentOutOfRangeException.ThrowIfZero(checkpointId);
-        var findings = ImmutableArray.CreateBuilder<ValidationFinding>();
-        CheckpointManifest? manifest;
-        try
-        {
-            manifest = await LoadAsync(checkpointId, cancellationToken).ConfigureAwait(false);
-        }
-        catch (CheckpointException ex) when (ex.ErrorCode is CheckpointErrorCode.Corrupt or CheckpointErrorCode.UnsupportedFormatVersion)
-        {
-            var prefix = ex.ErrorCode == CheckpointErrorCode.Corrupt ? "corrupt manifest: " : string.Empty;
-            findings.Add(new ValidationFinding(ValidationSeverity.Fatal, prefix + ex.Message));
-            return new ManifestValidationResult(checkpointId, findings.ToImmutable(), null);
-        }
-
-        if (manifest is null)
-        {
-            findings.Add(new ValidationFinding(ValidationSeverity.Fatal, $"manifest not found for checkpoint {checkpointId} ('{GetManifestKey(checkpointId)}')"));
-            return new ManifestValidationResult(checkpointId, findings.ToImmutable(), null);
-        }
-
-        if (manifest.StateSidecar is not null)
-        {
-            try
-            {
-                await ReadSidecarAsync(manifest, cancellationToken).ConfigureAwait(false);
-            }
-            catch (CheckpointException ex) when (ex.ErrorCode == CheckpointErrorCode.Corrupt)
-            {
-                findings.Add(new ValidationFinding(ValidationSeverity.Fatal, ex.Message));
-            }
-        }
-
-        foreach (var (sink, status) in manifest.SinkCommitStatuses)
-        {
-            switch (status.State)
-            {
-                case SinkCommitState.Pending:
-                    findings.Add(new ValidationFinding(ValidationSeverity.Warning, $"sink '{sink}' has not confirmed its commit of checkpoint {checkpointId} (pending)"));
-                    break;
-                case SinkCommitState.Failed:
-                    findings.Add(new ValidationFinding(ValidationSeverity.Warning, $"sink '{sink}' failed to commit checkpoint {checkpointId}: {status.FailureMessage ?? "no reason recorded"}"));
-                    break;
-            }
-        }
-
-        return new ManifestValidationResult(checkpointId, findings.ToImmutable(), manifest);
-    }
+    public ValueTask<ManifestValidationResult> ValidateAsync(ulong checkpointId, CancellationToken cancellationToken = default) => _shared.ValidateAsync(checkpointId, cancellationToken);
 
     /// <inheritdoc />
-    public async ValueTask<ManifestRecovery?> RecoverLatestValidAsync(CancellationToken cancellationToken = default)
-    {
-        var ids = await ListManifestIdsAsync(cancellationToken).ConfigureAwait(false);
-        var sidecars = await ListSidecarIdsAsync(cancellationToken).ConfigureAwait(false);
-        var highest = Math.Max(ids.Count == 0 ? 0 : ids[^1], sidecars.Count == 0 ? 0 : sidecars.Max());
-        ulong? pointer = null;
-        try
-        {
-            var (id, problem) = await ReadPointerAsync(cancellationToken).ConfigureAwait(false);
-            pointer = id;
-            if (problem is not null)
-            {
-                S3Log.LatestPointerInvalid(_logger, LatestPointerKey, problem);
-            }
-        }
-        catch (CheckpointException ex) when (ex.ErrorCode == CheckpointErrorCode.Corrupt)
-        {
-            S3Log.LatestPointerInvalid(_logger, LatestPointerKey, ex.Message);
-        }
-
-        var skipped = ImmutableArray.CreateBuilder<SkippedCheckpoint>();
-        if (pointer is { } named)
-        {
-            highest = Math.Max(highest, named);
-            if (!ids.Contains(named))
-            {
-                if (ids.Count == 0)
-                {
-                    throw new CheckpointException(
-                        CheckpointErrorCode.Corrupt,
-                        $"The latest pointer '{LatestPointerKey}' in {_where} names checkpoint {named}, but no manifest is left under the prefix: the checkpoint history was removed or lost. Nothing was recovered and this is not treated as a fresh start; restore the objects, or delete '{LatestPointerKey}' to start from scratch on purpose.");
-                }
-
-                var reason = $"the latest pointer names it but '{GetManifestKey(named)}' does not exist";
-                S3Log.InvalidCheckpointSkipped(_logger, named, reason);
-                skipped.Add(new SkippedCheckpoint(named, reason));
-            }
-        }
-
-        var examined = 0;
-        for (var i = ids.Count - 1; i >= 0; i--)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            var id = ids[i];
-            examined++;
-            var result = await ValidateAsync(id, cancellationToken).ConfigureAwait(false);
-            if (result.IsValid)
-            {
-                S3Log.CheckpointRecovered(_logger, id, result.Manifest!.Epoch, _where, examined, skipped.Count);
-                return new ManifestRecovery(
-                    result.Manifest,
-                    skipped.ToImmutable(),
-                    result.Findings.Where(f => f.Severity == ValidationSeverity.Warning).ToImmutableArray(),
-                    highest,
-                    examined);
-            }
-
-            S3Log.InvalidCheckpointSkipped(_logger, id, result.FatalReason);
-            skipped.Add(new SkippedCheckpoint(id, result.FatalReason));
-        }
-
-        if (ids.Count == 0)
-        {
-            return null;
-        }
-
-        throw new CheckpointException(
-            CheckpointErrorCode.Corrupt,
-            $"None of the {ids.Count} checkpoints in {_where} is valid, so nothing can be recovered (this is not a fresh start): {string.Join("; ", skipped.Select(s => $"checkpoint {s.CheckpointId}: {s.Reason}"))}. Restore the objects from a backup or versioned bucket, or use a new prefix to start from scratch on purpose.");
-    }
+    public ValueTask<ManifestRecovery?> RecoverLatestValidAsync(CancellationToken cancellationToken = default) => _shared.RecoverLatestValidAsync(cancellationToken);
 
     /// <inheritdoc />
     /// <remarks>
@@ -538,12 +344,12 @@ public sealed class S3ManifestStore : IManifestStore, IDisposable
     /// </remarks>
     public async ValueTask<OrphanCleanupResult> CleanupOrphansAsync(CancellationToken cancellationToken = default)
     {
-        var ids = await ListManifestIdsAsync(cancellationToken).ConfigureAwait(false);
-        var sidecars = await ListSidecarIdsAsync(cancellationToken).ConfigureAwait(false);
+        var ids = await _shared.ListManifestIdsAsync(cancellationToken).ConfigureAwait(false);
+        var sidecars = await _shared.ListSidecarIdsAsync(cancellationToken).ConfigureAwait(false);
         var latest = ids.Count == 0 ? 0 : ids[^1];
         try
         {
-            latest = Math.Max(latest, (await ReadPointerAsync(cancellationToken).ConfigureAwait(false)).Id ?? 0);
+            latest = Math.Max(latest, (await _shared.LoadPointerAsync(cancellationToken).ConfigureAwait(false)).CheckpointId ?? 0);
         }
         catch (CheckpointException ex) when (ex.ErrorCode == CheckpointErrorCode.Corrupt)
         {
@@ -563,86 +369,6 @@ public sealed class S3ManifestStore : IManifestStore, IDisposable
         {
             _client.Dispose();
         }
-    }
-
-    private async Task<byte[]?> ReadSidecarAsync(CheckpointManifest manifest, CancellationToken cancellationToken)
-    {
-        if (manifest.StateSidecar is not { } info)
-        {
-            return null;
-        }
-
-        var key = GetSidecarKey(manifest.CheckpointId);
-        const string Fix = "The checkpoint cannot be used; recovery falls back to an older one.";
-        S3Object? found;
-        try
-        {
-            found = await _objects.GetAsync(key, Math.Min(info.SizeBytes, _options.MaxSidecarBytes), cancellationToken).ConfigureAwait(false);
-        }
-        catch (CheckpointException ex) when (ex.ErrorCode == CheckpointErrorCode.Corrupt)
-        {
-            throw new CheckpointException(CheckpointErrorCode.Corrupt, $"state sidecar '{key}' size mismatch: it is larger than the {info.SizeBytes} bytes the manifest of checkpoint {manifest.CheckpointId} records. {Fix}", ex);
-        }
-
-        if (found is null)
-        {
-            throw new CheckpointException(CheckpointErrorCode.Corrupt, $"state sidecar '{key}' referenced by the manifest of checkpoint {manifest.CheckpointId} (sha256 {info.Sha256}) was not found. {Fix}");
-        }
-
-        if (found.Bytes.LongLength != info.SizeBytes)
-        {
-            throw new CheckpointException(CheckpointErrorCode.Corrupt, $"state sidecar '{key}' size mismatch: the manifest of checkpoint {manifest.CheckpointId} records {info.SizeBytes} bytes, the object has {found.Bytes.LongLength}. {Fix}");
-        }
-
-        var actual = Convert.ToHexStringLower(SHA256.HashData(found.Bytes));
-        if (!string.Equals(actual, info.Sha256, StringComparison.Ordinal))
-        {
-            throw new CheckpointException(CheckpointErrorCode.Corrupt, $"state sidecar '{key}' checksum mismatch: the manifest of checkpoint {manifest.CheckpointId} records sha256 {info.Sha256}, the object has {actual}. {Fix}");
-        }
-
-        return found.Bytes;
-    }
-
-    private async Task<(ulong? Id, string? Problem)> ReadPointerAsync(CancellationToken cancellationToken)
-    {
-        var found = await _objects.GetAsync(LatestPointerKey, MaxPointerBytes, cancellationToken).ConfigureAwait(false);
-        return found is null ? (null, null) : ParsePointer(found.Bytes);
-    }
-
-    internal static (ulong? Id, string? Problem) ParsePointer(byte[] bytes)
-    {
-        try
-        {
-            using var document = JsonDocument.Parse(bytes);
-            if (document.RootElement.ValueKind == JsonValueKind.Object
-                && document.RootElement.TryGetProperty("checkpoint_id", out var value)
-                && value.TryGetUInt64(out var id) && id > 0)
-            {
-                return (id, null);
-            }
-        }
-        catch (JsonException)
-        {
-            // Reported below.
-        }
-
-        return (null, "is not {\"checkpoint_id\": N} with N >= 1");
-    }
-
-    private async Task<List<ulong>> ListManifestIdsAsync(CancellationToken cancellationToken) =>
-        (await ListIdsAsync(ManifestKeyPrefix, ".json", cancellationToken).ConfigureAwait(false)).Order().ToList();
-
-    private async Task<HashSet<ulong>> ListSidecarIdsAsync(CancellationToken cancellationToken) =>
-        (await ListIdsAsync(StateKeyPrefix, ".bin", cancellationToken).ConfigureAwait(false)).ToHashSet();
-
-    private async Task<IEnumerable<ulong>> ListIdsAsync(string keyPrefix, string suffix, CancellationToken cancellationToken)
-    {
-        var full = _prefix + keyPrefix;
-        var keys = await _objects.ListAsync(full, cancellationToken).ConfigureAwait(false);
-        return keys
-            .Where(k => k.EndsWith(suffix, StringComparison.Ordinal))
-            .Select(k => ulong.TryParse(k.AsSpan(full.Length, k.Length - full.Length - suffix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var id) ? id : 0)
-            .Where(id => id > 0);
     }
 
     private static AmazonS3Client CreateClient(S3ManifestStoreOptions options)

@@ -58,7 +58,7 @@ internal sealed class S3Objects
                         if (response.ContentLength > maxBytes)
                         {
                             throw new CheckpointException(
-                                CheckpointErrorCode.Corrupt,
+                                CheckpointErrorCode.RecordTooLarge,
                                 $"Object '{key}' in {self._options.Describe()} is {response.ContentLength} bytes, more than the {maxBytes} allowed; it is not a valid checkpoint object.");
                         }
 

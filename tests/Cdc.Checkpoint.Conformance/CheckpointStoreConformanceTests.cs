@@ -8,7 +8,7 @@ namespace Cdc.Checkpoint.Conformance;
 /// The behaviour every <see cref="ICheckpointStore"/> must have. A store passes the suite by deriving a test class
 /// from this one and creating stores in <see cref="CreateStoreAsync"/>.
 /// </summary>
-public abstract class CheckpointStoreConformanceTests : IAsyncLifetime
+public abstract partial class CheckpointStoreConformanceTests : IAsyncLifetime
 {
     private readonly List<object> _created = [];
 

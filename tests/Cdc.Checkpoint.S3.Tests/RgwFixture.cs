@@ -51,11 +51,11 @@ public sealed class RgwFixture : IAsyncLifetime
         ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
     };
 
-    public S3ManifestStoreOptions Options(string prefix, int retain = 10, string? secret = null) => new()
+    public S3ManifestStoreOptions Options(string prefix, int retain = 10, string? secret = null, Uri? endpoint = null) => new()
     {
         BucketName = Bucket,
         Prefix = prefix,
-        ServiceUrl = Server.Endpoint,
+        ServiceUrl = endpoint ?? Server.Endpoint,
         ForcePathStyle = true,
         AccessKeyId = Server.AccessKey,
         SecretAccessKey = secret ?? Server.SecretKey,

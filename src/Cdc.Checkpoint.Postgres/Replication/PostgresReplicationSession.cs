@@ -35,20 +35,20 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
 {
     private readonly LogicalReplicationConnection _replication;
     private readonly NpgsqlDataSource _dataSource;
-    private readonly PostgresResumeValidator _validator;
     private readonly PostgresReplicationSessionOptions _options;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
+
     private int _reading;
+    private int _disposed;
+    private IdleAdvanceTimer? _idleAdvance; // while the stream is confirmed
 
     /// <summary>How long a cancelled stream may take to end before its walsender is terminated from SQL.</summary>
     private static readonly TimeSpan StreamStopTimeout = TimeSpan.FromSeconds(5);
-    private int _disposed;
 
     private PostgresReplicationSession(
         LogicalReplicationConnection replication,
         NpgsqlDataSource dataSource,
-        PostgresResumeValidator validator,
         PostgresReplicationSessionOptions options,
         ResumeValidationResult validation,
         CheckpointPosition start,
@@ -58,7 +58,6 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
     {
         _replication = replication;
         _dataSource = dataSource;
-        _validator = validator;
         _options = options;
         Validation = validation;
         StartPosition = start;
@@ -144,69 +143,14 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
                 }
             }
 
-            var validator = new PostgresResumeValidator(dataSource, options.Validation, loggerFactory);
-            var validation = await validator.ValidateAsync(replication, options.SlotName, checkpoint, cancellationToken).ConfigureAwait(false);
-            validation.ThrowIfRefused();
-
-            var facts = validation.Facts;
-            var identity = new PostgresOffset(
-                checkpoint?.Lsn ?? facts.ServerWalPosition,
-                options.SlotName,
-                facts.ServerSystemIdentifier,
-                facts.ServerTimeline,
-                string.IsNullOrEmpty(facts.ServerDatabase) ? null : facts.ServerDatabase);
-            var count = record?.CommittedEventCount ?? 0;
-            CheckpointPosition start;
-            switch (validation.Action)
-            {
-                case ResumeAction.StartAtCheckpoint:
-                    start = new CheckpointPosition(identity.WithLsn(checkpoint!.Lsn), count);
-                    if (validation.Verdict == ResumeVerdict.ResumeOnNewTimeline)
-                    {
-                        // Offsets of different timelines never compare, so the move to the new timeline is an explicit,
-                        // audited rewrite of the same LSN, justified by the history checked above.
-                        await store.RewindAsync(
-                            start.Offset,
-                            count,
-                            $"timeline switch {checkpoint.Timeline} -> {facts.ServerTimeline}: checkpoint {PostgresOffset.FormatLsn(checkpoint.Lsn)} is before the switch point {PostgresOffset.FormatLsn(facts.TimelineSwitchPoint!.Value)} in the server's history",
-                            cancellationToken).ConfigureAwait(false);
-                        Log.TimelineSwitchRecorded(logger, options.SlotName, checkpoint.Timeline!.Value, facts.ServerTimeline, start.Offset);
-                    }
-
-                    break;
-                case ResumeAction.CreateSlot or ResumeAction.RecreateSlot:
-                    if (validation.Action == ResumeAction.RecreateSlot)
-                    {
-                        await replication.DropReplicationSlot(options.SlotName, wait: false, cancellationToken).ConfigureAwait(false);
-                    }
-
-                    var slot = await replication.CreatePgOutputReplicationSlot(
-                        options.SlotName,
-                        temporarySlot: false,
-                        slotSnapshotInitMode: LogicalSlotSnapshotInitMode.NoExport,
-                        cancellationToken: cancellationToken).ConfigureAwait(false);
-                    var consistentPoint = slot.ConsistentPoint;
-                    Log.SlotCreated(logger, options.SlotName, options.Validation.OutputPlugin, consistentPoint);
-                    start = new CheckpointPosition(identity.WithLsn(consistentPoint), record is null ? 0 : checked(count + 1));
-                    await store.SaveAsync(start.Offset, start.CommittedEventCount, cancellationToken).ConfigureAwait(false);
-                    break;
-                case ResumeAction.StartAtSlot:
-                    start = new CheckpointPosition(identity.WithLsn(validation.StartLsn!.Value), record is null ? 0 : checked(count + 1));
-                    await store.SaveAsync(start.Offset, start.CommittedEventCount, cancellationToken).ConfigureAwait(false);
-                    if (record is null)
-                    {
-                        Log.SlotAdopted(logger, options.SlotName, start.Lsn);
-                    }
-
-                    break;
-                default:
-                    throw new InvalidOperationException($"Unexpected resume action {validation.Action}.");
-            }
-
+            // Validated once: the verdict is carried out below, and the check after START_REPLICATION compares the slot
+            // with the facts of this same validation.
+            var validation = await new PostgresResumeValidator(dataSource, options.Validation, loggerFactory).ValidateAsync(replication, options.SlotName, checkpoint, cancellationToken).ConfigureAwait(false);
+            var start = await CarryOutAsync(validation, record, replication, store, options, logger, cancellationToken).ConfigureAwait(false);
             acknowledger = new ReplicationAcknowledger(
-                new NpgsqlReplicationFeedback(replication), store, start.Offset, start.CommittedEventCount, options.Acknowledgement, loggerFactory, timeProvider);
-            acknowledger.SetServerWalHint(facts.ServerWalPosition);
-            return new PostgresReplicationSession(replication, dataSource, validator, options, validation, start, acknowledger, timeProvider, logger)
+                new NpgsqlReplicationFeedback(replication), store, start.Offset, start.CommittedEventCount, options.Acknowledgement, loggerFactory, timeProvider, sessionOwned: true);
+            acknowledger.Apply(static (s, wal) => s.SetServerWalHint(wal), (ulong)validation.Facts.ServerWalPosition);
+            return new PostgresReplicationSession(replication, dataSource, options, validation, start, acknowledger, timeProvider, logger)
             {
                 StatusInterval = statusInterval,
             };
@@ -221,6 +165,89 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
             await replication.DisposeAsync().ConfigureAwait(false);
             await dataSource.DisposeAsync().ConfigureAwait(false);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Carries out the resume verdict — the one place that does: refuse (throw the verdict), resume at the checkpoint
+    /// (recording a timeline switch), create or re-create the slot and save its consistent point, or adopt the slot's
+    /// position.
+    /// </summary>
+    /// <returns>The durable position replication starts at.</returns>
+    private static async Task<CheckpointPosition> CarryOutAsync(
+        ResumeValidationResult validation,
+        CheckpointRecord? record,
+        LogicalReplicationConnection replication,
+        ICheckpointStore store,
+        PostgresReplicationSessionOptions options,
+        ILogger logger,
+        CancellationToken cancellationToken)
+    {
+        var facts = validation.Facts;
+        var checkpoint = facts.Checkpoint;
+        var identity = new PostgresOffset(
+            checkpoint?.Lsn ?? facts.ServerWalPosition,
+            options.SlotName,
+            facts.ServerSystemIdentifier,
+            facts.ServerTimeline,
+            string.IsNullOrEmpty(facts.ServerDatabase) ? null : facts.ServerDatabase);
+        var count = record?.CommittedEventCount ?? 0;
+
+        // A new start after an existing record (an opt-in accepted a gap) counts one more, so the store's progress guard
+        // accepts it; a fresh start begins at 0.
+        var nextCount = record is null ? 0 : checked(count + 1);
+        switch (validation.Action)
+        {
+            case ResumeAction.Refuse:
+                throw validation.ToException();
+
+            case ResumeAction.StartAtCheckpoint:
+                var start = new CheckpointPosition(identity.WithLsn(checkpoint!.Lsn), count);
+                if (validation.Verdict == ResumeVerdict.ResumeOnNewTimeline)
+                {
+                    // Offsets of different timelines never compare, so the move to the new timeline is an explicit,
+                    // audited rewrite of the same LSN, justified by the history the validation checked.
+                    await store.RewindAsync(
+                        start.Offset,
+                        count,
+                        $"timeline switch {checkpoint.Timeline} -> {facts.ServerTimeline}: checkpoint {PostgresOffset.FormatLsn(checkpoint.Lsn)} is before the switch point {PostgresOffset.FormatLsn(facts.TimelineSwitchPoint!.Value)} in the server's history",
+                        cancellationToken).ConfigureAwait(false);
+                    Log.TimelineSwitchRecorded(logger, options.SlotName, checkpoint.Timeline!.Value, facts.ServerTimeline, start.Offset);
+                }
+
+                return start;
+
+            case ResumeAction.CreateSlot or ResumeAction.RecreateSlot:
+                if (validation.Action == ResumeAction.RecreateSlot)
+                {
+                    await replication.DropReplicationSlot(options.SlotName, wait: false, cancellationToken).ConfigureAwait(false);
+                }
+
+                var slot = await replication.CreatePgOutputReplicationSlot(
+                    options.SlotName,
+                    temporarySlot: false,
+                    slotSnapshotInitMode: LogicalSlotSnapshotInitMode.NoExport,
+                    cancellationToken: cancellationToken).ConfigureAwait(false);
+                Log.SlotCreated(logger, options.SlotName, options.Validation.OutputPlugin, slot.ConsistentPoint);
+                return await SaveStartAsync(new CheckpointPosition(identity.WithLsn(slot.ConsistentPoint), nextCount)).ConfigureAwait(false);
+
+            case ResumeAction.StartAtSlot:
+                var adopted = await SaveStartAsync(new CheckpointPosition(identity.WithLsn(validation.StartLsn!.Value), nextCount)).ConfigureAwait(false);
+                if (record is null)
+                {
+                    Log.SlotAdopted(logger, options.SlotName, adopted.Lsn);
+                }
+
+                return adopted;
+
+            default:
+                throw new InvalidOperationException($"Unexpected resume action {validation.Action}.");
+        }
+
+        async Task<CheckpointPosition> SaveStartAsync(CheckpointPosition position)
+        {
+            await store.SaveAsync(position.Offset, position.CommittedEventCount, cancellationToken).ConfigureAwait(false);
+            return position;
         }
     }
 
@@ -269,7 +296,7 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
             throw new InvalidOperationException("A replication session can be read once; open a new session to stream again.");
         }
 
-        return Acknowledger.TrackAsync(StartAndRecheckAsync(cancellationToken), StartPosition.Lsn, cancellationToken);
+        return TrackAsync(StartAndRecheckAsync(cancellationToken), cancellationToken);
     }
 
     /// <summary>
@@ -299,9 +326,91 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
             return;
         }
 
+        if (Volatile.Read(ref _idleAdvance) is { } idle)
+        {
+            await idle.DisposeAsync().ConfigureAwait(false);
+        }
+
         await Acknowledger.DisposeAsync().ConfigureAwait(false);
         await _replication.DisposeAsync().ConfigureAwait(false);
         await _dataSource.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Wraps the message stream: skips transactions the start position already covers, and records in the
+    /// acknowledgement state whether a transaction is in flight and which commits arrived, so the idle advance never
+    /// overtakes a transaction and nothing unreceived is processed.
+    /// </summary>
+    private async IAsyncEnumerable<PgOutputReplicationMessage> TrackAsync(
+        IAsyncEnumerable<PgOutputReplicationMessage> messages,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var startLsn = StartPosition.Lsn;
+        var skipping = false;
+        await foreach (var message in messages.WithCancellation(cancellationToken).ConfigureAwait(false))
+        {
+            switch (message)
+            {
+                case BeginMessage begin when begin.TransactionFinalLsn < startLsn:
+                    // The server skips these itself when asked to start at the checkpoint; this guards against a
+                    // start position that was clamped lower, so a transaction is never applied twice.
+                    skipping = true;
+                    Log.TransactionSkipped(_logger, _options.SlotName, begin.TransactionFinalLsn, startLsn);
+                    continue;
+                case BeginMessage:
+                    // A transaction that begins while an idle advance is being saved waits until it is durable.
+                    while (!Acknowledger.Apply(static s => s.TryBeginTransaction()))
+                    {
+                        await Acknowledger.WaitForIdleAdvanceAsync(cancellationToken).ConfigureAwait(false);
+                    }
+
+                    break;
+                case CommitMessage when skipping:
+                    skipping = false;
+                    continue;
+                case CommitMessage commit:
+                    Acknowledger.Apply(static (s, lsn) => s.Commit(lsn), (ulong)commit.TransactionEndLsn);
+                    Acknowledger.RecordCommitTimestamp(commit.TransactionCommitTimestamp);
+                    break;
+                default:
+                    if (skipping)
+                    {
+                        continue;
+                    }
+
+                    break;
+            }
+
+            yield return message;
+        }
+    }
+
+    // The slot is confirmed held by this stream: acknowledge the durable checkpoint and start the idle-advance timer.
+    private async Task OnStreamingConfirmedAsync(CancellationToken cancellationToken)
+    {
+        if (Acknowledger.Apply(static s => s.ConfirmStreaming()) is not null)
+        {
+            await Acknowledger.SendStatusAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        var interval = _options.Acknowledgement.IdleAdvanceInterval;
+        if (interval != Timeout.InfiniteTimeSpan)
+        {
+            Volatile.Write(ref _idleAdvance, new IdleAdvanceTimer(Acknowledger, interval, _timeProvider, _logger));
+        }
+    }
+
+    // No idle advance and no status update without a stream; waits for an update being sent, because Npgsql fails one
+    // that is still in flight when replication stops. Called when cancellation begins and again when the stream ends.
+    private async Task OnStreamingStoppedAsync()
+    {
+        Acknowledger.Apply(static s => s.StopStreaming());
+        if (Volatile.Read(ref _idleAdvance) is { } idle)
+        {
+            await idle.DisposeAsync().ConfigureAwait(false);
+        }
+
+        await Acknowledger.WaitForSendsAsync().ConfigureAwait(false);
     }
 
     private async IAsyncEnumerable<PgOutputReplicationMessage> StartAndRecheckAsync([EnumeratorCancellation] CancellationToken cancellationToken)
@@ -320,7 +429,7 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
         try
         {
             await RecheckAsync(pending, cancellationToken).ConfigureAwait(false);
-            await Acknowledger.OnStreamingConfirmedAsync(cancellationToken).ConfigureAwait(false);
+            await OnStreamingConfirmedAsync(cancellationToken).ConfigureAwait(false);
             while (await AwaitStartAsync(pending, cancellationToken).ConfigureAwait(false))
             {
                 yield return enumerator.Current;
@@ -335,7 +444,7 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
                 await stopping.ConfigureAwait(false);
             }
 
-            await Acknowledger.OnStreamingStoppedAsync().ConfigureAwait(false);
+            await OnStreamingStoppedAsync().ConfigureAwait(false);
             if (!pending.IsCompleted)
             {
                 await EndStreamAsync(stream, pending, walSender).ConfigureAwait(false);
@@ -355,7 +464,7 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
 
     private async Task StopStreamAsync(CancellationTokenSource stream, Task<bool> pending, int walSender)
     {
-        await Acknowledger.OnStreamingStoppedAsync().ConfigureAwait(false);
+        await OnStreamingStoppedAsync().ConfigureAwait(false);
         await EndStreamAsync(stream, pending, walSender).ConfigureAwait(false);
     }
 
@@ -401,7 +510,7 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
                 return; // The server ended the stream at once: there is nothing to check or to consume.
             }
 
-            if (await _validator.RecheckAfterStartAsync(Validation, StartPosition.Lsn, _replication.ProcessID, cancellationToken).ConfigureAwait(false))
+            if (await PostgresResumeValidator.RecheckSlotAsync(_dataSource, _options.Validation.OutputPlugin, _logger, Validation, StartPosition.Lsn, _replication.ProcessID, cancellationToken).ConfigureAwait(false))
             {
                 return;
             }

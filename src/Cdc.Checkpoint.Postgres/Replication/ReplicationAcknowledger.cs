@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.CompilerServices;
 using CheckpointActivitySource = Cdc.Checkpoint.Diagnostics.CheckpointActivitySource;
 using Cdc.Checkpoint.Postgres.Diagnostics;
 using Microsoft.Extensions.Logging;
@@ -27,8 +26,9 @@ namespace Cdc.Checkpoint.Postgres.Replication;
 /// </para>
 /// <para>
 /// Keepalives that request a reply are answered by Npgsql itself with the status set here, so they too never carry
-/// more than the durable checkpoint. Inside a <see cref="PostgresReplicationSession"/>, the acknowledger also performs
-/// the idle advance (<see cref="ReplicationAcknowledgerOptions.IdleAdvanceInterval"/>, <see cref="TryIdleAdvanceAsync"/>).
+/// more than the durable checkpoint. Inside a <see cref="PostgresReplicationSession"/>, the session drives the stream's
+/// lifecycle and the idle advance (<see cref="ReplicationAcknowledgerOptions.IdleAdvanceInterval"/>,
+/// <see cref="TryIdleAdvanceAsync"/>); the rules themselves are a pure state the acknowledger only locks.
 /// </para>
 /// <para>
 /// The committed event count of a position grows by the transaction's event count, and by 1 for a transaction without
@@ -39,35 +39,21 @@ namespace Cdc.Checkpoint.Postgres.Replication;
 /// </remarks>
 public sealed class ReplicationAcknowledger : IAsyncDisposable
 {
+    private readonly Lock _gate = new();
+    private readonly AcknowledgementState _state; // guarded by _gate
     private readonly IReplicationFeedback _feedback;
     private readonly ICheckpointStore _store;
-    private readonly ReplicationAcknowledgerOptions _options;
+    private readonly PostgresOffset _identity;
     private readonly ILogger _logger;
     private readonly TimeProvider _timeProvider;
-    private readonly PostgresOffset _identity;
-    private readonly ulong _idleAdvanceMinimumBytes;
-    private readonly Lock _gate = new();
+
+    // Saves one at a time, so a later position never reaches the store before an earlier one; an idle advance holds it
+    // from its decision to its acknowledgement, which is what a beginning transaction waits for.
     private readonly SemaphoreSlim _saveGate = new(1, 1);
+
+    // Status updates one at a time: Npgsql fails an update that overlaps another or the end of the stream.
     private readonly SemaphoreSlim _sendGate = new(1, 1);
-    private readonly Queue<NpgsqlLogSequenceNumber> _durableHistory = new();
-    private readonly CancellationTokenSource _disposing = new();
-    private CheckpointPosition _processed;
-    private CheckpointPosition _durable;
-    private NpgsqlLogSequenceNumber _received;
-    private NpgsqlLogSequenceNumber _acknowledged;
-    private NpgsqlLogSequenceNumber _serverWalHint;
-    private long _durableAtTimestamp;
-    private DateTimeOffset? _lastCommitTimestamp;
-    private TimeSpan? _sourceLag;
-    private bool _tracking;
-    private bool _streamingConfirmed;
-    private bool _sessionManaged;
-    private bool _inTransaction;
-    private bool _feedbackUnusable;
-    private TaskCompletionSource? _idleAdvance;
-    private ITimer? _idleTimer;
-    private int _idleTimerBusy;
-    private bool _disposed;
+    private bool _disposed; // guarded by _gate
 
     /// <summary>Creates an acknowledger for a replication connection, starting from a durable checkpoint.</summary>
     /// <param name="connection">The replication connection the consumer streams on.</param>
@@ -79,7 +65,7 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
     /// <param name="committedEventCount">The committed event count stored with <paramref name="checkpoint"/>.</param>
     /// <param name="options">Options; defaults when <see langword="null"/>.</param>
     /// <param name="loggerFactory">Logger factory; no logging when <see langword="null"/>.</param>
-    /// <param name="timeProvider">Clock for checkpoint age and the idle-advance timer; the system clock when <see langword="null"/>.</param>
+    /// <param name="timeProvider">Clock for checkpoint age and the source lag; the system clock when <see langword="null"/>.</param>
     public ReplicationAcknowledger(
         LogicalReplicationConnection connection,
         ICheckpointStore store,
@@ -88,7 +74,7 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
         ReplicationAcknowledgerOptions? options = null,
         ILoggerFactory? loggerFactory = null,
         TimeProvider? timeProvider = null)
-        : this(new NpgsqlReplicationFeedback(connection ?? throw new ArgumentNullException(nameof(connection))), store, checkpoint, committedEventCount, options, loggerFactory, timeProvider)
+        : this(new NpgsqlReplicationFeedback(connection ?? throw new ArgumentNullException(nameof(connection))), store, checkpoint, committedEventCount, options, loggerFactory, timeProvider, sessionOwned: false)
     {
     }
 
@@ -99,7 +85,8 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
         ulong committedEventCount,
         ReplicationAcknowledgerOptions? options,
         ILoggerFactory? loggerFactory,
-        TimeProvider? timeProvider)
+        TimeProvider? timeProvider,
+        bool sessionOwned)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(checkpoint);
@@ -108,18 +95,21 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
             throw new ArgumentException($"The acknowledger streams '{PostgresOffset.StreamingSourceType}' offsets, not '{checkpoint.SourceType}'.", nameof(checkpoint));
         }
 
+        options ??= new ReplicationAcknowledgerOptions();
         _feedback = feedback;
         _store = store;
-        _options = options ?? new ReplicationAcknowledgerOptions();
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<ReplicationAcknowledger>();
         _timeProvider = timeProvider ?? TimeProvider.System;
         _identity = checkpoint;
-        _idleAdvanceMinimumBytes = (ulong)(_options.IdleAdvanceMinimumBytes
+        var idleAdvanceMinimumBytes = (ulong)(options.IdleAdvanceMinimumBytes
             ?? (store is Store.PostgresCheckpointStore ? ReplicationAcknowledgerOptions.DefaultIdleAdvanceMinimumBytes : 0));
-        _processed = _durable = new CheckpointPosition(checkpoint, committedEventCount);
-        _received = checkpoint.Lsn;
-        _durableAtTimestamp = _timeProvider.GetTimestamp();
-        _durableHistory.Enqueue(checkpoint.Lsn);
+        _state = new AcknowledgementState(
+            checkpoint.SlotName,
+            new AcknowledgementState.Mark((ulong)checkpoint.Lsn, committedEventCount),
+            options.AcknowledgeLag,
+            idleAdvanceMinimumBytes,
+            sessionOwned,
+            _timeProvider.GetTimestamp());
         PostgresMetrics.Register(this);
     }
 
@@ -127,81 +117,24 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
     public string SlotName => _identity.SlotName;
 
     /// <summary>The latest position marked processed (possibly not durable yet).</summary>
-    public CheckpointPosition Processed
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _processed;
-            }
-        }
-    }
+    public CheckpointPosition Processed => ToPosition(Apply(static s => s.Processed));
 
     /// <summary>The latest durable position.</summary>
-    public CheckpointPosition Durable
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _durable;
-            }
-        }
-    }
+    public CheckpointPosition Durable => ToPosition(Apply(static s => s.Durable));
 
     /// <summary>The LSN last reported to the server as flushed and applied; 0 before the first report.</summary>
-    public NpgsqlLogSequenceNumber Acknowledged
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _acknowledged;
-            }
-        }
-    }
+    public NpgsqlLogSequenceNumber Acknowledged => new(Apply(static s => s.Acknowledged));
 
     /// <summary>The server's WAL end as last seen (keepalives, message ends, or the WAL position at validation).</summary>
-    public NpgsqlLogSequenceNumber ServerWalEnd
-    {
-        get
-        {
-            var received = _feedback.LastReceivedLsn;
-            lock (_gate)
-            {
-                return received > _serverWalHint ? received : _serverWalHint;
-            }
-        }
-    }
+    public NpgsqlLogSequenceNumber ServerWalEnd => new(Apply(static (s, received) => s.ServerWalEnd(received), (ulong)_feedback.LastReceivedLsn));
 
     /// <summary>Bytes of WAL between the server's WAL end and the durable checkpoint (0 when caught up).</summary>
     /// <remarks>Thread-safe, no I/O. Also the <c>cdc.checkpoint.lag</c> gauge.</remarks>
-    public long LagBytes
-    {
-        get
-        {
-            var end = (ulong)ServerWalEnd;
-            var durable = (ulong)Durable.Lsn;
-            return end > durable ? (long)Math.Min(end - durable, long.MaxValue) : 0;
-        }
-    }
+    public long LagBytes => Apply(static (s, received) => s.LagBytes(received), (ulong)_feedback.LastReceivedLsn);
 
     /// <summary>Time since the last durable checkpoint (or since the acknowledger was created), on the injected clock.</summary>
     /// <remarks>Thread-safe, no I/O. Also the <c>cdc.checkpoint.age</c> gauge.</remarks>
-    public TimeSpan CheckpointAge
-    {
-        get
-        {
-            long at;
-            lock (_gate)
-            {
-                at = _durableAtTimestamp;
-            }
-
-            return _timeProvider.GetElapsedTime(at);
-        }
-    }
+    public TimeSpan CheckpointAge => _timeProvider.GetElapsedTime(Apply(static s => s.DurableAt));
 
     /// <summary>Takes a consistent snapshot of the positions, lag and age (no I/O).</summary>
     /// <returns>The status; <see cref="PostgresReplicationStatus.Verdict"/> is <see langword="null"/> (a session adds it).</returns>
@@ -217,13 +150,7 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(commit);
         var position = MarkProcessed(commit.TransactionEndLsn, eventCount);
-        bool tracking;
-        lock (_gate)
-        {
-            tracking = _tracking;
-        }
-
-        if (!tracking)
+        if (!_state.SessionOwned)
         {
             // Inside a session the stream records the commit timestamp as the commit arrives.
             RecordCommitTimestamp(commit.TransactionCommitTimestamp);
@@ -242,26 +169,14 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
     /// </exception>
     public CheckpointPosition MarkProcessed(NpgsqlLogSequenceNumber transactionEndLsn, ulong eventCount)
     {
+        AcknowledgementState.Mark position;
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (transactionEndLsn <= _processed.Lsn)
-            {
-                throw new ArgumentOutOfRangeException(
-                    nameof(transactionEndLsn),
-                    $"Transaction end {PostgresOffset.FormatLsn(transactionEndLsn)} is not after the last processed position {PostgresOffset.FormatLsn(_processed.Lsn)} on slot {SlotName}: mark each commit once, in stream order.");
-            }
-
-            if (_tracking && transactionEndLsn > _received)
-            {
-                throw new ArgumentOutOfRangeException(
-                    nameof(transactionEndLsn),
-                    $"Transaction end {PostgresOffset.FormatLsn(transactionEndLsn)} is past the last commit received on slot {SlotName} ({PostgresOffset.FormatLsn(_received)}): only received commits can be processed.");
-            }
-
-            _processed = new CheckpointPosition(_identity.WithLsn(transactionEndLsn), checked(_processed.CommittedEventCount + Math.Max(eventCount, 1)));
-            return _processed;
+            position = _state.MarkProcessed((ulong)transactionEndLsn, eventCount);
         }
+
+        return ToPosition(position);
     }
 
     /// <summary>
@@ -279,21 +194,22 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
             lock (_gate)
             {
                 ObjectDisposedException.ThrowIf(_disposed, this);
-                position = _processed;
-                if (position.Lsn <= _durable.Lsn)
+                if (_state.PendingSave is not { } pending)
                 {
                     return false;
                 }
+
+                position = ToPosition(pending);
             }
 
             await _store.SaveAsync(position.Offset, position.CommittedEventCount, cancellationToken).ConfigureAwait(false);
+            Log.PositionCheckpointed(_logger, SlotName, position.Lsn, position.CommittedEventCount);
         }
         finally
         {
             _saveGate.Release();
         }
 
-        Log.PositionCheckpointed(_logger, SlotName, position.Lsn, position.CommittedEventCount);
         await MarkDurableAsync(position, cancellationToken).ConfigureAwait(false);
         return true;
     }
@@ -307,43 +223,21 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
     /// <param name="cancellationToken">Cancels sending the status update (the status is still set and goes with the next update).</param>
     /// <returns>A task that completes when the status update is sent (not when the server has applied it).</returns>
     /// <exception cref="ArgumentException"><paramref name="position"/> was never marked processed: acknowledging it would be ahead.</exception>
-    public async ValueTask MarkDurableAsync(CheckpointPosition position, CancellationToken cancellationToken = default)
+    public ValueTask MarkDurableAsync(CheckpointPosition position, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(position);
-        NpgsqlLogSequenceNumber? target = null;
+        var mark = new AcknowledgementState.Mark((ulong)position.Lsn, position.CommittedEventCount);
+        var now = _timeProvider.GetTimestamp();
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (position.Lsn <= _durable.Lsn)
+            if (_state.MarkDurable(mark, now) is null)
             {
-                return;
-            }
-
-            if (position.Lsn > _processed.Lsn)
-            {
-                throw new ArgumentException(
-                    $"Position {position} is past the last processed position {_processed} on slot {SlotName}: mark a transaction processed before reporting its checkpoint durable.",
-                    nameof(position));
-            }
-
-            _durable = position;
-            _durableAtTimestamp = _timeProvider.GetTimestamp();
-            _durableHistory.Enqueue(position.Lsn);
-            while (_durableHistory.Count > _options.AcknowledgeLag + 1)
-            {
-                _durableHistory.Dequeue();
-            }
-
-            if (_durableHistory.Count == _options.AcknowledgeLag + 1)
-            {
-                target = _durableHistory.Peek();
+                return ValueTask.CompletedTask;
             }
         }
 
-        if (target is { } lsn)
-        {
-            await AcknowledgeAsync(lsn, cancellationToken).ConfigureAwait(false);
-        }
+        return SendStatusAsync(cancellationToken);
     }
 
     /// <summary>
@@ -361,336 +255,176 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
     /// </remarks>
     public async ValueTask<bool> TryIdleAdvanceAsync(CancellationToken cancellationToken = default)
     {
-        CheckpointPosition position;
-        TaskCompletionSource idle;
-        lock (_gate)
-        {
-            if (_disposed || !_streamingConfirmed || _inTransaction || _idleAdvance is not null
-                || _received > _processed.Lsn || _processed.Lsn != _durable.Lsn)
-            {
-                return false;
-            }
-
-            // Not past the WAL of our own last save (and what the server adds after a write): the consumer is at rest.
-            var walEnd = _feedback.LastReceivedLsn;
-            if (walEnd <= _durable.Lsn || (ulong)walEnd - (ulong)_durable.Lsn < _idleAdvanceMinimumBytes)
-            {
-                return false;
-            }
-
-            position = new CheckpointPosition(_identity.WithLsn(walEnd), checked(_processed.CommittedEventCount + 1));
-            _processed = position;
-            _idleAdvance = idle = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        }
-
-        var saved = false;
+        await _saveGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            AcknowledgementState.Mark mark;
+            lock (_gate)
+            {
+                if (_disposed || _state.TryBeginIdleAdvance((ulong)_feedback.LastReceivedLsn) is not { } begun)
+                {
+                    return false;
+                }
+
+                mark = begun;
+            }
+
+            var position = ToPosition(mark);
+            var saved = false;
+            ulong? report = null;
             try
             {
-                await _saveGate.WaitAsync(cancellationToken).ConfigureAwait(false);
-                try
-                {
-                    await _store.SaveAsync(position.Offset, position.CommittedEventCount, cancellationToken).ConfigureAwait(false);
-                    saved = true;
-                }
-                finally
-                {
-                    _saveGate.Release();
-                }
+                await _store.SaveAsync(position.Offset, position.CommittedEventCount, cancellationToken).ConfigureAwait(false);
+                saved = true;
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 Log.IdleAdvanceFailed(_logger, SlotName, position.Lsn, ex);
                 return false;
             }
+            finally
+            {
+                var now = _timeProvider.GetTimestamp();
+                lock (_gate)
+                {
+                    report = _state.EndIdleAdvance(saved, now);
+                }
+            }
 
             PostgresMetrics.RecordIdleAdvance(SlotName);
             Log.IdleAdvanced(_logger, SlotName, position.Lsn, position.CommittedEventCount);
-            await MarkDurableAsync(position, cancellationToken).ConfigureAwait(false);
+            if (report is not null)
+            {
+                // Still under the save gate: a transaction that began meanwhile proceeds only after the acknowledgement.
+                await SendStatusAsync(cancellationToken).ConfigureAwait(false);
+            }
+
             return true;
         }
         finally
         {
-            lock (_gate)
-            {
-                if (!saved && ReferenceEquals(_processed, position))
-                {
-                    // The count stays reserved: a save that failed after its commit may still have stored it.
-                    _processed = new CheckpointPosition(_durable.Offset, position.CommittedEventCount);
-                }
-
-                _idleAdvance = null;
-            }
-
-            // A transaction that began meanwhile proceeds only now, after the advance is durable and acknowledged.
-            idle.TrySetResult();
+            _saveGate.Release();
         }
     }
 
-    /// <summary>Stops the idle advance, waits for one in progress, and unregisters the metrics. Does not close the connection.</summary>
+    /// <summary>Stops acknowledging and unregisters the metrics. Does not close the connection.</summary>
     /// <returns>A task that completes when the acknowledger is stopped.</returns>
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync()
     {
-        Task? idle;
-        ITimer? timer;
         lock (_gate)
         {
             if (_disposed)
             {
-                return;
+                return ValueTask.CompletedTask;
             }
 
             _disposed = true;
-            idle = _idleAdvance?.Task;
-            timer = _idleTimer;
-            _idleTimer = null;
         }
 
-        await _disposing.CancelAsync().ConfigureAwait(false);
-        if (timer is not null)
-        {
-            await timer.DisposeAsync().ConfigureAwait(false);
-        }
-
-        if (idle is not null)
-        {
-            await idle.ConfigureAwait(false);
-        }
-
+        // The semaphores are not disposed: they hold no wait handle, and a save still in flight releases its gate.
         PostgresMetrics.Unregister(this);
-        _disposing.Dispose();
-        _saveGate.Dispose();
-        _sendGate.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Runs <paramref name="read"/> on the state under the lock.</summary>
+    internal T Apply<T>(Func<AcknowledgementState, T> read)
+    {
+        lock (_gate)
+        {
+            return read(_state);
+        }
+    }
+
+    /// <summary>Runs <paramref name="change"/> on the state under the lock, without a closure.</summary>
+    internal T Apply<TArg, T>(Func<AcknowledgementState, TArg, T> change, TArg argument)
+    {
+        lock (_gate)
+        {
+            return change(_state, argument);
+        }
+    }
+
+    /// <summary>Runs <paramref name="change"/> on the state under the lock.</summary>
+    internal void Apply(Action<AcknowledgementState> change)
+    {
+        lock (_gate)
+        {
+            change(_state);
+        }
+    }
+
+    /// <summary>Runs <paramref name="change"/> on the state under the lock, without a closure.</summary>
+    internal void Apply<TArg>(Action<AcknowledgementState, TArg> change, TArg argument)
+    {
+        lock (_gate)
+        {
+            change(_state, argument);
+        }
     }
 
     internal PostgresReplicationStatus GetStatus(Validation.ResumeVerdict? verdict)
     {
-        var received = _feedback.LastReceivedLsn;
+        var received = (ulong)_feedback.LastReceivedLsn;
         lock (_gate)
         {
-            var walEnd = received > _serverWalHint ? received : _serverWalHint;
-            var durable = (ulong)_durable.Lsn;
             return new PostgresReplicationStatus
             {
                 SlotName = SlotName,
                 Verdict = verdict,
-                Streaming = _streamingConfirmed,
-                Processed = _processed,
-                Durable = _durable,
-                Acknowledged = _acknowledged,
-                ServerWalEnd = walEnd,
-                LagBytes = (ulong)walEnd > durable ? (long)Math.Min((ulong)walEnd - durable, long.MaxValue) : 0,
-                CheckpointAge = _timeProvider.GetElapsedTime(_durableAtTimestamp),
-                LastCommitTimestamp = _lastCommitTimestamp,
-                SourceLag = _sourceLag,
+                Streaming = _state.Streaming,
+                Processed = ToPosition(_state.Processed),
+                Durable = ToPosition(_state.Durable),
+                Acknowledged = new NpgsqlLogSequenceNumber(_state.Acknowledged),
+                ServerWalEnd = new NpgsqlLogSequenceNumber(_state.ServerWalEnd(received)),
+                LagBytes = _state.LagBytes(received),
+                CheckpointAge = _timeProvider.GetElapsedTime(_state.DurableAt),
+                LastCommitTimestamp = _state.LastCommitTimestamp,
+                SourceLag = _state.SourceLag,
             };
         }
     }
 
-    /// <summary>Records the server's WAL position from the validation, for the lag gauge before the first keepalive.</summary>
-    internal void SetServerWalHint(NpgsqlLogSequenceNumber walPosition)
+    /// <summary>Waits until no idle advance is being saved (a beginning transaction must not overtake one).</summary>
+    internal async ValueTask WaitForIdleAdvanceAsync(CancellationToken cancellationToken)
     {
-        lock (_gate)
-        {
-            if (walPosition > _serverWalHint)
-            {
-                _serverWalHint = walPosition;
-            }
-        }
+        await _saveGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        _saveGate.Release();
     }
 
-    /// <summary>
-    /// Called by the session once the slot is confirmed held by this stream: acknowledges the durable checkpoint and
-    /// starts the idle-advance timer.
-    /// </summary>
-    internal async ValueTask OnStreamingConfirmedAsync(CancellationToken cancellationToken)
+    /// <summary>Waits until no status update is being sent (Npgsql fails one still in flight when replication stops).</summary>
+    internal async ValueTask WaitForSendsAsync()
     {
-        NpgsqlLogSequenceNumber? target;
-        lock (_gate)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            _streamingConfirmed = true;
-            _sessionManaged = true;
-            target = _durableHistory.Count == _options.AcknowledgeLag + 1 ? _durableHistory.Peek() : null;
-            if (_options.IdleAdvanceInterval != Timeout.InfiniteTimeSpan && _idleTimer is null)
-            {
-                _idleTimer = _timeProvider.CreateTimer(_ => OnIdleTimer(), null, _options.IdleAdvanceInterval, _options.IdleAdvanceInterval);
-            }
-        }
-
-        if (target is { } lsn)
-        {
-            await AcknowledgeAsync(lsn, cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>
-    /// Called by the session when the stream ends: no idle advance and no status update without a stream. Waits for a
-    /// status update being sent, because Npgsql fails one that is still in flight when replication stops.
-    /// </summary>
-    internal async ValueTask OnStreamingStoppedAsync()
-    {
-        lock (_gate)
-        {
-            _streamingConfirmed = false;
-        }
-
         await _sendGate.WaitAsync().ConfigureAwait(false);
         _sendGate.Release();
     }
 
-    /// <summary>
-    /// Wraps a session's message stream: skips transactions the start position already covers, and tracks whether a
-    /// transaction is in flight so the idle advance never overtakes one.
-    /// </summary>
-    internal async IAsyncEnumerable<PgOutputReplicationMessage> TrackAsync(
-        IAsyncEnumerable<PgOutputReplicationMessage> messages,
-        NpgsqlLogSequenceNumber startLsn,
-        [EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        lock (_gate)
-        {
-            _tracking = true;
-        }
-
-        var skipping = false;
-        await foreach (var message in messages.WithCancellation(cancellationToken).ConfigureAwait(false))
-        {
-            switch (message)
-            {
-                case BeginMessage begin when begin.TransactionFinalLsn < startLsn:
-                    // The server skips these itself when asked to start at the checkpoint; this guards against a
-                    // start position that was clamped lower, so a transaction is never applied twice.
-                    skipping = true;
-                    Log.TransactionSkipped(_logger, SlotName, begin.TransactionFinalLsn, startLsn);
-                    continue;
-                case BeginMessage:
-                    await OnBeginAsync(cancellationToken).ConfigureAwait(false);
-                    break;
-                case CommitMessage when skipping:
-                    skipping = false;
-                    continue;
-                case CommitMessage commit:
-                    OnCommit(commit.TransactionEndLsn, commit.TransactionCommitTimestamp);
-                    break;
-                default:
-                    if (skipping)
-                    {
-                        continue;
-                    }
-
-                    break;
-            }
-
-            yield return message;
-        }
-    }
-
-    internal async ValueTask OnBeginAsync(CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            Task idle;
-            lock (_gate)
-            {
-                if (_idleAdvance is null)
-                {
-                    _inTransaction = true;
-                    return;
-                }
-
-                idle = _idleAdvance.Task;
-            }
-
-            await idle.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    internal void OnCommit(NpgsqlLogSequenceNumber transactionEndLsn, DateTime? commitTimestamp = null)
-    {
-        lock (_gate)
-        {
-            _inTransaction = false;
-            if (transactionEndLsn > _received)
-            {
-                _received = transactionEndLsn;
-            }
-        }
-
-        if (commitTimestamp is { } committed)
-        {
-            RecordCommitTimestamp(committed);
-        }
-    }
-
     // The time behind the source: the local clock at receipt minus the server's commit timestamp (clamped at 0, since
     // the two clocks may disagree by a little).
-    private void RecordCommitTimestamp(DateTime commitTimestamp)
+    internal void RecordCommitTimestamp(DateTime commitTimestamp)
     {
         var committed = new DateTimeOffset(DateTime.SpecifyKind(commitTimestamp, DateTimeKind.Utc));
-        var lag = _timeProvider.GetUtcNow() - committed;
-        if (lag < TimeSpan.Zero)
-        {
-            lag = TimeSpan.Zero;
-        }
-
+        var now = _timeProvider.GetUtcNow();
+        TimeSpan lag;
         lock (_gate)
         {
-            _lastCommitTimestamp = committed;
-            _sourceLag = lag;
+            lag = _state.RecordCommitTimestamp(committed, now);
         }
 
         PostgresMetrics.RecordSourceLag(SlotName, lag);
     }
 
-    private void OnIdleTimer()
+    /// <summary>
+    /// Sets the state's acknowledged LSN as the connection's replication status and sends a status update if the state
+    /// allows one now. The status is set under the lock, so concurrent calls never set an older LSN after a newer one.
+    /// </summary>
+    internal async ValueTask SendStatusAsync(CancellationToken cancellationToken)
     {
-        if (Interlocked.Exchange(ref _idleTimerBusy, 1) != 0)
-        {
-            return;
-        }
-
-        _ = RunAsync();
-
-        async Task RunAsync()
-        {
-            try
-            {
-                await TryIdleAdvanceAsync(_disposing.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                // Disposed while saving.
-            }
-            catch (ObjectDisposedException)
-            {
-                // Disposed between the tick and the save.
-            }
-            catch (Exception ex) when (ex is NpgsqlException or IOException or InvalidOperationException)
-            {
-                Log.IdleAdvanceFailed(_logger, SlotName, Durable.Lsn, ex);
-            }
-            finally
-            {
-                Volatile.Write(ref _idleTimerBusy, 0);
-            }
-        }
-    }
-
-    private async ValueTask AcknowledgeAsync(NpgsqlLogSequenceNumber lsn, CancellationToken cancellationToken)
-    {
+        NpgsqlLogSequenceNumber lsn;
         NpgsqlLogSequenceNumber durable;
         lock (_gate)
         {
-            if (lsn <= _acknowledged)
-            {
-                return;
-            }
-
-            // Set under the lock, so two concurrent acknowledgements cannot reach the connection in the wrong order.
-            _acknowledged = lsn;
-            durable = _durable.Lsn;
+            lsn = new NpgsqlLogSequenceNumber(_state.Acknowledged);
+            durable = new NpgsqlLogSequenceNumber(_state.Durable.Lsn);
             _feedback.SetReplicationStatus(lsn);
         }
 
@@ -701,23 +435,19 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
         await _sendGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            lock (_gate)
+            var send = Apply(static (s, received) => s.DecideSend(received), (ulong)_feedback.LastReceivedLsn);
+            if (send != AcknowledgementState.Send.Now)
             {
-                if ((_sessionManaged && !_streamingConfirmed) || _feedbackUnusable)
+                // Held: the stream has ended or is not confirmed yet; the status goes with the next stream's first update.
+                // Deferred: Npgsql's replication stream is only ready for a status update once it has received something
+                // from the server (it creates its feedback timers after CopyBothResponse, and an update sent before that
+                // dereferences them and leaves its feedback lock taken, which stalls the stream at the next keepalive).
+                // The server sends a keepalive as soon as decoding has caught up; the status goes with Npgsql's first update.
+                if (send == AcknowledgementState.Send.Deferred)
                 {
-                    activity?.SetTag("cdc.acknowledge.sent", false);
-                    return; // The stream has ended; the status goes with the next stream's first update.
+                    Log.AcknowledgeDeferred(_logger, SlotName, lsn);
                 }
-            }
 
-            // Npgsql's replication stream is only ready for a status update once it has received something from the
-            // server (it creates its feedback timers after CopyBothResponse, and a status update sent before that
-            // dereferences them and leaves its feedback lock taken, which stalls the stream at the next keepalive).
-            // The server sends a keepalive as soon as decoding has caught up; until then the status is set and goes
-            // with Npgsql's first update.
-            if (_feedback.LastReceivedLsn == default)
-            {
-                Log.AcknowledgeDeferred(_logger, SlotName, lsn);
                 activity?.SetTag("cdc.acknowledge.sent", false);
                 return;
             }
@@ -735,11 +465,7 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
             // Npgsql 10 throws this from SendStatusUpdate when its stream ends while the update is being sent (the
             // stream's cleanup clears the feedback timers the update re-arms), and then never releases its feedback
             // lock: any further update would wait forever, so none is sent on this connection again.
-            lock (_gate)
-            {
-                _feedbackUnusable = true;
-            }
-
+            Apply(static s => s.FeedbackBroken());
             CheckpointActivitySource.SetError(activity, ex.GetType().FullName!, ex.Message);
             Log.AcknowledgeFailed(_logger, SlotName, lsn, ex);
         }
@@ -753,4 +479,7 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
             _sendGate.Release();
         }
     }
+
+    private CheckpointPosition ToPosition(AcknowledgementState.Mark mark) =>
+        new(mark.Lsn == (ulong)_identity.Lsn ? _identity : _identity.WithLsn(new NpgsqlLogSequenceNumber(mark.Lsn)), mark.Count);
 }

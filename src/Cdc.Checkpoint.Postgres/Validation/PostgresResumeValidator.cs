@@ -134,10 +134,15 @@ public sealed class PostgresResumeValidator
     /// <param name="cancellationToken">Cancels the query.</param>
     /// <returns>The row, or <see langword="null"/> when the slot does not exist.</returns>
     /// <exception cref="NpgsqlException">The server could not be queried.</exception>
-    public async Task<ReplicationSlotFacts?> ReadSlotAsync(string slotName, CancellationToken cancellationToken = default)
+    public Task<ReplicationSlotFacts?> ReadSlotAsync(string slotName, CancellationToken cancellationToken = default)
     {
         ValidateSlotName(slotName);
-        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        return ReadSlotRowAsync(_dataSource, slotName, cancellationToken);
+    }
+
+    internal static async Task<ReplicationSlotFacts?> ReadSlotRowAsync(NpgsqlDataSource dataSource, string slotName, CancellationToken cancellationToken)
+    {
+        var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             var command = new NpgsqlCommand(SlotQuery, connection) { Parameters = { new NpgsqlParameter { Value = slotName } } };
@@ -220,19 +225,35 @@ public sealed class PostgresResumeValidator
     /// <see langword="false"/> when it is not (yet) shown as held by that process — poll again.
     /// </returns>
     /// <exception cref="CheckpointException">The slot disappeared, was invalidated, changed plugin or database, or moved past <paramref name="startLsn"/>.</exception>
-    public async Task<bool> RecheckAfterStartAsync(
+    public Task<bool> RecheckAfterStartAsync(
         ResumeValidationResult validation,
         NpgsqlLogSequenceNumber startLsn,
         int walSenderProcessId,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(validation);
+        return RecheckSlotAsync(_dataSource, Options.OutputPlugin, _logger, validation, startLsn, walSenderProcessId, cancellationToken);
+    }
+
+    /// <summary>
+    /// The check after <c>START_REPLICATION</c> without a validator: reads the slot again and compares it with the facts
+    /// the validation decided on (used by the session, which validates once).
+    /// </summary>
+    internal static async Task<bool> RecheckSlotAsync(
+        NpgsqlDataSource dataSource,
+        string outputPlugin,
+        ILogger logger,
+        ResumeValidationResult validation,
+        NpgsqlLogSequenceNumber startLsn,
+        int walSenderProcessId,
+        CancellationToken cancellationToken)
+    {
         var slotName = validation.Facts.SlotName;
-        var slot = await ReadSlotAsync(slotName, cancellationToken).ConfigureAwait(false);
-        var failure = RecheckFailure(validation, slot, startLsn, Options.OutputPlugin);
+        var slot = await ReadSlotRowAsync(dataSource, slotName, cancellationToken).ConfigureAwait(false);
+        var failure = RecheckFailure(validation, slot, startLsn, outputPlugin);
         if (failure is not null)
         {
-            Log.RecheckFailed(_logger, slotName, failure.Message);
+            Log.RecheckFailed(logger, slotName, failure.Message);
             throw failure;
         }
 
@@ -241,7 +262,7 @@ public sealed class PostgresResumeValidator
             return false;
         }
 
-        Log.RecheckPassed(_logger, slotName, walSenderProcessId, startLsn, slot);
+        Log.RecheckPassed(logger, slotName, walSenderProcessId, startLsn, slot);
         return true;
     }
 

@@ -18,6 +18,9 @@ public static partial class CdcEventId
     /// <summary>A pruned snapshot file could not be deleted.</summary>
     public const int StreamSnapshotDeleteFailed = 3004;
 
+    /// <summary>Snapshot files of the legacy layout (<c>stream-checkpoint-*.snap</c>) were moved into the manifest store.</summary>
+    public const int StreamSnapshotsMigrated = 3005;
+
     /// <summary>A durable cursor was saved.</summary>
     public const int CursorSaved = 3200;
 
@@ -29,4 +32,7 @@ public static partial class CdcEventId
 
     /// <summary>A durable cursor save was refused (regression or identity mismatch).</summary>
     public const int CursorSaveRefused = 3203;
+
+    /// <summary>A changelog cursor skipped positions it never delivered (overwritten, dropped, popped or cancelled entries).</summary>
+    public const int CursorGap = 3204;
 }

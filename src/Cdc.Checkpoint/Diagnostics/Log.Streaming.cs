@@ -25,6 +25,10 @@ internal static partial class Log
         Message = "Could not delete pruned stream snapshot {Path}: {Reason}")]
     public static partial void StreamSnapshotDeleteFailed(ILogger logger, string path, string reason);
 
+    [LoggerMessage(EventId = CdcEventId.StreamSnapshotsMigrated, Level = LogLevel.Information,
+        Message = "Moved {Count} legacy stream snapshot files from {Directory} into the manifest store; {LeftInPlace} unreadable ones were left in place")]
+    public static partial void StreamSnapshotsMigrated(ILogger logger, int count, string directory, int leftInPlace);
+
     [LoggerMessage(EventId = CdcEventId.CursorSaved, Level = LogLevel.Debug,
         Message = "Saved cursor {CursorId} (started {Started}) at position {Position} to {Path}")]
     public static partial void CursorSaved(ILogger logger, string cursorId, bool started, ulong position, string path);
@@ -40,4 +44,8 @@ internal static partial class Log
     [LoggerMessage(EventId = CdcEventId.CursorSaveRefused, Level = LogLevel.Warning,
         Message = "Refused to save cursor {CursorId}: {Reason}")]
     public static partial void CursorSaveRefused(ILogger logger, string cursorId, string reason);
+
+    [LoggerMessage(EventId = CdcEventId.CursorGap, Level = LogLevel.Warning,
+        Message = "Cursor of {ConsumerIdentity} skipped changelog positions {Expected} to {Delivered} (exclusive): {Lost} lost (overwritten, dropped or popped), {Cancelled} cancelled")]
+    public static partial void CursorGap(ILogger logger, string consumerIdentity, ulong expected, ulong delivered, ulong lost, ulong cancelled);
 }

@@ -25,6 +25,10 @@ internal static class StreamingMetrics
     internal static readonly Counter<long> CursorSaves = CheckpointMetrics.Meter.CreateCounter<long>(
         "cdc.checkpoint.cursor.saves", unit: "{save}", description: "Durable cursor saves, successful, refused and failed.");
 
+    /// <summary>Changelog positions pull cursors skipped, tagged <c>cdc.gap.kind</c> = <c>lost</c> or <c>cancelled</c>.</summary>
+    internal static readonly Counter<long> CursorSkipped = CheckpointMetrics.Meter.CreateCounter<long>(
+        "cdc.checkpoint.cursor.skipped", unit: "{position}", description: "Changelog positions a pull cursor never delivered: lost (overwritten, dropped, popped) or cancelled.");
+
     internal static void RecordCheckpoint(long startTimestamp, CheckpointErrorCode? error)
     {
         var tags = default(TagList);
@@ -46,5 +50,18 @@ internal static class StreamingMetrics
         }
 
         CursorSaves.Add(1, tags);
+    }
+
+    internal static void RecordCursorGap(ulong lost, ulong cancelled)
+    {
+        if (lost > 0)
+        {
+            CursorSkipped.Add((long)Math.Min(lost, long.MaxValue), new KeyValuePair<string, object?>("cdc.gap.kind", "lost"));
+        }
+
+        if (cancelled > 0)
+        {
+            CursorSkipped.Add((long)Math.Min(cancelled, long.MaxValue), new KeyValuePair<string, object?>("cdc.gap.kind", "cancelled"));
+        }
     }
 }

@@ -5,7 +5,8 @@ namespace Cdc.Checkpoint.Offsets;
 
 /// <summary>
 /// Maps source types to the codecs that read them. Source types no codec claims are read as
-/// <see cref="GenericOffset"/>. Immutable and thread-safe: <see cref="With"/> returns a new registry.
+/// <see cref="GenericOffset"/>, except the core's own <c>cursor</c> source type, which every registry reads as
+/// <see cref="Cursors.CursorOffset"/>. Immutable and thread-safe: <see cref="With"/> returns a new registry.
 /// </summary>
 /// <example><c>var codecs = OffsetCodecRegistry.Empty.With(PostgresOffset.OffsetCodec).With(MySqlOffset.OffsetCodec);</c></example>
 public sealed class OffsetCodecRegistry
@@ -34,7 +35,10 @@ public sealed class OffsetCodecRegistry
         return new OffsetCodecRegistry(_codecs.Insert(0, codec));
     }
 
-    /// <summary>The codec for <paramref name="sourceType"/>, or <see cref="GenericOffsetCodec"/> when none claims it.</summary>
+    /// <summary>
+    /// The codec for <paramref name="sourceType"/>: a registered one, else the cursor codec for <c>cursor</c>, else
+    /// <see cref="GenericOffsetCodec"/>.
+    /// </summary>
     /// <param name="sourceType">The source type.</param>
     /// <returns>The codec.</returns>
     public IOffsetCodec Resolve(string sourceType)
@@ -47,7 +51,8 @@ public sealed class OffsetCodecRegistry
             }
         }
 
-        return GenericOffsetCodec.Instance;
+        // The core's cursor offset needs no registration: any store can hold a cursor position and read it back typed.
+        return Cursors.CursorOffsetCodec.Instance.CanRead(sourceType) ? Cursors.CursorOffsetCodec.Instance : GenericOffsetCodec.Instance;
     }
 
     /// <summary>Reads an offset with the codec for <paramref name="sourceType"/>.</summary>

@@ -1,8 +1,8 @@
+// Over 400 lines: the public surface of one type (registration, capture, queries), half of it XML docs; its I/O is in StreamCheckpointManager.Persistence.cs.
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
-using System.Globalization;
 using Cdc.Checkpoint.Diagnostics;
-using Cdc.Checkpoint.Files;
+using Cdc.Checkpoint.Manifests;
 using Cdc.Checkpoint.Internal;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -11,16 +11,18 @@ namespace Cdc.Checkpoint.Streaming;
 
 /// <summary>
 /// Coordinates checkpoints of a streaming pipeline: sources count events and advance watermarks on lock-free
-/// <see cref="StreamSourceHandle"/>s, sinks report positions, and <see cref="Trigger"/> captures all of them into a
+/// <see cref="StreamSourceHandle"/>s, sinks report positions, and <see cref="TriggerAsync"/> captures all of them into a
 /// <see cref="StreamCheckpoint"/> with an id and an epoch that only grow.
 /// </summary>
 /// <remarks>
 /// <para>
-/// Checkpoints are kept in memory (the newest <see cref="StreamCheckpointOptions.MaxRetainedCheckpoints"/>). With a
-/// <see cref="StreamCheckpointOptions.DataDirectory"/> each one is also written as a snapshot file
-/// (<c>stream-checkpoint-{id:D20}.snap</c>, format in <c>docs/snapshot-format.md</c>), and a new manager on the same
-/// directory recovers them newest-valid-first, continuing ids and epochs after the highest one found (even in a
-/// damaged file), so ids never repeat across restarts.
+/// Checkpoints are kept in memory (the newest <see cref="StreamCheckpointOptions.MaxRetainedCheckpoints"/>). A manager
+/// opened with <see cref="OpenAsync"/> over an <see cref="IManifestStore"/> (or a
+/// <see cref="StreamCheckpointOptions.DataDirectory"/>, which means a <see cref="FileManifestStore"/> there) also saves
+/// each one durably as a checkpoint of that store: the manifest carries the id, epoch and creation time, and its state
+/// sidecar is the binary v2 snapshot (<c>docs/snapshot-format.md</c>). At open it recovers with the store's
+/// newest-valid walk and continues ids and epochs after the highest id in use, so ids never repeat across restarts;
+/// snapshot files of the older one-file-per-checkpoint layout found in the data directory are moved into the store.
 /// </para>
 /// <para>
 /// A disabled manager (<see cref="CreateDisabled"/> or <see cref="StreamCheckpointOptions.Enabled"/> = false) costs
@@ -28,44 +30,54 @@ namespace Cdc.Checkpoint.Streaming;
 /// source handles still count but are never read.
 /// </para>
 /// <para>
-/// Thread-safety: every member is safe to call from any thread. Registration, triggering and queries serialize on one
-/// internal lock; the hot path (<see cref="StreamSourceHandle"/> updates) never takes it. <see cref="Changelog"/> is
-/// not thread-safe itself (see <see cref="StreamChangelogBuffer"/>).
+/// Thread-safety: every member is safe to call from any thread. Registration, capture and queries serialize on one
+/// internal lock that is never held during I/O; saves are serialized in id order. The hot path
+/// (<see cref="StreamSourceHandle"/> updates) never takes a lock. <see cref="Changelog"/> has its own lock (see
+/// <see cref="StreamChangelogBuffer"/>); pull cursors read it with <see cref="Cursors.ChangelogCursor"/>.
 /// </para>
+/// <para>This file: registration, capture and queries; StreamCheckpointManager.Persistence.cs: opening, saving and recovery through the manifest store.</para>
 /// </remarks>
-public sealed class StreamCheckpointManager
+public sealed partial class StreamCheckpointManager : IDisposable, IAsyncDisposable
 {
-    private const string FilePrefix = "stream-checkpoint-";
-    private const string FileSuffix = ".snap";
-    private const int IdDigits = 20;
-
     private readonly Lock _lock = new();
+    private readonly SemaphoreSlim _saveGate = new(1, 1);
     private readonly bool _enabled;
     private readonly StreamCheckpointOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly string? _directory;
+    private readonly StreamSnapshotStore? _persistence;
+    private readonly FileManifestStore? _ownedStore;
     private readonly Dictionary<string, StreamSourceHandle> _sources = new(StringComparer.Ordinal);
     private readonly List<StreamSourceHandle> _sourceOrder = [];
     private readonly Dictionary<string, ulong> _sinks = new(StringComparer.Ordinal);
     private readonly Dictionary<string, byte[]> _operatorStates = new(StringComparer.Ordinal);
     private readonly List<StreamCheckpoint> _checkpoints = [];
     private readonly List<string> _unreadableSnapshots = [];
-    private readonly List<string> _staleSnapshotFiles = [];
     private ulong _nextId = 1;
     private ulong _epoch;
     private long _lastCheckpointTimestamp;
 
-    /// <summary>Creates a manager and, when a data directory is configured, recovers its snapshots.</summary>
-    /// <param name="options">The settings; validated now.</param>
+    /// <summary>Creates a manager that keeps its checkpoints in memory only.</summary>
+    /// <param name="options">The settings. <see cref="StreamCheckpointOptions.DataDirectory"/> must be unset (use <see cref="OpenAsync"/>).</param>
     /// <param name="timeProvider">Clock for creation times and <see cref="TriggerIfDue"/>; <see cref="TimeProvider.System"/> by default.</param>
     /// <param name="loggerFactory">Logger source; none by default.</param>
-    /// <exception cref="ArgumentException">The options break a rule (see <see cref="StreamCheckpointOptions.Validate"/>).</exception>
-    /// <exception cref="CheckpointException">The data directory cannot be created or listed.</exception>
+    /// <exception cref="ArgumentException">
+    /// The options set a data directory: recovering from it is I/O, done by <see cref="OpenAsync"/>.
+    /// </exception>
     public StreamCheckpointManager(StreamCheckpointOptions options, TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null)
+        : this(options, timeProvider, loggerFactory, store: null, ownsStore: false)
+    {
+        if (options.DataDirectory is { } directory && options.Enabled)
+        {
+            throw new ArgumentException(
+                $"StreamCheckpointOptions.DataDirectory is set ('{directory}'): a persistent manager recovers with I/O, so open it with 'await StreamCheckpointManager.OpenAsync(options)'. The constructor makes in-memory managers only.",
+                nameof(options));
+        }
+    }
+
+    private StreamCheckpointManager(StreamCheckpointOptions options, TimeProvider? timeProvider, ILoggerFactory? loggerFactory, IManifestStore? store, bool ownsStore)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
         _options = options;
         _enabled = options.Enabled;
         _time = timeProvider ?? TimeProvider.System;
@@ -81,10 +93,10 @@ public sealed class StreamCheckpointManager
             Changelog = new StreamChangelogBuffer(capacity, options.OverflowPolicy);
         }
 
-        if (options.DataDirectory is { } directory)
+        if (store is not null)
         {
-            _directory = Path.GetFullPath(directory);
-            Recover();
+            _persistence = new StreamSnapshotStore(store, _logger);
+            _ownedStore = ownsStore ? (FileManifestStore)store : null;
         }
     }
 
@@ -252,11 +264,12 @@ public sealed class StreamCheckpointManager
     }
 
     /// <summary>
-    /// Takes a checkpoint now: captures every source's sequence and watermark, every sink position and operator state,
-    /// writes the snapshot file when a data directory is configured, then prunes checkpoints beyond the retention.
+    /// Takes a checkpoint now in memory: captures every source's sequence and watermark, every sink position and
+    /// operator state, then prunes checkpoints beyond the retention. Does no I/O.
     /// </summary>
     /// <returns>The new checkpoint id, or <see langword="null"/> when checkpointing is disabled.</returns>
-    /// <exception cref="CheckpointException">The snapshot file could not be written; the checkpoint is not retained (its id and epoch stay used).</exception>
+    /// <exception cref="InvalidOperationException">The manager persists its checkpoints: use <see cref="TriggerAsync"/>.</exception>
+    /// <exception cref="CheckpointException"><see cref="CheckpointErrorCode.LimitReached"/>: ids are exhausted.</exception>
     public ulong? Trigger()
     {
         if (!_enabled)
@@ -264,38 +277,47 @@ public sealed class StreamCheckpointManager
             return null;
         }
 
+        ThrowIfPersistent(nameof(TriggerAsync));
         lock (_lock)
         {
-            return TriggerLocked();
+            var checkpoint = CaptureLocked(out var started);
+            RetainLocked(checkpoint, started);
+            return checkpoint.Id;
         }
     }
 
     /// <summary>
     /// Takes a checkpoint when <see cref="StreamCheckpointOptions.Interval"/> has passed since the last one (or since
     /// the manager was created). Call it from the pipeline's loop: when not due it only reads the clock, without
-    /// taking the lock or allocating.
+    /// taking the lock or allocating. Does no I/O.
     /// </summary>
     /// <returns>The new checkpoint id, or <see langword="null"/> when not due, manual-only or disabled.</returns>
-    /// <exception cref="CheckpointException">The snapshot file could not be written.</exception>
+    /// <exception cref="InvalidOperationException">Due, and the manager persists its checkpoints: use <see cref="TriggerIfDueAsync"/>.</exception>
     public ulong? TriggerIfDue()
     {
-        if (!_enabled || _options.Interval is not { } interval ||
-            _time.GetElapsedTime(Volatile.Read(ref _lastCheckpointTimestamp)) < interval)
+        if (!IsDue())
         {
             return null;
         }
 
+        ThrowIfPersistent(nameof(TriggerIfDueAsync));
         lock (_lock)
         {
             // Re-check under the lock: another thread may have just taken the due checkpoint.
-            return _time.GetElapsedTime(_lastCheckpointTimestamp) >= interval ? TriggerLocked() : null;
+            if (!IsDueLocked())
+            {
+                return null;
+            }
+
+            var checkpoint = CaptureLocked(out var started);
+            RetainLocked(checkpoint, started);
+            return checkpoint.Id;
         }
     }
 
     /// <summary>Takes a checkpoint now, like <see cref="Trigger"/>, for callers that require checkpointing to be on.</summary>
     /// <returns>The new checkpoint id.</returns>
-    /// <exception cref="InvalidOperationException">Checkpointing is disabled.</exception>
-    /// <exception cref="CheckpointException">The snapshot file could not be written.</exception>
+    /// <exception cref="InvalidOperationException">Checkpointing is disabled, or the manager persists (use <see cref="CheckpointAsync"/>).</exception>
     public ulong Checkpoint() => Trigger() ?? throw Disabled("take a checkpoint");
 
     /// <summary>Returns the newest checkpoint to resume from.</summary>
@@ -310,9 +332,9 @@ public sealed class StreamCheckpointManager
         }
 
         return TryRestore() ?? throw new InvalidOperationException(
-            _directory is null
+            _persistence is null
                 ? "No stream checkpoint has been taken yet; call Trigger() first, or use TryRestore() when starting fresh is expected."
-                : $"No stream checkpoint exists yet in '{_directory}'; call Trigger() first, or use TryRestore() when starting fresh is expected.");
+                : "No stream checkpoint exists yet in the manifest store; call TriggerAsync() first, or use TryRestore() when starting fresh is expected.");
     }
 
     /// <summary>Returns the newest checkpoint, or <see langword="null"/> when there is none (or checkpointing is disabled).</summary>
@@ -339,8 +361,8 @@ public sealed class StreamCheckpointManager
             {
                 throw new CheckpointException(
                     CheckpointErrorCode.Corrupt,
-                    $"No readable stream snapshot in '{_directory}': {string.Join("; ", _unreadableSnapshots)}. Restore a valid snapshot file from a backup, or move the damaged files away to start over on purpose.")
-                { Path = _directory };
+                    $"No readable stream snapshot in '{_options.DataDirectory}': {string.Join("; ", _unreadableSnapshots)}. Restore a valid snapshot file from a backup, or move the damaged files away to start over on purpose.")
+                { Path = _options.DataDirectory };
             }
 
             return null;
@@ -414,19 +436,22 @@ public sealed class StreamCheckpointManager
         }
     }
 
-    internal static string FileNameOf(ulong id) => FilePrefix + id.ToString("D20", CultureInfo.InvariantCulture) + FileSuffix;
-
     private static InvalidOperationException Disabled(string action) =>
         new($"Cannot {action}: stream checkpointing is disabled (StreamCheckpointOptions.Enabled = false). Enable it, or use Trigger()/TryRestore(), which return null when disabled.");
 
-    private ulong TriggerLocked()
+    private bool IsDue() =>
+        _enabled && _options.Interval is { } interval && _time.GetElapsedTime(Volatile.Read(ref _lastCheckpointTimestamp)) >= interval;
+
+    private bool IsDueLocked() => _options.Interval is { } interval && _time.GetElapsedTime(_lastCheckpointTimestamp) >= interval;
+
+    private StreamCheckpoint CaptureLocked(out long started)
     {
         if (_nextId == 0 || _epoch == ulong.MaxValue)
         {
             throw new CheckpointException(CheckpointErrorCode.LimitReached, "Stream checkpoint ids are exhausted (the last id was 18446744073709551615); they never wrap. Start a new checkpoint chain in another data directory.");
         }
 
-        var started = Stopwatch.GetTimestamp();
+        started = Stopwatch.GetTimestamp();
         var id = _nextId;
         _nextId = id == ulong.MaxValue ? 0 : id + 1;
         var epoch = ++_epoch;
@@ -450,222 +475,28 @@ public sealed class StreamCheckpointManager
             states[n++] = new(name, state);
         }
 
-        var checkpoint = StreamCheckpoint.FromOwned(id, epoch, _time.GetUtcNow().ToUnixTimeMilliseconds(), sources, sinks, watermarks, states);
-        if (_directory is not null)
-        {
-            try
-            {
-                Persist(checkpoint);
-            }
-            catch (CheckpointException ex)
-            {
-                StreamingMetrics.RecordCheckpoint(started, ex.ErrorCode);
-                throw;
-            }
-        }
+        return StreamCheckpoint.FromOwned(id, epoch, _time.GetUtcNow().ToUnixTimeMilliseconds(), sources, sinks, watermarks, states);
+    }
 
+    /// <summary>Retains a captured (and, when persistent, saved) checkpoint; returns how many the store should keep, or null.</summary>
+    private int? RetainLocked(StreamCheckpoint checkpoint, long started)
+    {
+        // Saves are serialized in id order, but an in-memory Trigger may interleave with nothing else: keep the list ascending.
         _checkpoints.Add(checkpoint);
         StreamingMetrics.RecordCheckpoint(started, error: null);
-        Log.StreamCheckpointTaken(_logger, id, epoch, sources.Length, sinks.Length);
-        Prune();
-        return id;
-    }
-
-    private void Persist(StreamCheckpoint checkpoint)
-    {
-        var bytes = StreamSnapshotCodec.Encode(checkpoint);
-        StreamingMetrics.SnapshotSize.Record(bytes.Length);
-        var fileName = FileNameOf(checkpoint.Id);
-        if (_options.EffectiveWalMode == StreamWalMode.Sync)
-        {
-            DurableFile.Replace(_directory!, fileName, bytes);
-        }
-        else
-        {
-            ReplaceWithoutFsync(_directory!, fileName, bytes);
-        }
-    }
-
-    // StreamWalMode.Async: the same temp-file-and-rename as DurableFile.Replace (so a reader never sees a half-written
-    // file after a process crash) without the two fsyncs.
-    private static void ReplaceWithoutFsync(string directory, string fileName, byte[] bytes)
-    {
-        var finalPath = Path.Combine(directory, fileName);
-        var tempPath = Path.Combine(directory, $"{fileName}.{Guid.NewGuid():N}{DurableFile.TempSuffix}");
-        try
-        {
-            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
-            if (!OperatingSystem.IsWindows())
-            {
-                options.UnixCreateMode = DurableFile.PrivateFileMode;
-            }
-
-            using (var stream = new FileStream(tempPath, options))
-            {
-                stream.Write(bytes);
-            }
-
-            File.Move(tempPath, finalPath, overwrite: true);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            DurableFile.TryDelete(tempPath);
-            throw new CheckpointException(
-                CheckpointErrorCode.WriteFailed,
-                $"Could not write stream snapshot '{finalPath}': {ex.Message}. Older snapshots are unchanged; check free space and that the directory is writable.",
-                ex)
-            { Path = finalPath };
-        }
-    }
-
-    private void Prune()
-    {
-        if (_directory is not null && _staleSnapshotFiles.Count > 0)
-        {
-            foreach (var path in _staleSnapshotFiles)
-            {
-                DeleteSnapshotFile(path);
-            }
-
-            _staleSnapshotFiles.Clear();
-        }
-
+        Log.StreamCheckpointTaken(_logger, checkpoint.Id, checkpoint.Epoch, checkpoint.SourceSequences.Count, checkpoint.SinkPositions.Count);
         if (_options.MaxRetainedCheckpoints is not { } max || _checkpoints.Count <= max)
         {
-            return;
+            return null;
         }
 
         var excess = _checkpoints.Count - max;
         for (var i = 0; i < excess; i++)
         {
-            var old = _checkpoints[i];
-            if (_directory is not null)
-            {
-                DeleteSnapshotFile(Path.Combine(_directory, FileNameOf(old.Id)));
-            }
-
-            Log.StreamCheckpointPruned(_logger, old.Id);
+            Log.StreamCheckpointPruned(_logger, _checkpoints[i].Id);
         }
 
         _checkpoints.RemoveRange(0, excess);
-    }
-
-    private void DeleteSnapshotFile(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            // A leftover old snapshot is harmless: recovery prefers newer ones and the next prune retries.
-            Log.StreamSnapshotDeleteFailed(_logger, path, ex.Message);
-        }
-    }
-
-    private void Recover()
-    {
-        var directory = _directory!;
-        try
-        {
-            DurableFile.CreatePrivateDirectory(directory);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new CheckpointException(
-                CheckpointErrorCode.DirectoryNotFound,
-                $"Could not create the stream checkpoint directory '{directory}': {ex.Message}. Create it (mode 0700) or fix the permissions of its parent.",
-                ex)
-            { Path = directory };
-        }
-
-        var candidates = new List<(ulong Id, string Path)>();
-        try
-        {
-            // Every entry with a snapshot's name, whatever it is: a directory there is an unreadable snapshot, never "none".
-            foreach (var path in SafeFile.ListEntries(directory, FilePrefix + "*" + FileSuffix))
-            {
-                var name = Path.GetFileName(path);
-                var digits = name.AsSpan(FilePrefix.Length, name.Length - FilePrefix.Length - FileSuffix.Length);
-                if (digits.Length == IdDigits && ulong.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var id))
-                {
-                    candidates.Add((id, path));
-                }
-                else
-                {
-                    Log.StreamSnapshotSkipped(_logger, path, "the file name does not carry a 20-digit checkpoint id");
-                }
-            }
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new CheckpointException(
-                CheckpointErrorCode.DirectoryNotFound,
-                $"Could not list the stream checkpoint directory '{directory}': {ex.Message}. Check that it is a directory readable by this user.",
-                ex)
-            { Path = directory };
-        }
-
-        if (candidates.Count == 0)
-        {
-            return;
-        }
-
-        candidates.Sort(static (a, b) => b.Id.CompareTo(a.Id));
-        var highestId = candidates[0].Id;
-        var recovered = new List<StreamCheckpoint>();
-        foreach (var (id, path) in candidates)
-        {
-            if (_options.MaxRetainedCheckpoints is { } max && recovered.Count >= max)
-            {
-                // Older than what is retained: deleted by the next checkpoint's prune, like any pruned snapshot.
-                _staleSnapshotFiles.Add(path);
-                continue;
-            }
-
-            try
-            {
-                var bytes = DurableFile.ReadPrivate(path, _options.MaxSnapshotBytes);
-                if (bytes is null)
-                {
-                    continue;
-                }
-
-                var checkpoint = StreamSnapshotCodec.Decode(bytes, path);
-                if (checkpoint.Id != id)
-                {
-                    throw new CheckpointException(
-                        CheckpointErrorCode.Corrupt,
-                        $"the file name says checkpoint {id} but the contents are checkpoint {checkpoint.Id}")
-                    { Path = path };
-                }
-
-                recovered.Add(checkpoint);
-                _epoch = Math.Max(_epoch, checkpoint.Epoch);
-            }
-            catch (CheckpointException ex)
-            {
-                Log.StreamSnapshotSkipped(_logger, path, ex.Message);
-                _unreadableSnapshots.Add($"{Path.GetFileName(path)}: {ex.ErrorCode}");
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                Log.StreamSnapshotSkipped(_logger, path, $"could not read it: {ex.Message}");
-                _unreadableSnapshots.Add($"{Path.GetFileName(path)}: unreadable");
-            }
-        }
-
-        recovered.Reverse();
-        _checkpoints.AddRange(recovered);
-
-        // Continue after the highest id seen in any file name, readable or not, so an id is never issued twice. An
-        // unreadable file may also hold a higher epoch than any readable one; this manager advances id and epoch
-        // together, so continuing the epoch from at least the highest id keeps epochs growing too.
-        _nextId = highestId == ulong.MaxValue ? 0 : highestId + 1;
-        _epoch = Math.Max(_epoch, highestId);
-        if (recovered.Count > 0)
-        {
-            Log.StreamCheckpointsRecovered(_logger, recovered.Count, directory, recovered[^1].Id, _nextId);
-        }
+        return max;
     }
 }

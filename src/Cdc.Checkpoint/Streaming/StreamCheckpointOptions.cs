@@ -1,17 +1,12 @@
 namespace Cdc.Checkpoint.Streaming;
 
 /// <summary>Settings of a <see cref="StreamCheckpointManager"/>. Each property is validated when set.</summary>
-/// <remarks>
-/// Rules that involve two properties (a <see cref="WalMode"/> needs a <see cref="DataDirectory"/>) are checked by
-/// <see cref="Validate"/>, which the manager calls in its constructor.
-/// </remarks>
 public sealed class StreamCheckpointOptions
 {
     private readonly TimeSpan? _interval;
     private readonly int? _changelogCapacity;
     private readonly int? _maxRetainedCheckpoints;
     private readonly ChangelogOverflowPolicy _overflowPolicy = ChangelogOverflowPolicy.DropNew;
-    private readonly StreamWalMode? _walMode;
     private readonly long _maxSnapshotBytes = 64L * 1024 * 1024;
     private readonly string? _dataDirectory;
 
@@ -40,8 +35,11 @@ public sealed class StreamCheckpointOptions
     }
 
     /// <summary>
-    /// Directory where every checkpoint is also written as a snapshot file (created with mode 0700 if missing), and
-    /// from which the manager recovers at start; <see langword="null"/> keeps checkpoints in memory only.
+    /// Directory of a <see cref="Manifests.FileManifestStore"/> through which <see cref="StreamCheckpointManager.OpenAsync"/>
+    /// saves every checkpoint durably and from which it recovers (created with mode 0700 if missing; its parent must
+    /// exist). Snapshot files of the older layout (<c>stream-checkpoint-*.snap</c>) found in it are moved into the
+    /// manifest store. <see langword="null"/> keeps checkpoints in memory only, unless a store is passed to
+    /// <see cref="StreamCheckpointManager.OpenAsync"/>.
     /// </summary>
     /// <value><see langword="null"/>.</value>
     /// <exception cref="ArgumentException">Empty or white space.</exception>
@@ -56,26 +54,6 @@ public sealed class StreamCheckpointOptions
             }
 
             _dataDirectory = value;
-        }
-    }
-
-    /// <summary>
-    /// How snapshot files are written; requires <see cref="DataDirectory"/>. <see langword="null"/> means
-    /// <see cref="StreamWalMode.Sync"/> when a data directory is set.
-    /// </summary>
-    /// <value><see langword="null"/>.</value>
-    /// <exception cref="ArgumentOutOfRangeException">Not a defined <see cref="StreamWalMode"/>.</exception>
-    public StreamWalMode? WalMode
-    {
-        get => _walMode;
-        init
-        {
-            if (value is { } mode && mode is not (StreamWalMode.Sync or StreamWalMode.Async))
-            {
-                throw new ArgumentOutOfRangeException(nameof(WalMode), mode, "Use StreamWalMode.Sync or StreamWalMode.Async.");
-            }
-
-            _walMode = value;
         }
     }
 
@@ -133,7 +111,7 @@ public sealed class StreamCheckpointOptions
         }
     }
 
-    /// <summary>The largest snapshot file recovery will read; bigger files are skipped as not ours.</summary>
+    /// <summary>The largest snapshot (state sidecar, or legacy snapshot file) the manager reads; bigger ones are refused as not ours.</summary>
     /// <value>64 MiB.</value>
     /// <exception cref="ArgumentOutOfRangeException">Smaller than <see cref="StreamSnapshotCodec.MinimumLength"/> or larger than the largest array.</exception>
     public long MaxSnapshotBytes
@@ -146,19 +124,4 @@ public sealed class StreamCheckpointOptions
             _maxSnapshotBytes = value;
         }
     }
-
-    /// <summary>Checks the rules that involve more than one property.</summary>
-    /// <exception cref="ArgumentException"><see cref="WalMode"/> is set without a <see cref="DataDirectory"/>.</exception>
-    public void Validate()
-    {
-        if (_walMode is not null && DataDirectory is null)
-        {
-            throw new ArgumentException(
-                $"StreamCheckpointOptions.WalMode is {_walMode} but no DataDirectory is set: a WAL mode needs a directory to write snapshots to. Set DataDirectory, or leave WalMode null for in-memory checkpoints.",
-                "options");
-        }
-    }
-
-    /// <summary>The WAL mode in effect: <see langword="null"/> when checkpoints stay in memory.</summary>
-    internal StreamWalMode? EffectiveWalMode => DataDirectory is null ? null : _walMode ?? StreamWalMode.Sync;
 }

@@ -3,14 +3,16 @@ using Cdc.Checkpoint.Postgres.Replication;
 using Cdc.Checkpoint.Postgres.Tests.Support;
 using FsCheck;
 using FsCheck.Fluent;
-using Npgsql.Replication.PgOutput.Messages;
 using NpgsqlTypes;
 using Shouldly;
 using Xunit;
 
 namespace Cdc.Checkpoint.Postgres.Tests.Replication;
 
-/// <summary>The acknowledger's rules without a server: only durable LSNs reach the connection, never backwards, lag, idle advance.</summary>
+/// <summary>
+/// The acknowledger's I/O without a server: only durable LSNs reach the connection, never backwards, lag, idle advance,
+/// the Npgsql workarounds. The stream events are applied to its state the way the session applies them.
+/// </summary>
 public sealed class AcknowledgerTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -20,8 +22,27 @@ public sealed class AcknowledgerTests
     private static NpgsqlLogSequenceNumber Lsn(ulong value) => new(value);
 
     private static ReplicationAcknowledger Create(
-        FakeFeedback feedback, RecordingStore store, int lag = 0, TimeSpan? idle = null, TimeProvider? time = null, ulong count = 10, long idleMinimum = 0) =>
-        new(feedback, store, Start, count, new ReplicationAcknowledgerOptions { AcknowledgeLag = lag, IdleAdvanceInterval = idle ?? Timeout.InfiniteTimeSpan, IdleAdvanceMinimumBytes = idleMinimum }, null, time ?? new FakeTimeProvider());
+        FakeFeedback feedback, RecordingStore store, int lag = 0, TimeProvider? time = null, ulong count = 10, long idleMinimum = 0, bool session = false) =>
+        new(feedback, store, Start, count, new ReplicationAcknowledgerOptions { AcknowledgeLag = lag, IdleAdvanceMinimumBytes = idleMinimum }, null, time ?? new FakeTimeProvider(), sessionOwned: session);
+
+    // The stream events, applied as PostgresReplicationSession applies them.
+    internal static async ValueTask ConfirmAsync(ReplicationAcknowledger ack)
+    {
+        if (ack.Apply(static s => s.ConfirmStreaming()) is not null)
+        {
+            await ack.SendStatusAsync(CancellationToken.None);
+        }
+    }
+
+    internal static async ValueTask BeginAsync(ReplicationAcknowledger ack, CancellationToken cancellationToken)
+    {
+        while (!ack.Apply(static s => s.TryBeginTransaction()))
+        {
+            await ack.WaitForIdleAdvanceAsync(cancellationToken);
+        }
+    }
+
+    internal static void Commit(ReplicationAcknowledger ack, NpgsqlLogSequenceNumber lsn) => ack.Apply(static (s, l) => s.Commit(l), (ulong)lsn);
 
     [Fact]
     public async Task MarkProcessed_CountGrowsByEventsAndAtLeastOne_AndNeverGoesBackwards()
@@ -77,7 +98,7 @@ public sealed class AcknowledgerTests
         // Npgsql 10 is not ready for a status update between START_REPLICATION and the first message from the server.
         var feedback = new FakeFeedback { LastReceivedLsn = default };
         await using var ack = Create(feedback, new RecordingStore());
-        await ack.OnStreamingConfirmedAsync(Ct);
+        await ConfirmAsync(ack);
         var p1 = ack.MarkProcessed(Lsn(1100), 1);
 
         await ack.MarkDurableAsync(p1, Ct);
@@ -114,11 +135,29 @@ public sealed class AcknowledgerTests
     }
 
     [Fact]
+    public async Task MarkDurableAsync_SessionStreamNotConfirmedOrStopped_SetsTheStatusButSendsNothing()
+    {
+        var feedback = new FakeFeedback();
+        await using var ack = Create(feedback, new RecordingStore(), session: true);
+        Commit(ack, Lsn(1100));
+        Commit(ack, Lsn(1200));
+
+        await ack.MarkDurableAsync(ack.MarkProcessed(Lsn(1100), 1), Ct);
+        await ConfirmAsync(ack); // 1100 is already set: nothing new to send
+        ack.Apply(static s => s.StopStreaming());
+        await ack.MarkDurableAsync(ack.MarkProcessed(Lsn(1200), 1), Ct);
+
+        feedback.Statuses.ShouldBe([Lsn(1100), Lsn(1200)]);
+        feedback.SendAttempts.ShouldBe(0);
+        ack.GetStatus().Streaming.ShouldBeFalse();
+    }
+
+    [Fact]
     public async Task MarkDurableAsync_WithLagTwo_AcknowledgesTheCheckpointTwoSavesOlder()
     {
         var feedback = new FakeFeedback();
         await using var ack = Create(feedback, new RecordingStore(), lag: 2);
-        await ack.OnStreamingConfirmedAsync(Ct);
+        await ConfirmAsync(ack);
         feedback.Statuses.ShouldBeEmpty(); // only the start checkpoint is known: nothing two saves older yet
 
         foreach (var lsn in new ulong[] { 1100, 1200, 1300, 1400 })
@@ -130,12 +169,12 @@ public sealed class AcknowledgerTests
     }
 
     [Fact]
-    public async Task OnStreamingConfirmedAsync_NoLag_AcknowledgesTheStartCheckpoint()
+    public async Task ConfirmStreaming_NoLag_AcknowledgesTheStartCheckpoint()
     {
         var feedback = new FakeFeedback();
         await using var ack = Create(feedback, new RecordingStore());
 
-        await ack.OnStreamingConfirmedAsync(Ct);
+        await ConfirmAsync(ack);
 
         feedback.Statuses.ShouldBe([Start.Lsn]);
     }
@@ -192,7 +231,7 @@ public sealed class AcknowledgerTests
         feedback.LastReceivedLsn = Lsn(5000);
 
         (await ack.TryIdleAdvanceAsync(Ct)).ShouldBeFalse(); // the stream is not confirmed yet
-        await ack.OnStreamingConfirmedAsync(Ct);
+        await ConfirmAsync(ack);
         (await ack.TryIdleAdvanceAsync(Ct)).ShouldBeTrue();
 
         store.Saved.ShouldBe([(Start.WithLsn(Lsn(5000)), 11UL)]);
@@ -207,7 +246,7 @@ public sealed class AcknowledgerTests
         var feedback = new FakeFeedback();
         var store = new RecordingStore();
         await using var ack = Create(feedback, store, idleMinimum: 4096);
-        await ack.OnStreamingConfirmedAsync(Ct);
+        await ConfirmAsync(ack);
 
         feedback.LastReceivedLsn = Lsn(1000 + 4095); // e.g. the WAL of our own last save
         (await ack.TryIdleAdvanceAsync(Ct)).ShouldBeFalse();
@@ -232,13 +271,13 @@ public sealed class AcknowledgerTests
         var feedback = new FakeFeedback();
         var store = new RecordingStore();
         await using var ack = Create(feedback, store);
-        await ack.OnStreamingConfirmedAsync(Ct);
+        await ConfirmAsync(ack);
 
-        await ack.OnBeginAsync(Ct);
+        await BeginAsync(ack, Ct);
         feedback.LastReceivedLsn = Lsn(1500);
         (await ack.TryIdleAdvanceAsync(Ct)).ShouldBeFalse(); // in a transaction
 
-        ack.OnCommit(Lsn(1600));
+        Commit(ack, Lsn(1600));
         feedback.LastReceivedLsn = Lsn(1700);
         (await ack.TryIdleAdvanceAsync(Ct)).ShouldBeFalse(); // received, not processed
 
@@ -252,16 +291,16 @@ public sealed class AcknowledgerTests
     }
 
     [Fact]
-    public async Task OnBeginAsync_WhileIdleAdvanceIsSaving_WaitsUntilTheSaveHasFinished()
+    public async Task BeginTransaction_WhileIdleAdvanceIsSaving_WaitsUntilTheSaveHasFinished()
     {
         var feedback = new FakeFeedback { LastReceivedLsn = Lsn(3000) };
         var store = new RecordingStore { Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
         await using var ack = Create(feedback, store);
-        await ack.OnStreamingConfirmedAsync(Ct);
+        await ConfirmAsync(ack);
 
         var idle = ack.TryIdleAdvanceAsync(Ct).AsTask();
         await store.Entered.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
-        var begin = ack.OnBeginAsync(Ct).AsTask();
+        var begin = BeginAsync(ack, Ct).AsTask();
         await Task.Yield();
         begin.IsCompleted.ShouldBeFalse();
 
@@ -269,7 +308,7 @@ public sealed class AcknowledgerTests
         (await idle).ShouldBeTrue();
         await begin.WaitAsync(TimeSpan.FromSeconds(10), Ct);
 
-        ack.OnCommit(Lsn(3500));
+        Commit(ack, Lsn(3500));
         ack.MarkProcessed(Lsn(3500), 2).CommittedEventCount.ShouldBe(13UL); // after the idle advance's 11
     }
 
@@ -279,32 +318,36 @@ public sealed class AcknowledgerTests
         var feedback = new FakeFeedback { LastReceivedLsn = Lsn(3000) };
         var store = new RecordingStore { FailWith = new CheckpointException(CheckpointErrorCode.WriteFailed, "server gone") };
         await using var ack = Create(feedback, store);
-        await ack.OnStreamingConfirmedAsync(Ct);
+        await ConfirmAsync(ack);
 
         (await ack.TryIdleAdvanceAsync(Ct)).ShouldBeFalse();
 
         ack.Durable.Lsn.ShouldBe(Start.Lsn);
         feedback.Statuses.ShouldBe([Start.Lsn]);
-        ack.OnCommit(Lsn(3500));
+        Commit(ack, Lsn(3500));
         ack.MarkProcessed(Lsn(3500), 1).CommittedEventCount.ShouldBe(12UL);
     }
 
     [Fact]
-    public async Task IdleTimer_IntervalElapses_PerformsAnIdleAdvance()
+    public async Task IdleAdvanceTimer_IntervalElapses_PerformsAnIdleAdvance()
     {
         var time = new FakeTimeProvider();
         var feedback = new FakeFeedback { LastReceivedLsn = Lsn(4000) };
         var store = new RecordingStore();
-        await using var ack = Create(feedback, store, idle: TimeSpan.FromSeconds(10), time: time);
-        await ack.OnStreamingConfirmedAsync(Ct);
+        await using var ack = Create(feedback, store, time: time);
+        await ConfirmAsync(ack);
+        var timer = new IdleAdvanceTimer(ack, TimeSpan.FromSeconds(10), time, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
 
         time.Advance(TimeSpan.FromSeconds(9));
         store.Saved.ShouldBeEmpty();
         time.Advance(TimeSpan.FromSeconds(1));
         await store.Entered.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
         await WaitForAsync(() => ack.Acknowledged == Lsn(4000));
+        await timer.DisposeAsync();
+        feedback.LastReceivedLsn = Lsn(9000);
+        time.Advance(TimeSpan.FromSeconds(30));
 
-        store.Saved.ShouldBe([(Start.WithLsn(Lsn(4000)), 11UL)]);
+        store.Saved.ShouldBe([(Start.WithLsn(Lsn(4000)), 11UL)]); // nothing after the stop
     }
 
     [Fact]
@@ -319,7 +362,7 @@ public sealed class AcknowledgerTests
             var store = new RecordingStore();
             var lag = ops.Length % 3;
             var ack = Create(feedback, store, lag: lag);
-            ack.OnStreamingConfirmedAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
+            ConfirmAsync(ack).AsTask().GetAwaiter().GetResult();
             ulong wal = 1000;
             var savedBeforeStatus = new HashSet<NpgsqlLogSequenceNumber> { Start.Lsn };
             foreach (var op in ops)
@@ -328,8 +371,8 @@ public sealed class AcknowledgerTests
                 {
                     case 0:
                         wal += 100;
-                        ack.OnBeginAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
-                        ack.OnCommit(Lsn(wal));
+                        BeginAsync(ack, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+                        Commit(ack, Lsn(wal));
                         ack.MarkProcessed(Lsn(wal), 2);
                         break;
                     case 1:
@@ -367,23 +410,23 @@ public sealed class AcknowledgerTests
     }
 
     [Fact]
-    public async Task TrackAsync_AfterTracking_MarkProcessedPastTheLastReceivedCommitIsRefused()
+    public async Task MarkProcessed_SessionOwned_PastTheLastReceivedCommitIsRefused()
     {
-        await using var ack = Create(new FakeFeedback(), new RecordingStore());
-        await foreach (var _ in ack.TrackAsync(Empty(), Start.Lsn, Ct))
-        {
-        }
+        await using var ack = Create(new FakeFeedback(), new RecordingStore(), session: true);
 
-        ack.OnCommit(Lsn(1500));
+        Commit(ack, Lsn(1500));
 
         Should.Throw<ArgumentOutOfRangeException>(() => ack.MarkProcessed(Lsn(1600), 1)).Message.ShouldContain("past the last commit received");
         ack.MarkProcessed(Lsn(1500), 1).Lsn.ShouldBe(Lsn(1500));
+    }
 
-        static async IAsyncEnumerable<PgOutputReplicationMessage> Empty()
-        {
-            await Task.CompletedTask;
-            yield break;
-        }
+    [Fact]
+    public async Task MarkProcessed_Standalone_TheCallerRunsTheStreamSoNothingIsCheckedAgainstReceipt()
+    {
+        await using var ack = Create(new FakeFeedback(), new RecordingStore(), session: false);
+
+        ack.MarkProcessed(Lsn(1600), 1).Lsn.ShouldBe(Lsn(1600));
+        (await ack.TryIdleAdvanceAsync(Ct)).ShouldBeFalse(); // no idle advance beside a stream the caller runs
     }
 
     private static async Task WaitForAsync(Func<bool> condition)

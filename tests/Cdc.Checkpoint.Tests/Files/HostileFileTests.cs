@@ -167,13 +167,13 @@ public sealed class HostileFileTests : IDisposable
     }
 
     [Fact]
-    public void StreamRestore_DirectoryAtASnapshotName_FailsClosedNeverAFreshStart()
+    public async Task StreamRestore_DirectoryAtASnapshotName_FailsClosedNeverAFreshStart()
     {
         // Before: the directory listing skipped directories, so the manager restored nothing and started afresh.
         Directory.CreateDirectory(_dir.File("stream-checkpoint-00000000000000000007.snap"));
-        var ex = Should.Throw<CheckpointException>(() =>
+        var ex = await Should.ThrowAsync<CheckpointException>(async () =>
         {
-            var manager = new Cdc.Checkpoint.Streaming.StreamCheckpointManager(new Cdc.Checkpoint.Streaming.StreamCheckpointOptions { DataDirectory = _dir.Path });
+            await using var manager = await Cdc.Checkpoint.Streaming.StreamCheckpointManager.OpenAsync(new Cdc.Checkpoint.Streaming.StreamCheckpointOptions { DataDirectory = _dir.Path }, cancellationToken: TestContext.Current.CancellationToken);
             _ = manager.TryRestore();
         });
         ex.ErrorCode.ShouldBe(CheckpointErrorCode.Corrupt, ex.Message);

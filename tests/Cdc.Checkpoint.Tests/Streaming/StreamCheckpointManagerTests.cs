@@ -1,7 +1,5 @@
 using Cdc.Checkpoint.Diagnostics;
 using Cdc.Checkpoint.Streaming;
-using FsCheck;
-using FsCheck.Fluent;
 using Shouldly;
 using Xunit;
 
@@ -73,19 +71,10 @@ public sealed class StreamCheckpointManagerTests
     }
 
     [Fact]
-    public void Validate_WalModeWithoutDataDirectory_Throws()
+    public void Constructor_DataDirectory_ThrowsPointingToOpenAsync()
     {
-        var options = new StreamCheckpointOptions { WalMode = StreamWalMode.Sync };
-        Should.Throw<ArgumentException>(options.Validate).Message.ShouldContain("DataDirectory");
-        Should.Throw<ArgumentException>(() => new StreamCheckpointManager(options));
-        Should.Throw<ArgumentException>(() => new StreamCheckpointManager(new StreamCheckpointOptions { WalMode = StreamWalMode.Async }));
-    }
-
-    [Fact]
-    public void Validate_WalModeWithDataDirectory_Passes()
-    {
-        var options = new StreamCheckpointOptions { WalMode = StreamWalMode.Sync, DataDirectory = "/tmp/test" };
-        Should.NotThrow(options.Validate);
+        var ex = Should.Throw<ArgumentException>(() => new StreamCheckpointManager(new StreamCheckpointOptions { DataDirectory = "/tmp/test" }));
+        ex.Message.ShouldContain("OpenAsync");
     }
 
     [Fact]
@@ -96,7 +85,6 @@ public sealed class StreamCheckpointManagerTests
         Should.Throw<ArgumentOutOfRangeException>(() => new StreamCheckpointOptions { MaxRetainedCheckpoints = -3 });
         Should.Throw<ArgumentOutOfRangeException>(() => new StreamCheckpointOptions { Interval = TimeSpan.Zero });
         Should.Throw<ArgumentOutOfRangeException>(() => new StreamCheckpointOptions { OverflowPolicy = (ChangelogOverflowPolicy)7 });
-        Should.Throw<ArgumentOutOfRangeException>(() => new StreamCheckpointOptions { WalMode = (StreamWalMode)7 });
         Should.Throw<ArgumentOutOfRangeException>(() => new StreamCheckpointOptions { MaxSnapshotBytes = 10 });
         Should.Throw<ArgumentException>(() => new StreamCheckpointOptions { DataDirectory = " " });
     }
@@ -107,7 +95,6 @@ public sealed class StreamCheckpointManagerTests
         var options = new StreamCheckpointOptions();
         options.Enabled.ShouldBeTrue();
         options.Interval.ShouldBeNull();
-        options.WalMode.ShouldBeNull();
         options.DataDirectory.ShouldBeNull();
         options.ChangelogCapacity.ShouldBeNull();
         options.MaxRetainedCheckpoints.ShouldBeNull();
@@ -418,224 +405,4 @@ public sealed class StreamCheckpointManagerTests
         sequences.ShouldBe(sequences.Order().ToList());
         ids.ShouldBe(ids.Order().Distinct().ToList());
     }
-
-    // -- Persistence and recovery --
-
-    [Fact]
-    public void Trigger_WithDataDirectory_WritesPrivateSnapshotFile()
-    {
-        using var dir = new TempDirectory();
-        var data = Path.Combine(dir.Path, "stream");
-        var manager = Enabled(new StreamCheckpointOptions { DataDirectory = data });
-        manager.RegisterSource("src").PublishSequence(5);
-        var id = manager.Trigger()!.Value;
-        var path = Path.Combine(data, StreamCheckpointManager.FileNameOf(id));
-        Path.GetFileName(path).ShouldBe("stream-checkpoint-00000000000000000001.snap");
-        StreamSnapshotCodec.Decode(File.ReadAllBytes(path)).ShouldBe(manager.GetCheckpoint(id));
-        if (!OperatingSystem.IsWindows())
-        {
-            File.GetUnixFileMode(path).ShouldBe(UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            File.GetUnixFileMode(data).ShouldBe(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        }
-
-        Directory.GetFiles(data).Length.ShouldBe(1);
-    }
-
-    [Theory]
-    [InlineData(StreamWalMode.Sync)]
-    [InlineData(StreamWalMode.Async)]
-    public void Constructor_ExistingDataDirectory_RecoversAndContinuesIds(StreamWalMode mode)
-    {
-        using var dir = new TempDirectory();
-        var options = new StreamCheckpointOptions { DataDirectory = dir.Path, WalMode = mode };
-        var first = Enabled(options);
-        var handle = first.RegisterSource("src");
-        handle.PublishSequence(7);
-        first.Trigger();
-        handle.PublishSequence(9);
-        first.Trigger();
-
-        var second = Enabled(options);
-        second.RetainedCheckpointCount.ShouldBe(2);
-        second.Restore().SourceSequences["src"].ShouldBe(9ul);
-        second.Epoch.ShouldBe(2ul);
-        second.Trigger().ShouldBe(3ul);
-        second.Epoch.ShouldBe(3ul);
-    }
-
-    [Fact]
-    public void Constructor_NewestSnapshotCorrupt_FallsBackToOlderLogsItAndNeverReusesItsId()
-    {
-        using var dir = new TempDirectory();
-        var options = new StreamCheckpointOptions { DataDirectory = dir.Path };
-        var first = Enabled(options);
-        var handle = first.RegisterSource("src");
-        handle.PublishSequence(1);
-        first.Trigger();
-        handle.PublishSequence(2);
-        first.Trigger();
-        var newest = Path.Combine(dir.Path, StreamCheckpointManager.FileNameOf(2));
-        var bytes = File.ReadAllBytes(newest);
-        bytes[12] ^= 0x40;
-        File.WriteAllBytes(newest, bytes);
-
-        var logs = new ListLoggerFactory();
-        var second = new StreamCheckpointManager(options, new FakeTimeProvider(Start), logs);
-        second.Restore().Id.ShouldBe(1ul);
-        second.Restore().SourceSequences["src"].ShouldBe(1ul);
-        logs.Entries.ShouldContain(e => e.EventId == CdcEventId.StreamSnapshotSkipped && e.Message.Contains("CRC mismatch") && e.Message.Contains(newest));
-        second.Trigger().ShouldBe(3ul);
-        second.Epoch.ShouldBeGreaterThan(2ul);
-    }
-
-    [Fact]
-    public void TryRestore_AllSnapshotsCorrupt_FailsClosed()
-    {
-        using var dir = new TempDirectory();
-        var options = new StreamCheckpointOptions { DataDirectory = dir.Path };
-        Enabled(options).Trigger();
-        var path = Path.Combine(dir.Path, StreamCheckpointManager.FileNameOf(1));
-        File.WriteAllBytes(path, [2, 0, 0]);
-
-        var second = Enabled(options);
-        var ex = Should.Throw<CheckpointException>(() => second.TryRestore());
-        ex.ErrorCode.ShouldBe(CheckpointErrorCode.Corrupt);
-        ex.Message.ShouldContain(StreamCheckpointManager.FileNameOf(1));
-        Should.Throw<CheckpointException>(second.Restore);
-        second.Trigger().ShouldBe(2ul);
-        second.Restore().Id.ShouldBe(2ul);
-    }
-
-    [Fact]
-    public void Constructor_SnapshotWithWrongIdInName_IsSkipped()
-    {
-        using var dir = new TempDirectory();
-        var options = new StreamCheckpointOptions { DataDirectory = dir.Path };
-        Enabled(options).Trigger();
-        File.Move(Path.Combine(dir.Path, StreamCheckpointManager.FileNameOf(1)), Path.Combine(dir.Path, StreamCheckpointManager.FileNameOf(5)));
-        var logs = new ListLoggerFactory();
-        var second = new StreamCheckpointManager(options, new FakeTimeProvider(Start), logs);
-        logs.Entries.ShouldContain(e => e.EventId == CdcEventId.StreamSnapshotSkipped && e.Message.Contains("contents are checkpoint 1"));
-        second.Trigger().ShouldBe(6ul);
-    }
-
-    [Fact]
-    public void Trigger_MaxRetainedWithDataDirectory_DeletesPrunedFiles()
-    {
-        using var dir = new TempDirectory();
-        var options = new StreamCheckpointOptions { DataDirectory = dir.Path, MaxRetainedCheckpoints = 2 };
-        var manager = Enabled(options);
-        for (var i = 0; i < 5; i++)
-        {
-            manager.Trigger();
-        }
-
-        Directory.GetFiles(dir.Path).Select(Path.GetFileName).Order().ShouldBe([StreamCheckpointManager.FileNameOf(4), StreamCheckpointManager.FileNameOf(5)]);
-    }
-
-    [Fact]
-    public void Constructor_MoreFilesThanRetained_LoadsNewestAndPrunesRestOnNextTrigger()
-    {
-        using var dir = new TempDirectory();
-        var unlimited = Enabled(new StreamCheckpointOptions { DataDirectory = dir.Path });
-        for (var i = 0; i < 4; i++)
-        {
-            unlimited.Trigger();
-        }
-
-        var limited = Enabled(new StreamCheckpointOptions { DataDirectory = dir.Path, MaxRetainedCheckpoints = 2 });
-        limited.GetRetainedCheckpoints().Select(c => c.Id).ShouldBe([3ul, 4ul]);
-        Directory.GetFiles(dir.Path).Length.ShouldBe(4);
-        limited.Trigger().ShouldBe(5ul);
-        Directory.GetFiles(dir.Path).Select(Path.GetFileName).Order().ShouldBe([StreamCheckpointManager.FileNameOf(4), StreamCheckpointManager.FileNameOf(5)]);
-    }
-
-    [Fact]
-    public void Trigger_SnapshotWriteFails_ThrowsAndDoesNotRetain()
-    {
-        using var dir = new TempDirectory();
-        var data = Path.Combine(dir.Path, "stream");
-        var manager = Enabled(new StreamCheckpointOptions { DataDirectory = data });
-        manager.Trigger().ShouldBe(1ul);
-
-        // Replace the directory with a plain file: creating the temp file fails even for root.
-        Directory.Delete(data, recursive: true);
-        File.WriteAllText(data, "not a directory");
-        Should.Throw<CheckpointException>(() => manager.Trigger()).ErrorCode.ShouldBe(CheckpointErrorCode.WriteFailed);
-        manager.RetainedCheckpointCount.ShouldBe(1);
-        manager.LastCheckpointId.ShouldBe(1ul);
-
-        File.Delete(data);
-        Directory.CreateDirectory(data);
-        manager.Trigger().ShouldBe(3ul); // id 2 stays used: ids never repeat
-    }
-
-    private enum Step
-    {
-        Trigger,
-        Restart,
-        CorruptNewest,
-        DeleteNewest,
-    }
-
-    [Fact]
-    public void IdsAndEpochs_AcrossTriggersRestartsAndDamagedFiles_OnlyGrow()
-    {
-        var steps = Gen.ListOf(Gen.Frequency(
-            (6, Gen.Constant(Step.Trigger)),
-            (2, Gen.Constant(Step.Restart)),
-            (1, Gen.Constant(Step.CorruptNewest)),
-            (1, Gen.Constant(Step.DeleteNewest))));
-        Check.One(Config.QuickThrowOnFailure.WithMaxTest(40), Prop.ForAll(Arb.From(steps), plan =>
-        {
-            using var dir = new TempDirectory();
-            var options = new StreamCheckpointOptions { DataDirectory = dir.Path, MaxRetainedCheckpoints = 3 };
-            var manager = Enabled(options);
-            ulong lastId = 0;
-            ulong lastEpoch = 0;
-            foreach (var step in plan)
-            {
-                switch (step)
-                {
-                    case Step.Trigger:
-                        var id = manager.Trigger()!.Value;
-                        id.ShouldBeGreaterThan(lastId);
-                        manager.Epoch.ShouldBeGreaterThan(lastEpoch);
-                        lastId = id;
-                        lastEpoch = manager.Epoch;
-                        break;
-                    case Step.Restart:
-                        manager = Enabled(options);
-                        manager.Epoch.ShouldBeGreaterThanOrEqualTo(lastEpoch);
-                        break;
-                    case Step.CorruptNewest when lastId > 0:
-                        var corrupt = Path.Combine(dir.Path, StreamCheckpointManager.FileNameOf(lastId));
-                        if (File.Exists(corrupt))
-                        {
-                            File.WriteAllBytes(corrupt, [2, 1, 2, 3]);
-                        }
-
-                        break;
-                    case Step.DeleteNewest when lastId > 0:
-                        // The newest file vanishes without a trace (Async mode and a power loss): ids continue after
-                        // the highest id still on disk, so an id that left no file may be issued again.
-                        var newest = Path.Combine(dir.Path, StreamCheckpointManager.FileNameOf(lastId));
-                        if (File.Exists(newest))
-                        {
-                            File.Delete(newest);
-                            manager = Enabled(options);
-                            lastId = HighestIdOnDisk(dir.Path);
-                            lastEpoch = manager.Epoch;
-                        }
-
-                        break;
-                }
-            }
-        }));
-    }
-
-    private static ulong HighestIdOnDisk(string directory) => Directory.GetFiles(directory, "stream-checkpoint-*.snap")
-        .Select(f => ulong.Parse(Path.GetFileName(f).AsSpan(18, 20), System.Globalization.CultureInfo.InvariantCulture))
-        .DefaultIfEmpty(0ul)
-        .Max();
 }

@@ -48,14 +48,14 @@ public sealed class StreamingMetricsTests
     }
 
     [Fact]
-    public void Trigger_WithDataDirectory_RecordsCheckpointDurationAndSnapshotSize()
+    public async Task TriggerAsync_WithDataDirectory_RecordsCheckpointDurationAndSnapshotSize()
     {
         using var recorder = new Recorder();
         using var dir = new TempDirectory();
-        var manager = new StreamCheckpointManager(new StreamCheckpointOptions { DataDirectory = dir.Path });
+        await using var manager = await StreamCheckpointManager.OpenAsync(new StreamCheckpointOptions { DataDirectory = dir.Path }, cancellationToken: TestContext.Current.CancellationToken);
         // A source name long enough to give this test's snapshots a size no other test produces.
         manager.RegisterSource(new string('m', 333));
-        var id = manager.Trigger()!.Value;
+        var id = (await manager.TriggerAsync(TestContext.Current.CancellationToken))!.Value;
         var size = StreamSnapshotCodec.GetEncodedLength(manager.GetCheckpoint(id)!);
 
         recorder.Measurements.ShouldContain(m => m.Name == "cdc.checkpoint.stream.snapshot.size" && m.Value == size);
@@ -64,15 +64,14 @@ public sealed class StreamingMetricsTests
     }
 
     [Fact]
-    public void Trigger_WriteFails_RecordsErrorType()
+    public async Task TriggerAsync_WriteFails_RecordsErrorType()
     {
         using var recorder = new Recorder();
         using var dir = new TempDirectory();
         var data = Path.Combine(dir.Path, "stream");
-        var manager = new StreamCheckpointManager(new StreamCheckpointOptions { DataDirectory = data });
-        Directory.Delete(data);
+        await using var manager = await StreamCheckpointManager.OpenAsync(new StreamCheckpointOptions { DataDirectory = data }, cancellationToken: TestContext.Current.CancellationToken);
         File.WriteAllText(data, "not a directory");
-        Should.Throw<CheckpointException>(() => manager.Trigger());
+        await Should.ThrowAsync<CheckpointException>(async () => await manager.TriggerAsync(TestContext.Current.CancellationToken));
         recorder.Measurements.ShouldContain(m => m.Name == "cdc.checkpoint.stream.checkpoints" && m.Tags.GetValueOrDefault("error.type") == "WriteFailed");
     }
 
@@ -86,5 +85,24 @@ public sealed class StreamingMetricsTests
         await Should.ThrowAsync<CheckpointException>(async () => await store.SaveAsync("c", CursorCheckpoint.At(1, "me"), TestContext.Current.CancellationToken));
         recorder.Measurements.ShouldContain(m => m.Name == "cdc.checkpoint.cursor.saves" && m.Tags.GetValueOrDefault("cdc.operation") == "save" && !m.Tags.ContainsKey("error.type"));
         recorder.Measurements.ShouldContain(m => m.Name == "cdc.checkpoint.cursor.saves" && m.Tags.GetValueOrDefault("error.type") == "OffsetRegression");
+    }
+
+    [Fact]
+    public void CursorGap_LostAndCancelledPositions_AreCountedByKind()
+    {
+        using var recorder = new Recorder();
+        var buffer = new StreamChangelogBuffer(4, ChangelogOverflowPolicy.OverwriteOldest);
+        for (ulong s = 0; s < 9; s++)
+        {
+            buffer.TryPush(new StreamChangelogEntry(0, StreamChangeOp.Insert, s, 0));
+        }
+
+        buffer.Cancel(5, 8); // positions 5..7 cancelled, 0..4 overwritten: the cursor delivers 8 only
+        var cursor = new ChangelogCursor(buffer, CursorCheckpoint.NotStarted("metrics-cursor-" + Guid.NewGuid().ToString("N")));
+        cursor.Poll(10).Records.ShouldHaveSingleItem().Position.ShouldBe(8UL);
+
+        // Other tests' cursors record too: this gap alone has 5 lost and 3 cancelled positions in one measurement each.
+        recorder.Measurements.ShouldContain(m => m.Name == "cdc.checkpoint.cursor.skipped" && m.Value == 5 && m.Tags.GetValueOrDefault("cdc.gap.kind") == "lost");
+        recorder.Measurements.ShouldContain(m => m.Name == "cdc.checkpoint.cursor.skipped" && m.Value == 3 && m.Tags.GetValueOrDefault("cdc.gap.kind") == "cancelled");
     }
 }
