@@ -30,11 +30,11 @@ public sealed class HostedConsumerTests
     public async Task Consumer_GracefulStopWithPendingTransactions_WritesFinalCheckpoint()
     {
         await using var database = await HostingDatabase.CreateAsync();
-        using var directory = new TempDirectory();
+        using var directory = new TempDirectory("cdc-hosting-");
         var slot = HostingDatabase.NewSlotName();
 
         // The policy would checkpoint only every 1000 transactions: what is durable after the stop is the final checkpoint.
-        await using var consumer = ConsumerHost.Create(database, slot, TestStore.File, directory.Path, new() { ["Cdc:Consumers:orders:Checkpoint:EveryTransactions"] = "1000" });
+        await using var consumer = ConsumerHost.Create(database, slot, TestStore.File, directory.File("checkpoint"), new() { ["Cdc:Consumers:orders:Checkpoint:EveryTransactions"] = "1000" });
         await consumer.Host.StartAsync(Ct);
         await Eventually.HoldsAsync(() => consumer.Status.State == ConsumerState.Streaming, "the consumer streams");
         var start = consumer.Status.CommittedEventCount!.Value;
@@ -46,9 +46,9 @@ public sealed class HostedConsumerTests
         await consumer.Host.StopAsync(Ct);
 
         consumer.Status.State.ShouldBe(ConsumerState.Stopped);
-        consumer.Logs.Entries.ShouldContain(e => e.Id.Id == HostingEventId.ConsumerStopped);
+        consumer.Logs.Entries.ShouldContain(e => e.EventId.Id == HostingEventId.ConsumerStopped);
         consumer.Host.Dispose(); // Releases the owner lease of the checkpoint directory.
-        await using var checkpoint = new FileCheckpoint(directory.Path, new FileCheckpointOptions { Codecs = OffsetCodecRegistry.Empty.WithPostgres() });
+        await using var checkpoint = new FileCheckpoint(directory.File("checkpoint"), new FileCheckpointOptions { Codecs = OffsetCodecRegistry.Empty.WithPostgres() });
         var record = (await checkpoint.LoadAsync(PostgresOffset.StreamingSourceType, Ct)).ShouldNotBeNull();
         record.CommittedEventCount.ShouldBe(start + 5);
         ((PostgresOffset)record.Offset).SlotName.ShouldBe(slot);
@@ -59,9 +59,9 @@ public sealed class HostedConsumerTests
     public async Task Consumer_SlotHeldByAnotherProcess_RetriesUntilItLeavesThenStreams()
     {
         await using var database = await HostingDatabase.CreateAsync();
-        using var directory = new TempDirectory();
+        using var directory = new TempDirectory("cdc-hosting-");
         var slot = HostingDatabase.NewSlotName();
-        await FirstRunAsync(database, slot, directory.Path);
+        await FirstRunAsync(database, slot, directory.File("checkpoint"));
 
         // Another process holds the slot.
         var other = new LogicalReplicationConnection(database.ConnectionString);
@@ -82,12 +82,12 @@ public sealed class HostedConsumerTests
         }, Ct);
         await Eventually.HoldsAsync(async () => await database.ScalarAsync<bool>("SELECT active FROM pg_replication_slots WHERE slot_name = $1", slot), "the other process holds the slot");
 
-        await using var consumer = ConsumerHost.Create(database, slot, TestStore.File, directory.Path);
+        await using var consumer = ConsumerHost.Create(database, slot, TestStore.File, directory.File("checkpoint"));
         await consumer.Host.StartAsync(Ct);
         await Eventually.HoldsAsync(() => consumer.Status is { State: ConsumerState.Retrying, RetryAttempt: >= 2 }, "the consumer retries");
         consumer.Status.LastErrorCode.ShouldBe(CheckpointErrorCode.InUse);
         (await consumer.HealthAsync()).Status.ShouldBe(HealthStatus.Degraded);
-        consumer.Logs.Entries.ShouldContain(e => e.Id.Id == HostingEventId.ConsumerRetrying && e.Level == LogLevel.Warning);
+        consumer.Logs.Entries.ShouldContain(e => e.EventId.Id == HostingEventId.ConsumerRetrying && e.Level == LogLevel.Warning);
 
         await otherStop.CancelAsync();
         await otherStream;
@@ -102,15 +102,15 @@ public sealed class HostedConsumerTests
     public async Task Consumer_SlotAheadOfCheckpoint_FailsStopWithTheOperatorMessageAndStopsTheHost()
     {
         await using var database = await HostingDatabase.CreateAsync();
-        using var directory = new TempDirectory();
+        using var directory = new TempDirectory("cdc-hosting-");
         var slot = HostingDatabase.NewSlotName();
-        await FirstRunAsync(database, slot, directory.Path);
+        await FirstRunAsync(database, slot, directory.File("checkpoint"));
 
         // Changes are made while no consumer runs, and the slot is moved past them: they would be lost.
         await database.InsertAsync(1, 3);
         await database.ExecAsync("SELECT pg_replication_slot_advance($1, pg_current_wal_lsn())", slot);
 
-        await using var consumer = ConsumerHost.Create(database, slot, TestStore.File, directory.Path);
+        await using var consumer = ConsumerHost.Create(database, slot, TestStore.File, directory.File("checkpoint"));
         var stopping = new TaskCompletionSource();
         var lifetime = consumer.Host.Services.GetRequiredService<IHostApplicationLifetime>();
         lifetime.ApplicationStopping.Register(() => stopping.TrySetResult());
@@ -133,8 +133,8 @@ public sealed class HostedConsumerTests
         var health = await consumer.HealthAsync();
         health.Status.ShouldBe(HealthStatus.Unhealthy);
         health.Entries["cdc-consumer-orders"].Description.ShouldNotBeNull().ShouldContain("failed");
-        consumer.Logs.Entries.ShouldContain(e => e.Id.Id == HostingEventId.ConsumerFailed && e.Level == LogLevel.Critical && e.Message.Contains("PositionUnavailable"));
-        consumer.Logs.Entries.ShouldNotContain(e => e.Id.Id == HostingEventId.ConsumerRetrying);
+        consumer.Logs.Entries.ShouldContain(e => e.EventId.Id == HostingEventId.ConsumerFailed && e.Level == LogLevel.Critical && e.Message.Contains("PositionUnavailable"));
+        consumer.Logs.Entries.ShouldNotContain(e => e.EventId.Id == HostingEventId.ConsumerRetrying);
         consumer.Applied.ShouldBeEmpty();
     }
 
@@ -142,14 +142,14 @@ public sealed class HostedConsumerTests
     public async Task Consumer_BacklogAtStart_HealthGoesUnhealthyDegradedHealthyAsLagShrinks()
     {
         await using var database = await HostingDatabase.CreateAsync();
-        using var directory = new TempDirectory();
+        using var directory = new TempDirectory("cdc-hosting-");
         var slot = HostingDatabase.NewSlotName();
         var settings = new Dictionary<string, string?>
         {
             ["Cdc:Consumers:orders:Health:LagBytesDegraded"] = (256 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Cdc:Consumers:orders:Health:LagBytesUnhealthy"] = (1024 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
-        await FirstRunAsync(database, slot, directory.Path);
+        await FirstRunAsync(database, slot, directory.File("checkpoint"));
 
         // About 1.6 MB of WAL while the consumer is down (uncompressed, out-of-line values).
         await database.ExecAsync("ALTER TABLE src ALTER COLUMN payload SET STORAGE EXTERNAL");
@@ -159,7 +159,7 @@ public sealed class HostedConsumerTests
         }
 
         using var gate = new SemaphoreSlim(0);
-        await using var consumer = ConsumerHost.Create(database, slot, TestStore.File, directory.Path, settings, beforeApply: async (_, ct) => await gate.WaitAsync(ct));
+        await using var consumer = ConsumerHost.Create(database, slot, TestStore.File, directory.File("checkpoint"), settings, beforeApply: async (_, ct) => await gate.WaitAsync(ct));
         await consumer.Host.StartAsync(Ct);
         await Eventually.HoldsAsync(() => consumer.Status.State == ConsumerState.Streaming, "the consumer streams");
 
@@ -182,7 +182,7 @@ public sealed class HostedConsumerTests
     public async Task Consumers_TwoSideBySide_TableStoreExactlyOnceWithMetricsAndSpans()
     {
         await using var database = await HostingDatabase.CreateAsync();
-        using var directory = new TempDirectory();
+        using var directory = new TempDirectory("cdc-hosting-");
         var slot = HostingDatabase.NewSlotName();
         var secondSlot = HostingDatabase.NewSlotName();
         var secondApplied = new ConcurrentQueue<uint>();
@@ -215,7 +215,7 @@ public sealed class HostedConsumerTests
 
         await using var consumer = ConsumerHost.Create(database, slot, TestStore.Table, null, more: (services, configuration) =>
         {
-            services.AddCdcFileCheckpointStore("audit", o => o.Directory = directory.Path);
+            services.AddCdcFileCheckpointStore("audit", o => o.Directory = directory.File("checkpoint"));
             services.AddPostgresReplicationConsumer(
                 "audit",
                 o =>

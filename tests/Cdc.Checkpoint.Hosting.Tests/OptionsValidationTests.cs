@@ -105,10 +105,10 @@ public sealed class OptionsValidationTests
     [Fact]
     public async Task AddCdcFileCheckpointStore_DirectoryAndParentsMissing_CreatesThemPrivateAndSavesDurably()
     {
-        var root = Directory.CreateTempSubdirectory("cdc-hosting-");
+        var root = new TempDirectory("cdc-hosting-");
         try
         {
-            var directory = Path.Combine(root.FullName, "a", "b", "orders");
+            var directory = Path.Combine(root.Path, "a", "b", "orders");
             using (var host = Build(new() { ["s:Directory"] = directory }, (services, configuration) => services.AddCdcFileCheckpointStore("orders", configuration.GetSection("s"))))
             {
                 await host.StartAsync(Ct);
@@ -128,7 +128,7 @@ public sealed class OptionsValidationTests
         }
         finally
         {
-            root.Delete(recursive: true);
+            root.Dispose();
         }
     }
 

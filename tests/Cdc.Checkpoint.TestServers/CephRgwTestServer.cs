@@ -17,7 +17,7 @@ public sealed class CephRgwTestServer : IAsyncDisposable
     public const string OverrideVariable = "CDC_TEST_S3";
 
     private static readonly TimeSpan StepTimeout = TimeSpan.FromSeconds(60);
-    private static readonly Lazy<Task<CephRgwTestServer>> Shared = new(() => StartSharedAsync(), LazyThreadSafetyMode.ExecutionAndPublication);
+    private static readonly Lazy<Task<CephRgwTestServer>> Shared = new(() => TestEnvironment.RequireServerAsync("An S3 server (Ceph RGW)", StartSharedAsync), LazyThreadSafetyMode.ExecutionAndPublication);
 
     private readonly string? _root;
 

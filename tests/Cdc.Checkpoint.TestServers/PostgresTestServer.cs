@@ -40,7 +40,7 @@ public sealed class PostgresTestServer : IAsyncDisposable
     private const int StartAttempts = 3;
 
     private static readonly Lazy<Task<PostgresTestServer>> Shared =
-        new(() => Task.Run(() => StartSharedAsync(CancellationToken.None)));
+        new(() => Task.Run(() => TestEnvironment.RequireServerAsync("PostgreSQL 15 (wal_level=logical)", () => StartSharedAsync(CancellationToken.None))));
 
     private static readonly ConcurrentDictionary<PostgresTestServer, byte> LiveClusters = new();
     private static int _exitHookInstalled;
@@ -97,11 +97,12 @@ public sealed class PostgresTestServer : IAsyncDisposable
     /// <param name="cancellationToken">Cancels the start.</param>
     /// <returns>The running cluster.</returns>
     /// <exception cref="InvalidOperationException">The cluster cannot be started; the message quotes the server log.</exception>
-    public static async Task<PostgresTestServer> StartNewClusterAsync(CancellationToken cancellationToken = default)
-    {
-        var cluster = await LocalCluster.StartAsync(cancellationToken);
-        return await WrapAsync(cluster, isShared: false, cancellationToken);
-    }
+    public static Task<PostgresTestServer> StartNewClusterAsync(CancellationToken cancellationToken = default) =>
+        TestEnvironment.RequireServerAsync("A second throwaway PostgreSQL 15 cluster", async () =>
+        {
+            var cluster = await LocalCluster.StartAsync(cancellationToken);
+            return await WrapAsync(cluster, isShared: false, cancellationToken);
+        });
 
     /// <summary>The connection string of another database on this server.</summary>
     /// <param name="database">The database name.</param>

@@ -4,7 +4,6 @@ using Cdc.Checkpoint.Files;
 using Cdc.Checkpoint.Manifests;
 using Cdc.Checkpoint.Offsets;
 using Cdc.Checkpoint.Tests.Manifests;
-using Cdc.Checkpoint.Tests.Support;
 using Shouldly;
 using Xunit;
 using static Cdc.Checkpoint.Tests.Manifests.Manifests;
@@ -20,7 +19,7 @@ namespace Cdc.Checkpoint.Tests;
 public sealed class StoredTaskFailureTests : IDisposable
 {
     private readonly TempDirectory _dir = new();
-    private readonly TempDir _manifestDir = new();
+    private readonly TempDirectory _manifestDir = new();
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 

@@ -27,7 +27,7 @@ internal sealed class ConsumerHost : IAsyncDisposable
 {
     public const string Name = "orders";
 
-    private ConsumerHost(IHost host, ListLoggerProvider logs)
+    private ConsumerHost(IHost host, ListLoggerFactory logs)
     {
         Host = host;
         Logs = logs;
@@ -35,7 +35,7 @@ internal sealed class ConsumerHost : IAsyncDisposable
 
     public IHost Host { get; }
 
-    public ListLoggerProvider Logs { get; }
+    public ListLoggerFactory Logs { get; }
 
     /// <summary>Ids the handler applied, in order (file store) — or written to the sink table (table store).</summary>
     public ConcurrentQueue<long> Applied { get; } = new();
@@ -71,7 +71,7 @@ internal sealed class ConsumerHost : IAsyncDisposable
         }
 
         builder.Configuration.AddInMemoryCollection(config);
-        var logs = new ListLoggerProvider();
+        var logs = new ListLoggerFactory();
         builder.Logging.SetMinimumLevel(LogLevel.Debug).AddProvider(logs);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
         ConsumerHost? self = null;

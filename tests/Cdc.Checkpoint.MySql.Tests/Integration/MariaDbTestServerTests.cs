@@ -145,7 +145,7 @@ public sealed class MariaDbTestServerTests
         // fails to bind or listens where 127.0.0.1 cannot reach it; both must end in a start failure with the log.
         var options = new MariaDbTestServerOptions { ServerId = 9, ExtraSettings = ["bind-address=192.0.2.1"] };
 
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => MariaDbTestServer.StartNewAsync(options, Ct));
+        var error = await Assert.ThrowsAsync<ServerUnavailableException>(() => MariaDbTestServer.StartNewAsync(options, Ct));
 
         Assert.Contains("could not be started", error.Message, StringComparison.Ordinal);
         Assert.Contains("error.log (tail)", error.Message, StringComparison.Ordinal);

@@ -1,6 +1,7 @@
 using Cdc.Checkpoint.MySql.Gtid;
 using Cdc.Checkpoint.MySql.Store;
 using Cdc.Checkpoint.MySql.Tests.Integration;
+using Cdc.Checkpoint.TestServers;
 using Cdc.Checkpoint.TestServers.MariaDb;
 using MySqlConnector;
 using Shouldly;
@@ -63,7 +64,7 @@ public sealed class MySqlStoreOneStatementSaveTests(StoreDatabase database) : IC
         }
 
         var saving = Task.Run(async () => await store.SaveAsync(Gtid(200), 20, Ct), Ct);
-        await Task.Delay(500, Ct);
+        (await LockWaits.MariaDbAsync(database.DataSource, intruder.ServerThread, Ct)).ShouldContain("_fence");
         saving.IsCompleted.ShouldBeFalse("the save must wait for the acquisition that locks the fence row");
         await acquisition.CommitAsync(Ct);
 
@@ -95,7 +96,7 @@ public sealed class MySqlStoreOneStatementSaveTests(StoreDatabase database) : IC
         }
 
         var saving = Task.Run(async () => await store.SaveAsync(Gtid(200), 20, Ct), Ct);
-        await Task.Delay(500, Ct);
+        (await LockWaits.MariaDbAsync(dataSource, intruder.ServerThread, Ct)).ShouldContain("_fence");
         saving.IsCompleted.ShouldBeFalse("the save must wait for the acquisition that locks the fence row");
         await acquisition.CommitAsync(Ct);
 

@@ -50,24 +50,21 @@ public sealed class TailerTests(TailerServer fixture) : IClassFixture<TailerServ
     public const string KillsVariable = "CDC_TAILER_KILLS";
 
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(90);
-    private readonly string _directory = Path.Combine(Path.GetTempPath(), "cdc-tailer-" + Guid.NewGuid().ToString("N")[..12]);
+    private readonly TempDirectory _temp = new("cdc-tailer-");
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    public void Dispose()
-    {
-        if (Directory.Exists(_directory))
-        {
-            Directory.Delete(_directory, recursive: true);
-        }
-    }
+    // The tailer creates its checkpoint directory itself, as in production.
+    private string CheckpointDirectory => _temp.File("checkpoint");
+
+    public void Dispose() => _temp.Dispose();
 
     [Fact]
     public async Task RunAsync_WhileTheBinlogRotates_SeesEveryTransactionInOrderAndCheckpointsTheLast()
     {
         var seen = new ConcurrentQueue<TailedTransaction>();
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var tailer = new BinlogTailer.Tailer(fixture.DataSource, _directory, TextWriter.Null, new TailerOptions { PollInterval = TimeSpan.FromMilliseconds(20) });
+        await using var tailer = new BinlogTailer.Tailer(fixture.DataSource, CheckpointDirectory, TextWriter.Null, new TailerOptions { PollInterval = TimeSpan.FromMilliseconds(20) });
         tailer.Transaction += seen.Enqueue;
         tailer.Started += _ => started.TrySetResult();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
@@ -131,7 +128,7 @@ public sealed class TailerTests(TailerServer fixture) : IClassFixture<TailerServ
         {
             for (var run = 1; run <= kills; run++)
             {
-                using var tailer = TailerProcess.Start(fixture.Server.ConnectionString, _directory);
+                using var tailer = TailerProcess.Start(fixture.Server.ConnectionString, CheckpointDirectory);
                 await tailer.WaitForAsync(lines => lines.Any(l => l.StartsWith("READY ", StringComparison.Ordinal)), Patience, "READY");
                 writer ??= WriteUntilCancelledAsync(committed, stopWriter.Token);
 
@@ -175,7 +172,7 @@ public sealed class TailerTests(TailerServer fixture) : IClassFixture<TailerServ
 
         // A last run catches up with everything that was committed.
         var lastCommitted = committed.Last();
-        using (var final = TailerProcess.Start(fixture.Server.ConnectionString, _directory))
+        using (var final = TailerProcess.Start(fixture.Server.ConnectionString, CheckpointDirectory))
         {
             await final.WaitForAsync(lines => lines.Any(l => IsCheckpointOf(l, lastCommitted)), Patience, $"the checkpoint of {lastCommitted}");
             await final.KillAsync();
@@ -193,7 +190,7 @@ public sealed class TailerTests(TailerServer fixture) : IClassFixture<TailerServ
     public async Task Process_CheckpointPurgedFromTheServer_ExitsWithCode3UntilTheGapIsAccepted()
     {
         await using var connection = await fixture.DataSource.OpenConnectionAsync(Ct);
-        using (var first = TailerProcess.Start(fixture.Server.ConnectionString, _directory))
+        using (var first = TailerProcess.Start(fixture.Server.ConnectionString, CheckpointDirectory))
         {
             await first.WaitForAsync(lines => lines.Any(l => l.StartsWith("READY ", StringComparison.Ordinal)), Patience, "READY");
             var gtid = await CommitAsync(connection, "INSERT INTO tailed (note) VALUES ('before the purge')");
@@ -209,7 +206,7 @@ public sealed class TailerTests(TailerServer fixture) : IClassFixture<TailerServ
 
         await Validation.MariaDbResumeValidationTests.PurgeToCurrentAsync(connection);
 
-        using (var refused = TailerProcess.Start(fixture.Server.ConnectionString, _directory))
+        using (var refused = TailerProcess.Start(fixture.Server.ConnectionString, CheckpointDirectory))
         {
             (await refused.ExitCodeAsync(Patience)).ShouldBe(3, refused.Errors);
             refused.Lines.ShouldContain(l => l.StartsWith("VALIDATION PositionPurged: ", StringComparison.Ordinal));
@@ -219,7 +216,7 @@ public sealed class TailerTests(TailerServer fixture) : IClassFixture<TailerServ
 
         (await LoadAsync()).ShouldNotBeNull().Offset.ShouldBe(before.Offset);
 
-        using var accepted = TailerProcess.Start(fixture.Server.ConnectionString, _directory, "--accept-purged");
+        using var accepted = TailerProcess.Start(fixture.Server.ConnectionString, CheckpointDirectory, "--accept-purged");
         await accepted.WaitForAsync(lines => lines.Any(l => l.StartsWith("READY ", StringComparison.Ordinal)), Patience, "READY after accepting the gap");
         var after = await CommitAsync(connection, "INSERT INTO tailed (note) VALUES ('after the gap')");
         await accepted.WaitForAsync(lines => lines.Any(l => IsCheckpointOf(l, after)), Patience, $"the checkpoint of {after}");
@@ -256,7 +253,7 @@ public sealed class TailerTests(TailerServer fixture) : IClassFixture<TailerServ
     [Fact]
     public async Task Main_DemoOnAMySqlConnectorConnectionString_SeesEveryTransactionAcrossARestartAndDropsItsTable()
     {
-        using var demo = TailerProcess.Start(fixture.Server.ConnectionString, _directory, "--demo");
+        using var demo = TailerProcess.Start(fixture.Server.ConnectionString, CheckpointDirectory, "--demo");
 
         (await demo.ExitCodeAsync(Patience)).ShouldBe(0, demo.Errors);
         demo.Lines.ShouldContain(l => l.StartsWith("every one of the ", StringComparison.Ordinal) && l.Contains("committed transactions was seen", StringComparison.Ordinal));
@@ -292,7 +289,7 @@ public sealed class TailerTests(TailerServer fixture) : IClassFixture<TailerServ
     private async Task<CheckpointRecord?> LoadAsync()
     {
         // The tailer is gone (killed or stopped), so its owner lease is free; take it only for this read.
-        await using var checkpoint = new FileCheckpoint(_directory, new FileCheckpointOptions { Codecs = OffsetCodecRegistry.Empty.WithMySql() });
+        await using var checkpoint = new FileCheckpoint(CheckpointDirectory, new FileCheckpointOptions { Codecs = OffsetCodecRegistry.Empty.WithMySql() });
         return await checkpoint.LoadLatestAsync(Ct);
     }
 }

@@ -59,7 +59,7 @@ public sealed class PostgresMetricsTests
     public async Task Gauges_LiveAcknowledger_ReportLagBytesCheckpointAgeAndAcknowledgedLsn()
     {
         using var recorder = new Recorder();
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var feedback = new AcknowledgerTests.FakeFeedback();
         var slot = "metrics_" + Guid.NewGuid().ToString("N")[..10];
         var start = new PostgresOffset(new NpgsqlLogSequenceNumber(1000), slot, 5, 1, "app");

@@ -126,23 +126,23 @@ public sealed class PostgresDocsSnippetTests
     {
         await using var scenario = await PgScenario.CreateAsync();
         await scenario.ExecAsync("SELECT pg_drop_replication_slot('orders_slot') FROM pg_replication_slots WHERE slot_name = 'orders_slot'");
-        var directory = Directory.CreateTempSubdirectory("cdc-pg-docs-");
+        var directory = new TempDirectory("cdc-pg-docs-");
         try
         {
-            (await ValidateAsync(scenario.ConnectionString, directory.FullName)).Verdict.ShouldBe(ResumeVerdict.FreshStart);
+            (await ValidateAsync(scenario.ConnectionString, directory.Path)).Verdict.ShouldBe(ResumeVerdict.FreshStart);
 
-            await using (var checkpoint = new FileCheckpoint(directory.FullName))
+            await using (var checkpoint = new FileCheckpoint(directory.Path))
             {
                 var system = ulong.Parse(await scenario.ScalarAsync<string>("SELECT system_identifier::text FROM pg_control_system()"), System.Globalization.CultureInfo.InvariantCulture);
                 await checkpoint.SaveAsync(new PostgresOffset(await scenario.CurrentWalAsync(), "orders_slot", system, 1, scenario.DatabaseName), 1, Ct);
             }
 
-            var ex = await Should.ThrowAsync<CheckpointException>(() => ValidateAsync(scenario.ConnectionString, directory.FullName));
+            var ex = await Should.ThrowAsync<CheckpointException>(() => ValidateAsync(scenario.ConnectionString, directory.Path));
             ex.ErrorCode.ShouldBe(CheckpointErrorCode.PositionUnavailable); // SlotMissing
         }
         finally
         {
-            directory.Delete(recursive: true);
+            directory.Dispose();
         }
     }
 

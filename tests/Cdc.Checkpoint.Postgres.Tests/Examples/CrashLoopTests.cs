@@ -27,19 +27,19 @@ public sealed class CrashLoopTests
     {
         var server = await PostgresTestServer.GetAsync(Ct);
         var connectionString = await server.CreateDatabaseAsync("crash", Ct);
-        var work = Directory.CreateTempSubdirectory("cdc-crash-");
+        var work = new TempDirectory("cdc-crash-");
         var output = new StringWriter(CultureInfo.InvariantCulture);
         try
         {
             var result = await CrashLoop.RunAsync(
-                new CrashLoopOptions { ConnectionString = connectionString, Sink = sink, Kills = Kills, WorkDirectory = work.FullName, Log = output, Cleanup = false },
+                new CrashLoopOptions { ConnectionString = connectionString, Sink = sink, Kills = Kills, WorkDirectory = work.Path, Log = output, Cleanup = false },
                 Ct);
             TestContext.Current.TestOutputHelper?.WriteLine(output.ToString());
 
             // Check the sink and the slot independently of the demo's own verdict.
             var sinkIds = sink == SinkKind.Table
                 ? await QueryIdsAsync(connectionString, $"SELECT id FROM \"{result.Schema}\".demo_sink")
-                : File.ReadAllLines(Path.Combine(work.FullName, result.Schema, "sink.tsv")).Select(l => long.Parse(l.Split('\t')[0], CultureInfo.InvariantCulture)).ToList();
+                : File.ReadAllLines(Path.Combine(work.Path, result.Schema, "sink.tsv")).Select(l => long.Parse(l.Split('\t')[0], CultureInfo.InvariantCulture)).ToList();
             var sourceIds = await QueryIdsAsync(connectionString, $"SELECT id FROM \"{result.Schema}\".demo_source");
 
             result.Kills.ShouldBe(Kills);
@@ -58,7 +58,7 @@ public sealed class CrashLoopTests
             await using var drop = dataSource.CreateCommand(
                 $"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '{new NpgsqlConnectionStringBuilder(connectionString).Database}' AND NOT active");
             await drop.ExecuteNonQueryAsync(CancellationToken.None);
-            work.Delete(recursive: true);
+            work.Dispose();
         }
     }
 

@@ -23,7 +23,7 @@ public sealed class AcknowledgerTests
 
     private static ReplicationAcknowledger Create(
         FakeFeedback feedback, RecordingStore store, int lag = 0, TimeProvider? time = null, ulong count = 10, long idleMinimum = 0, bool session = false) =>
-        new(feedback, store, Start, count, new ReplicationAcknowledgerOptions { AcknowledgeLag = lag, IdleAdvanceMinimumBytes = idleMinimum }, null, time ?? new ManualTimeProvider(), sessionOwned: session);
+        new(feedback, store, Start, count, new ReplicationAcknowledgerOptions { AcknowledgeLag = lag, IdleAdvanceMinimumBytes = idleMinimum }, null, time ?? new FakeTimeProvider(), sessionOwned: session);
 
     // The stream events, applied as PostgresReplicationSession applies them.
     internal static async ValueTask ConfirmAsync(ReplicationAcknowledger ack)
@@ -331,7 +331,7 @@ public sealed class AcknowledgerTests
     [Fact]
     public async Task IdleAdvanceTimer_IntervalElapses_PerformsAnIdleAdvance()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var feedback = new FakeFeedback { LastReceivedLsn = Lsn(4000) };
         var store = new RecordingStore();
         await using var ack = Create(feedback, store, time: time);

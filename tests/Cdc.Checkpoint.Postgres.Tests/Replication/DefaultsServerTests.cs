@@ -47,10 +47,10 @@ public sealed class DefaultsServerTests
     public async Task OpenAsync_FileCheckpointWithDefaultOptionsAfterRestart_ResumesWithoutConfiguringCodecs()
     {
         await using var scenario = await PgScenario.CreateAsync();
-        var directory = Directory.CreateTempSubdirectory("cdc-pg-defaults-");
+        var directory = new TempDirectory("cdc-pg-defaults-");
         try
         {
-            await using (var checkpoint = new FileCheckpoint(directory.FullName))
+            await using (var checkpoint = new FileCheckpoint(directory.Path))
             await using (var session = await PostgresReplicationSession.OpenAsync(scenario.ConnectionString, checkpoint, Options(scenario), cancellationToken: Ct))
             {
                 session.Validation.Verdict.ShouldBe(ResumeVerdict.FreshStart);
@@ -60,7 +60,7 @@ public sealed class DefaultsServerTests
 
             // A new process: a new FileCheckpoint with default options, as a user writes it.
             await scenario.InsertAsync(4, 2);
-            await using (var checkpoint = new FileCheckpoint(directory.FullName))
+            await using (var checkpoint = new FileCheckpoint(directory.Path))
             await using (var session = await PostgresReplicationSession.OpenAsync(scenario.ConnectionString, checkpoint, Options(scenario), cancellationToken: Ct))
             {
                 session.Validation.Verdict.ShouldBe(ResumeVerdict.Resume);
@@ -68,7 +68,7 @@ public sealed class DefaultsServerTests
                 (await ConsumeAsync(session, 2)).ShouldBe([4L, 5L]); // and the saves after the restart pass the typed guards
             }
 
-            await using (var checkpoint = new FileCheckpoint(directory.FullName))
+            await using (var checkpoint = new FileCheckpoint(directory.Path))
             {
                 var record = (await checkpoint.LoadAsync("postgres", Ct)).ShouldNotBeNull();
                 record.CommittedEventCount.ShouldBe(5UL);
@@ -77,7 +77,7 @@ public sealed class DefaultsServerTests
         }
         finally
         {
-            directory.Delete(recursive: true);
+            directory.Dispose();
         }
     }
 }

@@ -1,3 +1,4 @@
+using Cdc.Checkpoint.TestServers;
 using Npgsql;
 using NpgsqlTypes;
 using Shouldly;
@@ -65,7 +66,7 @@ public sealed class PostgresStoreOneStatementSaveTests
         }
 
         var saving = Task.Run(async () => await store.SaveAsync(Offset(200), 20, Ct), Ct);
-        await Task.Delay(500, Ct);
+        (await LockWaits.PostgresAsync(dataSource, intruder.ProcessID, Ct)).ShouldContain("_fence");
         saving.IsCompleted.ShouldBeFalse("the save must wait for the acquisition that locks the fence row");
         await acquisition.CommitAsync(Ct);
 

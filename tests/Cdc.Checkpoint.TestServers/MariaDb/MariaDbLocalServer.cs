@@ -75,7 +75,7 @@ internal sealed class MariaDbLocalServer
         try
         {
             await File.WriteAllTextAsync(Path.Combine(root, OwnerFileName), Environment.ProcessId.ToString(CultureInfo.InvariantCulture), cancellationToken);
-            if (MariaDbProcessNative.IsRoot)
+            if (TestEnvironment.IsRoot)
             {
                 await EnsureOsUserAsync(cancellationToken);
                 await RunToolAsync("chown", [$"{OsUser}:", root], TimeSpan.FromSeconds(30), cancellationToken);
@@ -184,7 +184,7 @@ internal sealed class MariaDbLocalServer
             $"socket={SocketPath}",
             "[mariadbd]",
         };
-        if (MariaDbProcessNative.IsRoot)
+        if (TestEnvironment.IsRoot)
         {
             lines.Add($"user={OsUser}");
         }

@@ -30,7 +30,7 @@ public sealed class MariaDbTestServer : IAsyncDisposable
     /// <summary>The database created on a throwaway server.</summary>
     public const string DefaultDatabase = "cdctest";
 
-    private static readonly Lazy<Task<MariaDbTestServer>> Shared = new(StartSharedAsync, LazyThreadSafetyMode.ExecutionAndPublication);
+    private static readonly Lazy<Task<MariaDbTestServer>> Shared = new(() => TestEnvironment.RequireServerAsync("MariaDB 10.11", StartSharedAsync), LazyThreadSafetyMode.ExecutionAndPublication);
     private static int s_nextServerId = 100;
 
     private readonly MariaDbLocalServer? _local;
@@ -92,7 +92,7 @@ public sealed class MariaDbTestServer : IAsyncDisposable
     public static async Task<MariaDbTestServer> StartNewAsync(MariaDbTestServerOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new MariaDbTestServerOptions { ServerId = (uint)Interlocked.Increment(ref s_nextServerId) };
-        return await StartLocalAsync(options, isShared: false, cancellationToken).ConfigureAwait(false);
+        return await TestEnvironment.RequireServerAsync("A private throwaway MariaDB 10.11", () => StartLocalAsync(options, isShared: false, cancellationToken)).ConfigureAwait(false);
     }
 
     /// <summary>The TCP connection string for another database on this server.</summary>

@@ -3,7 +3,6 @@ using Cdc.Checkpoint.Cursors;
 using Cdc.Checkpoint.Diagnostics;
 using Cdc.Checkpoint.Streaming;
 using Cdc.Checkpoint.Tests.Streaming;
-using Microsoft.Extensions.Time.Testing;
 using Shouldly;
 using Xunit;
 
@@ -190,7 +189,7 @@ public sealed class ChangelogCursorTests
     public void Poll_RingOverwroteUnreadEntries_ReportsTheExactLostRange()
     {
         var buffer = new StreamChangelogBuffer(4, ChangelogOverflowPolicy.OverwriteOldest);
-        var logs = new CapturingLoggerFactory();
+        var logs = new ListLoggerFactory();
         var cursor = new ChangelogCursor(buffer, CursorCheckpoint.NotStarted(Identity), loggerFactory: logs);
         PushRange(buffer, 0, 2);
         Positions(cursor.Poll(10)).ShouldBe([0UL, 1UL]);

@@ -14,8 +14,8 @@ public sealed class CursorCheckpointStoreTests : IDisposable
     private static readonly DateTimeOffset Start = new(2024, 1, 28, 0, 0, 0, TimeSpan.Zero);
 
     private readonly TempDirectory _dir = new();
-    private readonly ManualTimeProvider _time = new(Start);
-    private readonly CapturingLoggerFactory _logs = new();
+    private readonly FakeTimeProvider _time = new(Start);
+    private readonly ListLoggerFactory _logs = new();
     private readonly CursorCheckpointStore _store;
 
     public CursorCheckpointStoreTests()

@@ -2,7 +2,6 @@ using System.Text.RegularExpressions;
 using Cdc.Checkpoint.Cursors;
 using Cdc.Checkpoint.Files;
 using Cdc.Checkpoint.Streaming;
-using Cdc.Checkpoint.Tests.Support;
 using Shouldly;
 using Xunit;
 

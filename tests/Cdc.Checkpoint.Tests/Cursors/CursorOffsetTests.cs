@@ -3,7 +3,6 @@ using Cdc.Checkpoint.Cursors;
 using Cdc.Checkpoint.Files;
 using Cdc.Checkpoint.Offsets;
 using Cdc.Checkpoint.Streaming;
-using Cdc.Checkpoint.Tests.Support;
 using Shouldly;
 using Xunit;
 

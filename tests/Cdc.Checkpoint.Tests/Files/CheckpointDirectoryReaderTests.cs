@@ -1,7 +1,6 @@
 using Cdc.Checkpoint.Conformance;
 using Cdc.Checkpoint.Files;
 using Cdc.Checkpoint.Leasing;
-using Cdc.Checkpoint.Tests.Support;
 using Shouldly;
 using Xunit;
 

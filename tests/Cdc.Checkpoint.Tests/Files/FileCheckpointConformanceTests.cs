@@ -1,7 +1,6 @@
 using Cdc.Checkpoint.Conformance;
 using Cdc.Checkpoint.Files;
 using Cdc.Checkpoint.Offsets;
-using Cdc.Checkpoint.Tests.Support;
 
 namespace Cdc.Checkpoint.Tests.Files;
 

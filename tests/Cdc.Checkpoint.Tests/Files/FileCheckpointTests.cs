@@ -5,7 +5,6 @@ using Cdc.Checkpoint.Conformance;
 using Cdc.Checkpoint.Files;
 using Cdc.Checkpoint.Leasing;
 using Cdc.Checkpoint.Offsets;
-using Cdc.Checkpoint.Tests.Support;
 using Shouldly;
 using Xunit;
 
@@ -19,7 +18,7 @@ public sealed class FileCheckpointTests : IDisposable
 
     private static FileCheckpointOptions Options => new() { Codecs = OffsetCodecRegistry.Empty.With(ConformanceOffset.OffsetCodec) };
 
-    private FileCheckpoint Open(ManualTimeProvider? time = null) => new(_dir.Path, Options, timeProvider: time);
+    private FileCheckpoint Open(FakeTimeProvider? time = null) => new(_dir.Path, Options, timeProvider: time);
 
     public void Dispose() => _dir.Dispose();
 
@@ -29,7 +28,7 @@ public sealed class FileCheckpointTests : IDisposable
     [Fact]
     public async Task Save_RoundTrip_WritesRecordFileWithCurrentVersionAndPrivateMode()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         using var checkpoint = Open(time);
         await checkpoint.SaveAsync(new ConformanceOffset(99), 11, Ct);
 

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using Cdc.Checkpoint.Conformance;
 using Cdc.Checkpoint.Files;
 using Cdc.Checkpoint.Offsets;
-using Cdc.Checkpoint.Tests.Support;
 using Shouldly;
 using Xunit;
 

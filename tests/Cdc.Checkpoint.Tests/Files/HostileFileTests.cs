@@ -3,7 +3,6 @@ using System.Text;
 using Cdc.Checkpoint.Conformance;
 using Cdc.Checkpoint.Files;
 using Cdc.Checkpoint.Offsets;
-using Cdc.Checkpoint.Tests.Support;
 using Shouldly;
 using Xunit;
 

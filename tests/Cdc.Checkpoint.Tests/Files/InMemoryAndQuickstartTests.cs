@@ -2,7 +2,6 @@ using System.Diagnostics;
 using Cdc.Checkpoint.Conformance;
 using Cdc.Checkpoint.Diagnostics;
 using Cdc.Checkpoint.Files;
-using Cdc.Checkpoint.Tests.Support;
 using Microsoft.Extensions.Logging;
 using Shouldly;
 using Xunit;

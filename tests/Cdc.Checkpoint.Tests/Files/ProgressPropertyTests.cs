@@ -1,7 +1,6 @@
 using Cdc.Checkpoint.Conformance;
 using Cdc.Checkpoint.Files;
 using Cdc.Checkpoint.Offsets;
-using Cdc.Checkpoint.Tests.Support;
 using FsCheck;
 using FsCheck.Fluent;
 using Shouldly;

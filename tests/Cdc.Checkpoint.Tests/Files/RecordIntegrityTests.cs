@@ -3,7 +3,6 @@ using Cdc.Checkpoint.Files;
 using Cdc.Checkpoint.Leasing;
 using Cdc.Checkpoint.Offsets;
 using Cdc.Checkpoint.Postgres;
-using Cdc.Checkpoint.Tests.Support;
 using NpgsqlTypes;
 using Shouldly;
 using Xunit;

@@ -3,7 +3,6 @@ using Cdc.Checkpoint.MySql;
 using Cdc.Checkpoint.MySql.Gtid;
 using Cdc.Checkpoint.Offsets;
 using Cdc.Checkpoint.Postgres;
-using Cdc.Checkpoint.Tests.Support;
 using NpgsqlTypes;
 using Shouldly;
 using Xunit;

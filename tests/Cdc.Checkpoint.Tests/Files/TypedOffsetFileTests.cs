@@ -3,7 +3,6 @@ using Cdc.Checkpoint.MySql;
 using Cdc.Checkpoint.MySql.Gtid;
 using Cdc.Checkpoint.Offsets;
 using Cdc.Checkpoint.Postgres;
-using Cdc.Checkpoint.Tests.Support;
 using NpgsqlTypes;
 using Shouldly;
 using Xunit;
@@ -73,7 +72,7 @@ public sealed class TypedOffsetFileTests : IDisposable
     [Fact]
     public async Task Save_CurrentFormat_MatchesGoldenBytes()
     {
-        var time = new ManualTimeProvider(new DateTimeOffset(2026, 11, 21, 23, 47, 31, TimeSpan.Zero));
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 21, 23, 47, 31, TimeSpan.Zero));
         using (var checkpoint = new FileCheckpoint(_dir.Path, Options, timeProvider: time))
         {
             await checkpoint.SaveAsync(Pg("0/16B3F70", "orders_slot"), 1842, Ct);

@@ -12,7 +12,7 @@ namespace Cdc.Checkpoint.Tests.Manifests;
 
 public sealed class CheckpointCoordinatorTests : IDisposable
 {
-    private readonly TempDir _dir = new();
+    private readonly TempDirectory _dir = new();
 
     public void Dispose() => _dir.Dispose();
 
@@ -40,7 +40,7 @@ public sealed class CheckpointCoordinatorTests : IDisposable
     [Fact]
     public async Task CommitAsync_ReportedOffsets_AreInTheDurableManifest()
     {
-        var time = new ManualTimeProvider(T0);
+        var time = new FakeTimeProvider(T0);
         await using (var coordinator = await CheckpointCoordinator.StartAsync(Store(_dir), timeProvider: time, cancellationToken: Ct))
         {
             coordinator.ReportOffset("orders", Seq("orders", 42)).ShouldBeTrue();
@@ -439,7 +439,7 @@ public sealed class CheckpointCoordinatorTests : IDisposable
     [Fact]
     public async Task CommitAsync_UsesTheInjectedClock()
     {
-        var time = new ManualTimeProvider(T0);
+        var time = new FakeTimeProvider(T0);
         await using var coordinator = await CheckpointCoordinator.StartAsync(Store(_dir), timeProvider: time, cancellationToken: Ct);
         coordinator.ReportOffset("a", Seq("a", 1));
         (await coordinator.CommitAsync(Ct)).CreatedAt.ShouldBe(T0);

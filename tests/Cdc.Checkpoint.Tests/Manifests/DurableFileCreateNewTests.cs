@@ -7,7 +7,7 @@ namespace Cdc.Checkpoint.Tests.Manifests;
 /// <summary>The conditional create the manifest store relies on so that a manifest id is written once.</summary>
 public sealed class DurableFileCreateNewTests : IDisposable
 {
-    private readonly TempDir _dir = new();
+    private readonly TempDirectory _dir = new();
 
     public void Dispose() => _dir.Dispose();
 

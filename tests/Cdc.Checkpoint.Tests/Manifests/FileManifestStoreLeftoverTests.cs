@@ -14,7 +14,7 @@ public sealed class FileManifestStoreLeftoverTests : IDisposable
 {
     private const string LeftoverName = "0a1b2c3d4e5f.tmp";
 
-    private readonly TempDir _dir = new();
+    private readonly TempDirectory _dir = new();
 
     public void Dispose() => _dir.Dispose();
 

@@ -12,7 +12,7 @@ namespace Cdc.Checkpoint.Tests.Manifests;
 
 public sealed class FileManifestStoreTests : IDisposable
 {
-    private readonly TempDir _dir = new();
+    private readonly TempDirectory _dir = new();
 
     public void Dispose() => _dir.Dispose();
 

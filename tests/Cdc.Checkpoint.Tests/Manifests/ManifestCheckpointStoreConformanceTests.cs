@@ -1,7 +1,6 @@
 using Cdc.Checkpoint.Conformance;
 using Cdc.Checkpoint.Manifests;
 using Cdc.Checkpoint.Offsets;
-using Cdc.Checkpoint.Tests.Support;
 
 namespace Cdc.Checkpoint.Tests.Manifests;
 

@@ -8,7 +8,7 @@ namespace Cdc.Checkpoint.Tests.Manifests;
 
 public sealed class ManifestCheckpointStoreTests : IDisposable
 {
-    private readonly TempDir _dir = new();
+    private readonly TempDirectory _dir = new();
 
     public void Dispose() => _dir.Dispose();
 

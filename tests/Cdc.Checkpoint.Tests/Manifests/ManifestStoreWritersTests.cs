@@ -13,7 +13,7 @@ namespace Cdc.Checkpoint.Tests.Manifests;
 /// </summary>
 public sealed class ManifestStoreWritersTests : IDisposable
 {
-    private readonly TempDir _dir = new();
+    private readonly TempDirectory _dir = new();
 
     public void Dispose() => _dir.Dispose();
 

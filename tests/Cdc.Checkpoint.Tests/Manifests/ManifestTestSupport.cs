@@ -5,41 +5,6 @@ using Cdc.Checkpoint.Offsets;
 
 namespace Cdc.Checkpoint.Tests.Manifests;
 
-/// <summary>A temp directory removed when disposed.</summary>
-internal sealed class TempDir : IDisposable
-{
-    public TempDir()
-    {
-        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "cdc-manifest-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(Path);
-    }
-
-    public string Path { get; }
-
-    public string Combine(params string[] parts) => System.IO.Path.Combine([Path, .. parts]);
-
-    public void Dispose()
-    {
-        try
-        {
-            Directory.Delete(Path, recursive: true);
-        }
-        catch (DirectoryNotFoundException)
-        {
-        }
-    }
-}
-
-/// <summary>A fake clock for tests.</summary>
-internal sealed class ManualTimeProvider(DateTimeOffset start) : TimeProvider
-{
-    private DateTimeOffset _now = start;
-
-    public override DateTimeOffset GetUtcNow() => _now;
-
-    public void Advance(TimeSpan by) => _now += by;
-}
-
 /// <summary>
 /// A test-only ordered offset: a sequence number on a named stream. Offsets of different streams are Diverged.
 /// JSON: {"stream":"a","seq":42}.
@@ -124,10 +89,10 @@ internal static class Manifests
         SourceOffsets = sources.ToImmutableSortedDictionary(s => s.Name, s => new SourcePosition(s.Offset), StringComparer.Ordinal),
     };
 
-    public static FileManifestStore Store(TempDir dir, int retain = 10) =>
+    public static FileManifestStore Store(TempDirectory dir, int retain = 10) =>
         new(dir.Path, new FileManifestStoreOptions { RetainCount = retain, Codecs = Codecs });
 
-    public static string ManifestPath(TempDir dir, ulong id) =>
+    public static string ManifestPath(TempDirectory dir, ulong id) =>
         dir.Combine("checkpoints", FileManifestStore.DirectoryNameOf(id), "manifest.json");
 
     /// <summary>Writes a file the way an operator or a bug might: plain write, then 0600 so only the contents are wrong.</summary>

@@ -68,7 +68,7 @@ public sealed class RecoveryPropertyTests
             Config.QuickThrowOnFailure.WithMaxTest(60),
             Prop.ForAll(Arb.From(Cases()), c =>
             {
-                using var dir = new TempDir();
+                using var dir = new TempDirectory();
                 var writer = Store(dir, retain: 0);
                 foreach (var (id, _) in c.Checkpoints)
                 {
@@ -130,7 +130,7 @@ public sealed class RecoveryPropertyTests
             }));
     }
 
-    private static void Apply(TempDir dir, FileManifestStore store, ulong id, Damage damage)
+    private static void Apply(TempDirectory dir, FileManifestStore store, ulong id, Damage damage)
     {
         var manifest = ManifestPath(dir, id);
         var sidecar = Path.Combine(store.GetCheckpointDirectory(id), "state.bin");

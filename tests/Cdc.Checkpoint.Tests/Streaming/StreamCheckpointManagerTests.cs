@@ -10,7 +10,7 @@ public sealed class StreamCheckpointManagerTests
     private static readonly DateTimeOffset Start = new(2024, 1, 28, 0, 0, 0, TimeSpan.Zero);
 
     private static StreamCheckpointManager Enabled(StreamCheckpointOptions? options = null, TimeProvider? time = null) =>
-        new(options ?? new StreamCheckpointOptions { Interval = TimeSpan.FromSeconds(1) }, time ?? new ManualTimeProvider(Start));
+        new(options ?? new StreamCheckpointOptions { Interval = TimeSpan.FromSeconds(1) }, time ?? new FakeTimeProvider(Start));
 
     // -- Options / disabled --
 
@@ -268,7 +268,7 @@ public sealed class StreamCheckpointManagerTests
     [Fact]
     public void Trigger_CapturesSinksOperatorStatesAndCreationTime()
     {
-        var time = new ManualTimeProvider(Start);
+        var time = new FakeTimeProvider(Start);
         var manager = Enabled(time: time);
         manager.RegisterSink("sink1", 50);
         manager.RegisterSink("sink1", 60);
@@ -340,7 +340,7 @@ public sealed class StreamCheckpointManagerTests
     [Fact]
     public void TriggerIfDue_BeforeAndAfterInterval_TriggersOnlyWhenDue()
     {
-        var time = new ManualTimeProvider(Start);
+        var time = new FakeTimeProvider(Start);
         var manager = Enabled(new StreamCheckpointOptions { Interval = TimeSpan.FromSeconds(10) }, time);
         manager.TriggerIfDue().ShouldBeNull();
         time.Advance(TimeSpan.FromSeconds(9));
@@ -374,7 +374,7 @@ public sealed class StreamCheckpointManagerTests
     [Fact]
     public void TriggerIfDue_ManualOnly_NeverTriggers()
     {
-        var time = new ManualTimeProvider(Start);
+        var time = new FakeTimeProvider(Start);
         var manager = Enabled(new StreamCheckpointOptions(), time);
         time.Advance(TimeSpan.FromDays(1));
         manager.TriggerIfDue().ShouldBeNull();

@@ -15,8 +15,8 @@ public sealed class StreamCheckpointPersistenceTests
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static ValueTask<StreamCheckpointManager> OpenAsync(StreamCheckpointOptions options, IManifestStore? store = null, CapturingLoggerFactory? logs = null) =>
-        StreamCheckpointManager.OpenAsync(options, store, new ManualTimeProvider(Start), logs, Ct);
+    private static ValueTask<StreamCheckpointManager> OpenAsync(StreamCheckpointOptions options, IManifestStore? store = null, ListLoggerFactory? logs = null) =>
+        StreamCheckpointManager.OpenAsync(options, store, new FakeTimeProvider(Start), logs, Ct);
 
     private static string StateOf(string data, ulong id) => Path.Combine(data, "checkpoints", FileManifestStore.DirectoryNameOf(id), StateSidecarInfo.FileName);
 
@@ -99,7 +99,7 @@ public sealed class StreamCheckpointPersistenceTests
         }
 
         Flip(StateOf(dir.Path, 2), 12);
-        var logs = new CapturingLoggerFactory();
+        var logs = new ListLoggerFactory();
         await using var second = await OpenAsync(options, logs: logs);
         second.Restore().Id.ShouldBe(1ul);
         second.Restore().SourceSequences["src"].ShouldBe(1ul);
@@ -133,7 +133,7 @@ public sealed class StreamCheckpointPersistenceTests
         WriteLegacy(dir.Path, one);
         WriteLegacy(dir.Path, two);
 
-        var logs = new CapturingLoggerFactory();
+        var logs = new ListLoggerFactory();
         await using (var manager = await OpenAsync(new StreamCheckpointOptions { DataDirectory = dir.Path }, logs: logs))
         {
             manager.GetRetainedCheckpoints().ShouldBe([one, two]);
@@ -158,7 +158,7 @@ public sealed class StreamCheckpointPersistenceTests
         WritePrivate(three, StreamSnapshotCodec.Encode(new StreamCheckpoint(3, 3, 3_000)));
         Flip(three, 12);
 
-        var logs = new CapturingLoggerFactory();
+        var logs = new ListLoggerFactory();
         await using var manager = await OpenAsync(new StreamCheckpointOptions { DataDirectory = dir.Path }, logs: logs);
         manager.Restore().Id.ShouldBe(1ul);
         logs.Entries.ShouldContain(e => e.EventId == CdcEventId.StreamSnapshotSkipped && e.Message.Contains("CRC mismatch") && e.Message.Contains(three));
@@ -185,7 +185,7 @@ public sealed class StreamCheckpointPersistenceTests
     {
         using var dir = new TempDirectory();
         WritePrivate(Path.Combine(dir.Path, LegacyStreamSnapshots.FileNameOf(5)), StreamSnapshotCodec.Encode(new StreamCheckpoint(1, 1, 1_000)));
-        var logs = new CapturingLoggerFactory();
+        var logs = new ListLoggerFactory();
         await using var manager = await OpenAsync(new StreamCheckpointOptions { DataDirectory = dir.Path }, logs: logs);
         logs.Entries.ShouldContain(e => e.EventId == CdcEventId.StreamSnapshotSkipped && e.Message.Contains("contents are checkpoint 1"));
         (await manager.TriggerAsync(Ct)).ShouldBe(6ul);
@@ -315,7 +315,7 @@ public sealed class StreamCheckpointPersistenceTests
     public async Task SyncTriggers_PersistentManager_ThrowPointingToTheAsyncOnes()
     {
         using var dir = new TempDirectory();
-        var time = new ManualTimeProvider(Start);
+        var time = new FakeTimeProvider(Start);
         await using var manager = await StreamCheckpointManager.OpenAsync(new StreamCheckpointOptions { DataDirectory = dir.Path, Interval = TimeSpan.FromSeconds(1) }, timeProvider: time, cancellationToken: Ct);
         Should.Throw<InvalidOperationException>(() => manager.Trigger()).Message.ShouldContain("TriggerAsync");
         Should.Throw<InvalidOperationException>(() => manager.Checkpoint());
@@ -329,7 +329,7 @@ public sealed class StreamCheckpointPersistenceTests
     public async Task TriggerIfDueAsync_BeforeAndAfterInterval_SavesOnlyWhenDue()
     {
         using var dir = new TempDirectory();
-        var time = new ManualTimeProvider(Start);
+        var time = new FakeTimeProvider(Start);
         await using var manager = await StreamCheckpointManager.OpenAsync(new StreamCheckpointOptions { DataDirectory = dir.Path, Interval = TimeSpan.FromSeconds(5) }, timeProvider: time, cancellationToken: Ct);
         (await manager.TriggerIfDueAsync(Ct)).ShouldBeNull();
         time.Advance(TimeSpan.FromSeconds(5));

@@ -1,0 +1,100 @@
+using System.Data.Common;
+using System.Diagnostics;
+using System.Globalization;
+using MySqlConnector;
+using Npgsql;
+
+namespace Cdc.Checkpoint.TestServers;
+
+/// <summary>
+/// Proves that a statement is waiting for a row lock, instead of sleeping and hoping it is: polls the server (bounded)
+/// until another session waits for a lock that a given session holds. Polls on fresh connections outside any
+/// transaction, because PostgreSQL keeps one <c>pg_stat_activity</c> snapshot for a whole transaction.
+/// </summary>
+public static class LockWaits
+{
+    /// <summary>How long to wait for the blocked session to show up before failing (the waits are milliseconds).</summary>
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
+
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>
+    /// Waits until a PostgreSQL backend shows <c>wait_event_type = 'Lock'</c> in <c>pg_stat_activity</c> and is blocked
+    /// by the backend <paramref name="holderProcessId"/> (<c>pg_blocking_pids</c>), so another test's lock wait cannot
+    /// be mistaken for this one.
+    /// </summary>
+    /// <param name="dataSource">The server (any database on it).</param>
+    /// <param name="holderProcessId">The backend holding the lock: <see cref="NpgsqlConnection.ProcessID"/> of the open transaction.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>The query text of the blocked backend.</returns>
+    /// <exception cref="TimeoutException">No backend waited on that lock within <see cref="DefaultTimeout"/>.</exception>
+    public static Task<string> PostgresAsync(NpgsqlDataSource dataSource, int holderProcessId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(dataSource);
+        return PollAsync(
+            () => dataSource.OpenConnectionAsync(cancellationToken).AsTask(),
+            """
+            SELECT COALESCE(query, '') FROM pg_stat_activity
+            WHERE wait_event_type = 'Lock' AND $1 = ANY (pg_blocking_pids(pid))
+            LIMIT 1
+            """,
+            command => command.Parameters.Add(new NpgsqlParameter { Value = holderProcessId }),
+            $"PostgreSQL backend {holderProcessId.ToString(CultureInfo.InvariantCulture)}",
+            cancellationToken);
+    }
+
+    /// <summary>
+    /// Waits until an InnoDB transaction on MariaDB is in <c>LOCK WAIT</c> for a lock held by the transaction of the
+    /// connection <paramref name="holderThreadId"/> (<c>information_schema.INNODB_LOCK_WAITS</c>, which MariaDB 10.11
+    /// keeps; MySQL 8 moved it to <c>performance_schema.data_lock_waits</c>). Needs the PROCESS privilege.
+    /// </summary>
+    /// <param name="dataSource">The server.</param>
+    /// <param name="holderThreadId">The connection holding the lock: <see cref="MySqlConnection.ServerThread"/> of the open transaction.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>The query text of the blocked transaction.</returns>
+    /// <exception cref="TimeoutException">No transaction waited on that lock within <see cref="DefaultTimeout"/>.</exception>
+    public static Task<string> MariaDbAsync(MySqlDataSource dataSource, int holderThreadId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(dataSource);
+        return PollAsync(
+            () => dataSource.OpenConnectionAsync(cancellationToken).AsTask(),
+            """
+            SELECT COALESCE(waiting.trx_query, '')
+            FROM information_schema.INNODB_LOCK_WAITS w
+            JOIN information_schema.INNODB_TRX waiting ON waiting.trx_id = w.requesting_trx_id
+            JOIN information_schema.INNODB_TRX holding ON holding.trx_id = w.blocking_trx_id
+            WHERE waiting.trx_state = 'LOCK WAIT' AND holding.trx_mysql_thread_id = @holder
+            LIMIT 1
+            """,
+            command => command.Parameters.Add(new MySqlParameter("@holder", holderThreadId)),
+            $"MariaDB connection {holderThreadId.ToString(CultureInfo.InvariantCulture)}",
+            cancellationToken);
+    }
+
+    private static async Task<string> PollAsync<TConnection>(
+        Func<Task<TConnection>> open, string sql, Action<DbCommand> bind, string holder, CancellationToken cancellationToken)
+        where TConnection : DbConnection
+    {
+        var started = Stopwatch.GetTimestamp();
+        while (true)
+        {
+            await using (var connection = await open().ConfigureAwait(false))
+            await using (var command = connection.CreateCommand())
+            {
+                command.CommandText = sql;
+                bind(command);
+                if (await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is string query)
+                {
+                    return query;
+                }
+            }
+
+            if (Stopwatch.GetElapsedTime(started) > DefaultTimeout)
+            {
+                throw new TimeoutException($"No session waited for a lock held by {holder} within {DefaultTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s.");
+            }
+
+            await Task.Delay(PollInterval, cancellationToken).ConfigureAwait(false);
+        }
+    }
+}
