@@ -34,7 +34,7 @@ public sealed class PostgresStoreReadTests
     public async Task Reads_AfterSavesAndRewinds_ReturnFenceEveryRowAndNewestAuditFirst()
     {
         var dataSource = await StoreDatabase.GetAsync();
-        var clock = new ManualTimeProvider();
+        var clock = new FakeTimeProvider();
         var time = clock.GetUtcNow();
         var store = StoreDatabase.NewStore(dataSource, owner: "host-a", timeProvider: clock);
         var epoch = await store.AcquireAsync(Ct);
