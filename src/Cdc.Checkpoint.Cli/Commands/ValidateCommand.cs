@@ -21,21 +21,21 @@ namespace Cdc.Checkpoint.Cli.Commands;
 internal static class ValidateCommand
 {
     // The operator's action for each verdict, as docs/postgres.md and docs/mysql.md tabulate them.
-    private static readonly Dictionary<ResumeVerdict, string> PostgresActions = new()
+    private static readonly Dictionary<PostgresResumeVerdict, string> PostgresActions = new()
     {
-        [ResumeVerdict.Resume] = "none: start the consumer; it resumes at the checkpoint.",
-        [ResumeVerdict.ResumeOnNewTimeline] = "none (check the failover was intended): the consumer resumes and re-records the checkpoint on the new timeline.",
-        [ResumeVerdict.FreshStart] = "snapshot the published tables up to the slot's consistent point if you need existing rows.",
-        [ResumeVerdict.SlotWithoutCheckpoint] = "restore the checkpoint; or drop the slot to start fresh; adopt the slot only when it is yours and nothing was ever checkpointed.",
-        [ResumeVerdict.SlotMissing] = "re-snapshot the published tables and reset the checkpoint (a slot is never created when a checkpoint exists).",
-        [ResumeVerdict.SlotAhead] = "find who moved the slot (another consumer, pg_replication_slot_advance, a re-created slot, an older checkpoint restored); re-snapshot and reset the checkpoint.",
-        [ResumeVerdict.CheckpointAhead] = "point the consumer at the right server; or re-snapshot and reset.",
-        [ResumeVerdict.SystemMismatch] = "point the consumer at the original cluster; or re-snapshot and reset.",
-        [ResumeVerdict.TimelineDiverged] = "reconcile the sink with the new primary, re-snapshot and reset.",
-        [ResumeVerdict.SlotInvalidated] = "drop the slot, re-snapshot, reset; raise max_slot_wal_keep_size.",
-        [ResumeVerdict.SlotInUse] = "stop the other consumer (pg_terminate_backend(pid) for a leftover session) and retry.",
-        [ResumeVerdict.WrongPlugin] = "use another slot name, or re-create the slot with pgoutput and re-snapshot.",
-        [ResumeVerdict.WrongDatabase] = "fix the connection string's Database, or use another slot.",
+        [PostgresResumeVerdict.Resume] = "none: start the consumer; it resumes at the checkpoint.",
+        [PostgresResumeVerdict.ResumeOnNewTimeline] = "none (check the failover was intended): the consumer resumes and re-records the checkpoint on the new timeline.",
+        [PostgresResumeVerdict.FreshStart] = "snapshot the published tables up to the slot's consistent point if you need existing rows.",
+        [PostgresResumeVerdict.SlotWithoutCheckpoint] = "restore the checkpoint; or drop the slot to start fresh; adopt the slot only when it is yours and nothing was ever checkpointed.",
+        [PostgresResumeVerdict.SlotMissing] = "re-snapshot the published tables and reset the checkpoint (a slot is never created when a checkpoint exists).",
+        [PostgresResumeVerdict.SlotAhead] = "find who moved the slot (another consumer, pg_replication_slot_advance, a re-created slot, an older checkpoint restored); re-snapshot and reset the checkpoint.",
+        [PostgresResumeVerdict.CheckpointAhead] = "point the consumer at the right server; or re-snapshot and reset.",
+        [PostgresResumeVerdict.SystemMismatch] = "point the consumer at the original cluster; or re-snapshot and reset.",
+        [PostgresResumeVerdict.TimelineDiverged] = "reconcile the sink with the new primary, re-snapshot and reset.",
+        [PostgresResumeVerdict.SlotInvalidated] = "drop the slot, re-snapshot, reset; raise max_slot_wal_keep_size.",
+        [PostgresResumeVerdict.SlotInUse] = "stop the other consumer (pg_terminate_backend(pid) for a leftover session) and retry.",
+        [PostgresResumeVerdict.WrongPlugin] = "use another slot name, or re-create the slot with pgoutput and re-snapshot.",
+        [PostgresResumeVerdict.WrongDatabase] = "fix the connection string's Database, or use another slot.",
     };
 
     private static readonly Dictionary<MySqlResumeVerdict, string> MySqlActions = new()

@@ -10,15 +10,15 @@ internal static partial class Log
 {
     [LoggerMessage(EventId = PostgresEventId.ResumeValidated, Level = LogLevel.Information,
         Message = "Resume validation of slot {Slot}: {Verdict}, action {Action}. Facts: {Facts}")]
-    public static partial void ResumeValidated(ILogger logger, string slot, ResumeVerdict verdict, ResumeAction action, ResumeFacts facts);
+    public static partial void ResumeValidated(ILogger logger, string slot, PostgresResumeVerdict verdict, PostgresResumeAction action, PostgresResumeFacts facts);
 
     [LoggerMessage(EventId = PostgresEventId.ResumeRefused, Level = LogLevel.Error,
         Message = "Refusing to resume slot {Slot}: {Verdict}. {Reason} Facts: {Facts}")]
-    public static partial void ResumeRefused(ILogger logger, string slot, ResumeVerdict verdict, string reason, ResumeFacts facts);
+    public static partial void ResumeRefused(ILogger logger, string slot, PostgresResumeVerdict verdict, string reason, PostgresResumeFacts facts);
 
     [LoggerMessage(EventId = PostgresEventId.GapAccepted, Level = LogLevel.Warning,
         Message = "Slot {Slot}: {Verdict} accepted by an explicit opt-in, action {Action}; changes are lost. {Reason} Facts: {Facts}")]
-    public static partial void GapAccepted(ILogger logger, string slot, ResumeVerdict verdict, ResumeAction action, string reason, ResumeFacts facts);
+    public static partial void GapAccepted(ILogger logger, string slot, PostgresResumeVerdict verdict, PostgresResumeAction action, string reason, PostgresResumeFacts facts);
 
     [LoggerMessage(EventId = PostgresEventId.SlotCreated, Level = LogLevel.Information,
         Message = "Created replication slot {Slot} with plugin {Plugin}; consistent point {ConsistentPoint}")]

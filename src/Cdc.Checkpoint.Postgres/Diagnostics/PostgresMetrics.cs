@@ -60,7 +60,7 @@ internal static class PostgresMetrics
 
     internal static void Unregister(ReplicationAcknowledger acknowledger) => Live.TryRemove(acknowledger, out _);
 
-    internal static void RecordVerdict(ResumeValidationResult result)
+    internal static void RecordVerdict(PostgresResumeValidationResult result)
     {
         Verdicts.Add(1, new TagList
         {

@@ -26,7 +26,7 @@ namespace Cdc.Checkpoint.Postgres.Replication;
 /// </para>
 /// <para>
 /// A slot is created only when there is no checkpoint (a fresh start; its consistent point is saved as the first
-/// checkpoint with event count 0) or when <see cref="ResumeValidationOptions.RecreateLostSlot"/> accepts losing the
+/// checkpoint with event count 0) or when <see cref="PostgresResumeValidationOptions.RecreateLostSlot"/> accepts losing the
 /// changes since the checkpoint.
 /// </para>
 /// <para>Not thread-safe except where noted on <see cref="Acknowledger"/>; <see cref="ReadAsync"/> can be enumerated once.</para>
@@ -50,7 +50,7 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
         LogicalReplicationConnection replication,
         NpgsqlDataSource dataSource,
         PostgresReplicationSessionOptions options,
-        ResumeValidationResult validation,
+        PostgresResumeValidationResult validation,
         CheckpointPosition start,
         ReplicationAcknowledger acknowledger,
         TimeProvider timeProvider,
@@ -67,7 +67,7 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
     }
 
     /// <summary>The resume validation the session started on.</summary>
-    public ResumeValidationResult Validation { get; }
+    public PostgresResumeValidationResult Validation { get; }
 
     /// <summary>The durable position replication starts at (the checkpoint, or the new slot's consistent point).</summary>
     public CheckpointPosition StartPosition { get; }
@@ -175,7 +175,7 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
     /// </summary>
     /// <returns>The durable position replication starts at.</returns>
     private static async Task<CheckpointPosition> CarryOutAsync(
-        ResumeValidationResult validation,
+        PostgresResumeValidationResult validation,
         CheckpointRecord? record,
         LogicalReplicationConnection replication,
         ICheckpointStore store,
@@ -198,12 +198,12 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
         var nextCount = record is null ? 0 : checked(count + 1);
         switch (validation.Action)
         {
-            case ResumeAction.Refuse:
+            case PostgresResumeAction.Refuse:
                 throw validation.ToException();
 
-            case ResumeAction.StartAtCheckpoint:
+            case PostgresResumeAction.StartAtCheckpoint:
                 var start = new CheckpointPosition(identity.WithLsn(checkpoint!.Lsn), count);
-                if (validation.Verdict == ResumeVerdict.ResumeOnNewTimeline)
+                if (validation.Verdict == PostgresResumeVerdict.ResumeOnNewTimeline)
                 {
                     // Offsets of different timelines never compare, so the move to the new timeline is an explicit,
                     // audited rewrite of the same LSN, justified by the history the validation checked.
@@ -217,8 +217,8 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
 
                 return start;
 
-            case ResumeAction.CreateSlot or ResumeAction.RecreateSlot:
-                if (validation.Action == ResumeAction.RecreateSlot)
+            case PostgresResumeAction.CreateSlot or PostgresResumeAction.RecreateSlot:
+                if (validation.Action == PostgresResumeAction.RecreateSlot)
                 {
                     await replication.DropReplicationSlot(options.SlotName, wait: false, cancellationToken).ConfigureAwait(false);
                 }
@@ -231,7 +231,7 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
                 Log.SlotCreated(logger, options.SlotName, options.Validation.OutputPlugin, slot.ConsistentPoint);
                 return await SaveStartAsync(new CheckpointPosition(identity.WithLsn(slot.ConsistentPoint), nextCount)).ConfigureAwait(false);
 
-            case ResumeAction.StartAtSlot:
+            case PostgresResumeAction.StartAtSlot:
                 var adopted = await SaveStartAsync(new CheckpointPosition(identity.WithLsn(validation.StartLsn!.Value), nextCount)).ConfigureAwait(false);
                 if (record is null)
                 {

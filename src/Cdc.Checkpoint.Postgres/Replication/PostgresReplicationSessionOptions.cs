@@ -69,8 +69,8 @@ public sealed class PostgresReplicationSessionOptions
     }
 
     /// <summary>The resume policy.</summary>
-    /// <value>Default: fail closed (see <see cref="ResumeValidationOptions"/>).</value>
-    public ResumeValidationOptions Validation { get; init; } = new();
+    /// <value>Default: fail closed (see <see cref="PostgresResumeValidationOptions"/>).</value>
+    public PostgresResumeValidationOptions Validation { get; init; } = new();
 
     /// <summary>The acknowledgement options.</summary>
     /// <value>Default: acknowledge every durable checkpoint; idle advance every 10 seconds.</value>

@@ -18,7 +18,7 @@ public sealed class PostgresReplicationStatus
     /// The verdict of the resume validation the session started on; <see langword="null"/> for an acknowledger used
     /// without a session.
     /// </summary>
-    public ResumeVerdict? Verdict { get; init; }
+    public PostgresResumeVerdict? Verdict { get; init; }
 
     /// <summary>
     /// Whether the stream is confirmed (the session holds the slot after <c>START_REPLICATION</c>) and has not ended;

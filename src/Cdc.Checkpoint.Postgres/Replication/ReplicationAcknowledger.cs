@@ -362,7 +362,7 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
         }
     }
 
-    internal PostgresReplicationStatus GetStatus(Validation.ResumeVerdict? verdict)
+    internal PostgresReplicationStatus GetStatus(Validation.PostgresResumeVerdict? verdict)
     {
         var received = (ulong)_feedback.LastReceivedLsn;
         lock (_gate)

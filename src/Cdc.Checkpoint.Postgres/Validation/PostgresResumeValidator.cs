@@ -19,7 +19,7 @@ namespace Cdc.Checkpoint.Postgres.Validation;
 /// <remarks>
 /// <para>
 /// The order of the checks, and what each verdict means, is in <c>docs/postgres.md</c>. The default policy fails
-/// closed; <see cref="ResumeValidationOptions"/> has the explicit opt-ins. The validator never creates or drops a slot
+/// closed; <see cref="PostgresResumeValidationOptions"/> has the explicit opt-ins. The validator never creates or drops a slot
 /// itself; <see cref="Replication.PostgresReplicationSession"/> acts on the verdict.
 /// </para>
 /// <para>
@@ -42,30 +42,30 @@ public sealed class PostgresResumeValidator
     /// <param name="dataSource">SQL connections to the same server the replication connection reaches (used to read <c>pg_replication_slots</c>).</param>
     /// <param name="options">The resume policy; fail-closed defaults when <see langword="null"/>.</param>
     /// <param name="loggerFactory">Logger factory; no logging when <see langword="null"/>.</param>
-    public PostgresResumeValidator(NpgsqlDataSource dataSource, ResumeValidationOptions? options = null, ILoggerFactory? loggerFactory = null)
+    public PostgresResumeValidator(NpgsqlDataSource dataSource, PostgresResumeValidationOptions? options = null, ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(dataSource);
         _dataSource = dataSource;
-        Options = options ?? new ResumeValidationOptions();
+        Options = options ?? new PostgresResumeValidationOptions();
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<PostgresResumeValidator>();
     }
 
     /// <summary>The resume policy.</summary>
-    public ResumeValidationOptions Options { get; }
+    public PostgresResumeValidationOptions Options { get; }
 
     /// <summary>Validates resuming <paramref name="checkpoint"/> (or a fresh start when it is <see langword="null"/>) on <paramref name="slotName"/>.</summary>
     /// <param name="replication">An open replication connection that is not streaming; <c>IDENTIFY_SYSTEM</c> and <c>TIMELINE_HISTORY</c> run on it.</param>
     /// <param name="slotName">The slot the consumer streams.</param>
     /// <param name="checkpoint">The checkpointed offset, or <see langword="null"/> when there is none.</param>
     /// <param name="cancellationToken">Cancels the validation.</param>
-    /// <returns>The verdict and the facts; never throws for an unsafe verdict (see <see cref="ResumeValidationResult.ThrowIfRefused"/>).</returns>
+    /// <returns>The verdict and the facts; never throws for an unsafe verdict (see <see cref="PostgresResumeValidationResult.ThrowIfRefused"/>).</returns>
     /// <exception cref="ArgumentException">The slot name is invalid, or the checkpoint belongs to another slot.</exception>
     /// <exception cref="CheckpointException">
     /// <see cref="CheckpointErrorCode.Misconfigured"/>: the checkpoint names a slot PostgreSQL cannot have (a legacy rustcdc
     /// record, <see cref="PostgresOffset.HasValidSlotName"/>).
     /// </exception>
     /// <exception cref="NpgsqlException">The server could not be queried.</exception>
-    public async Task<ResumeValidationResult> ValidateAsync(
+    public async Task<PostgresResumeValidationResult> ValidateAsync(
         LogicalReplicationConnection replication,
         string slotName,
         PostgresOffset? checkpoint,
@@ -101,7 +101,7 @@ public sealed class PostgresResumeValidator
         }
 
         var slot = await ReadSlotAsync(slotName, cancellationToken).ConfigureAwait(false);
-        var facts = new ResumeFacts
+        var facts = new PostgresResumeFacts
         {
             SlotName = slotName,
             Checkpoint = checkpoint,
@@ -120,7 +120,7 @@ public sealed class PostgresResumeValidator
         {
             activity.SetTag("cdc.verdict", result.Verdict.ToString());
             activity.SetTag("cdc.action", result.Action.ToString());
-            if (result.Action == ResumeAction.Refuse)
+            if (result.Action == PostgresResumeAction.Refuse)
             {
                 CheckpointActivitySource.SetError(activity, (result.ErrorCode ?? CheckpointErrorCode.Misconfigured).ToString(), result.Message);
             }
@@ -226,7 +226,7 @@ public sealed class PostgresResumeValidator
     /// </returns>
     /// <exception cref="CheckpointException">The slot disappeared, was invalidated, changed plugin or database, or moved past <paramref name="startLsn"/>.</exception>
     public Task<bool> RecheckAfterStartAsync(
-        ResumeValidationResult validation,
+        PostgresResumeValidationResult validation,
         NpgsqlLogSequenceNumber startLsn,
         int walSenderProcessId,
         CancellationToken cancellationToken = default)
@@ -243,7 +243,7 @@ public sealed class PostgresResumeValidator
         NpgsqlDataSource dataSource,
         string outputPlugin,
         ILogger logger,
-        ResumeValidationResult validation,
+        PostgresResumeValidationResult validation,
         NpgsqlLogSequenceNumber startLsn,
         int walSenderProcessId,
         CancellationToken cancellationToken)
@@ -266,7 +266,7 @@ public sealed class PostgresResumeValidator
         return true;
     }
 
-    internal static CheckpointException? RecheckFailure(ResumeValidationResult validation, ReplicationSlotFacts? slot, NpgsqlLogSequenceNumber startLsn, string outputPlugin)
+    internal static CheckpointException? RecheckFailure(PostgresResumeValidationResult validation, ReplicationSlotFacts? slot, NpgsqlLogSequenceNumber startLsn, string outputPlugin)
     {
         var facts = validation.Facts;
         var name = facts.SlotName;
@@ -304,7 +304,7 @@ public sealed class PostgresResumeValidator
         return null;
     }
 
-    internal static ResumeValidationResult Decide(ResumeFacts facts, ResumeValidationOptions options)
+    internal static PostgresResumeValidationResult Decide(PostgresResumeFacts facts, PostgresResumeValidationOptions options)
     {
         var slot = facts.Slot;
         var checkpoint = facts.Checkpoint;
@@ -315,7 +315,7 @@ public sealed class PostgresResumeValidator
         {
             if (slot is null)
             {
-                return Result(ResumeVerdict.FreshStart, ResumeAction.CreateSlot, null, null,
+                return Result(PostgresResumeVerdict.FreshStart, PostgresResumeAction.CreateSlot, null, null,
                     $"No checkpoint and no replication slot '{name}' on {server}: fresh start; the slot is created and its consistent point recorded as the first checkpoint.");
             }
 
@@ -335,23 +335,23 @@ public sealed class PostgresResumeValidator
             }
 
             var adoptAt = slot.ConfirmedFlushLsn;
-            return Result(ResumeVerdict.SlotWithoutCheckpoint, options.AdoptSlotWithoutCheckpoint ? ResumeAction.StartAtSlot : ResumeAction.Refuse, adoptAt, CheckpointErrorCode.Misconfigured,
+            return Result(PostgresResumeVerdict.SlotWithoutCheckpoint, options.AdoptSlotWithoutCheckpoint ? PostgresResumeAction.StartAtSlot : PostgresResumeAction.Refuse, adoptAt, CheckpointErrorCode.Misconfigured,
                 $"Replication slot '{name}' exists on {server} (confirmed_flush_lsn {ReplicationSlotFacts.Format(adoptAt)}) but there is no checkpoint for it. Either the checkpoint was lost — resuming from the slot would silently skip what the slot acknowledged after it — or the slot belongs to another consumer. "
                 + (options.AdoptSlotWithoutCheckpoint
                     ? "AdoptSlotWithoutCheckpoint is set: starting from the slot's confirmed_flush_lsn."
-                    : $"Restore the checkpoint; or drop the slot (SELECT pg_drop_replication_slot('{name}')) to start fresh; or, if the slot is this consumer's and no checkpoint was lost, set ResumeValidationOptions.AdoptSlotWithoutCheckpoint."));
+                    : $"Restore the checkpoint; or drop the slot (SELECT pg_drop_replication_slot('{name}')) to start fresh; or, if the slot is this consumer's and no checkpoint was lost, set PostgresResumeValidationOptions.AdoptSlotWithoutCheckpoint."));
         }
 
         var lsn = PostgresOffset.FormatLsn(checkpoint.Lsn);
         if (checkpoint.SystemIdentifier is { } system && system != facts.ServerSystemIdentifier)
         {
-            return Result(ResumeVerdict.SystemMismatch, ResumeAction.Refuse, null, CheckpointErrorCode.ServerMismatch,
+            return Result(PostgresResumeVerdict.SystemMismatch, PostgresResumeAction.Refuse, null, CheckpointErrorCode.ServerMismatch,
                 $"Checkpoint {checkpoint} was taken on the cluster with system identifier {system}, but {server} has system identifier {facts.ServerSystemIdentifier}: another initdb (a different cluster, a logical restore, or a new server behind the same address). LSNs of different clusters are unrelated. Point the consumer at the original cluster, or re-snapshot the published tables and reset the checkpoint (`cdc-checkpoint reset`).");
         }
 
         if (checkpoint.Database is { } database && !string.Equals(database, facts.ServerDatabase, StringComparison.Ordinal))
         {
-            return Result(ResumeVerdict.WrongDatabase, ResumeAction.Refuse, null, CheckpointErrorCode.Misconfigured,
+            return Result(PostgresResumeVerdict.WrongDatabase, PostgresResumeAction.Refuse, null, CheckpointErrorCode.Misconfigured,
                 $"Checkpoint {checkpoint} belongs to database '{database}', but the replication connection is attached to '{facts.ServerDatabase}' on {server}. Fix the Database of the connection string.");
         }
 
@@ -360,20 +360,20 @@ public sealed class PostgresResumeValidator
         {
             if (timeline < facts.ServerTimeline && facts.TimelineSwitchPoint is null && facts.TimelineHistoryProblem is { } problem)
             {
-                return Result(ResumeVerdict.TimelineDiverged, ResumeAction.Refuse, null, CheckpointErrorCode.HistoryDiverged,
+                return Result(PostgresResumeVerdict.TimelineDiverged, PostgresResumeAction.Refuse, null, CheckpointErrorCode.HistoryDiverged,
                     $"Checkpoint {checkpoint} is on timeline {timeline}, but {server} is on timeline {facts.ServerTimeline} and {problem}. Without the history it cannot be shown that the checkpoint lies before the switch point, so resuming is refused.");
             }
 
             if (timeline > facts.ServerTimeline || facts.TimelineSwitchPoint is null)
             {
-                return Result(ResumeVerdict.TimelineDiverged, ResumeAction.Refuse, null, CheckpointErrorCode.HistoryDiverged,
+                return Result(PostgresResumeVerdict.TimelineDiverged, PostgresResumeAction.Refuse, null, CheckpointErrorCode.HistoryDiverged,
                     $"Checkpoint {checkpoint} is on timeline {timeline}, which is not in the history of {server}: the server was restored or failed over to a history that never contained the checkpoint. The changes the consumer processed may not exist on this server. Re-snapshot the published tables and reset the checkpoint, or point the consumer at the server that owns timeline {timeline}.");
             }
 
             var switchPoint = facts.TimelineSwitchPoint.Value;
             if (checkpoint.Lsn > switchPoint)
             {
-                return Result(ResumeVerdict.TimelineDiverged, ResumeAction.Refuse, null, CheckpointErrorCode.HistoryDiverged,
+                return Result(PostgresResumeVerdict.TimelineDiverged, PostgresResumeAction.Refuse, null, CheckpointErrorCode.HistoryDiverged,
                     $"Checkpoint {checkpoint} lies past the end of timeline {timeline}, which ended at {PostgresOffset.FormatLsn(switchPoint)} in the history of {server}: the consumer processed changes of the old primary that never reached the new one, and the new timeline has different changes at those positions. Reconcile the sink with the new primary, re-snapshot the published tables and reset the checkpoint.");
             }
 
@@ -382,17 +382,17 @@ public sealed class PostgresResumeValidator
 
         if (checkpoint.Lsn > facts.ServerWalPosition)
         {
-            return Result(ResumeVerdict.CheckpointAhead, ResumeAction.Refuse, null, CheckpointErrorCode.CheckpointAhead,
+            return Result(PostgresResumeVerdict.CheckpointAhead, PostgresResumeAction.Refuse, null, CheckpointErrorCode.CheckpointAhead,
                 $"Checkpoint {checkpoint} is ahead of the WAL flush position {PostgresOffset.FormatLsn(facts.ServerWalPosition)} of {server}: this server never wrote that position. It was restored from a backup taken before the checkpoint, or the checkpoint belongs to another server. Do not resume: point the consumer at the right server, or re-snapshot and reset the checkpoint.");
         }
 
         if (slot is null)
         {
-            return Result(ResumeVerdict.SlotMissing, options.RecreateLostSlot ? ResumeAction.CreateSlot : ResumeAction.Refuse, null, CheckpointErrorCode.PositionUnavailable,
+            return Result(PostgresResumeVerdict.SlotMissing, options.RecreateLostSlot ? PostgresResumeAction.CreateSlot : PostgresResumeAction.Refuse, null, CheckpointErrorCode.PositionUnavailable,
                 $"Replication slot '{name}' does not exist on {server}, but checkpoint {checkpoint} was taken on it: it was dropped, and the changes after {lsn} are no longer retained. A new slot would start at the server's current position and silently skip them. "
                 + (options.RecreateLostSlot
                     ? "RecreateLostSlot is set: creating the slot again; the changes since the checkpoint are lost."
-                    : "Re-snapshot the published tables and reset the checkpoint; or, if losing the changes since the checkpoint is acceptable, set ResumeValidationOptions.RecreateLostSlot."));
+                    : "Re-snapshot the published tables and reset the checkpoint; or, if losing the changes since the checkpoint is acceptable, set PostgresResumeValidationOptions.RecreateLostSlot."));
         }
 
         if (UnusableSlot(facts, options) is { } wrong)
@@ -413,37 +413,37 @@ public sealed class PostgresResumeValidator
         if (slot.ConfirmedFlushLsn is { } confirmedFlush && confirmedFlush > checkpoint.Lsn)
         {
             var confirmed = PostgresOffset.FormatLsn(confirmedFlush);
-            return Result(ResumeVerdict.SlotAhead, options.AcceptSlotAhead ? ResumeAction.StartAtSlot : ResumeAction.Refuse, confirmedFlush, CheckpointErrorCode.PositionUnavailable,
+            return Result(PostgresResumeVerdict.SlotAhead, options.AcceptSlotAhead ? PostgresResumeAction.StartAtSlot : PostgresResumeAction.Refuse, confirmedFlush, CheckpointErrorCode.PositionUnavailable,
                 $"Replication slot '{name}' on {server} has confirmed_flush_lsn {confirmed}, ahead of checkpoint {lsn}: the server would silently skip every transaction committed between them (events lost). The slot was dropped and re-created, advanced (pg_replication_slot_advance) or consumed by another process, or the checkpoint was restored from an older copy. "
                 + (options.AcceptSlotAhead
                     ? $"AcceptSlotAhead is set: continuing from {confirmed}; the changes in between are lost."
-                    : $"Re-snapshot the published tables and reset the checkpoint; or, if the changes between {lsn} and {confirmed} are not needed, set ResumeValidationOptions.AcceptSlotAhead."));
+                    : $"Re-snapshot the published tables and reset the checkpoint; or, if the changes between {lsn} and {confirmed} are not needed, set PostgresResumeValidationOptions.AcceptSlotAhead."));
         }
 
         return onNewTimeline
-            ? Result(ResumeVerdict.ResumeOnNewTimeline, ResumeAction.StartAtCheckpoint, checkpoint.Lsn, null,
+            ? Result(PostgresResumeVerdict.ResumeOnNewTimeline, PostgresResumeAction.StartAtCheckpoint, checkpoint.Lsn, null,
                 $"Resuming slot '{name}' at {lsn} on {server}: the checkpoint's timeline {checkpoint.Timeline} ended at {PostgresOffset.FormatLsn(facts.TimelineSwitchPoint!.Value)}, after the checkpoint, so every later change is on the new timeline.")
-            : Result(ResumeVerdict.Resume, ResumeAction.StartAtCheckpoint, checkpoint.Lsn, null,
+            : Result(PostgresResumeVerdict.Resume, PostgresResumeAction.StartAtCheckpoint, checkpoint.Lsn, null,
                 $"Resuming slot '{name}' at {lsn} on {server} (slot confirmed_flush_lsn {ReplicationSlotFacts.Format(slot.ConfirmedFlushLsn)}).");
 
-        ResumeValidationResult Result(ResumeVerdict verdict, ResumeAction action, NpgsqlLogSequenceNumber? start, CheckpointErrorCode? code, string message) =>
-            new(verdict, action, facts, action is ResumeAction.StartAtCheckpoint or ResumeAction.StartAtSlot ? start : null, message, code);
+        PostgresResumeValidationResult Result(PostgresResumeVerdict verdict, PostgresResumeAction action, NpgsqlLogSequenceNumber? start, CheckpointErrorCode? code, string message) =>
+            new(verdict, action, facts, action is PostgresResumeAction.StartAtCheckpoint or PostgresResumeAction.StartAtSlot ? start : null, message, code);
     }
 
-    private static ResumeValidationResult? UnusableSlot(ResumeFacts facts, ResumeValidationOptions options)
+    private static PostgresResumeValidationResult? UnusableSlot(PostgresResumeFacts facts, PostgresResumeValidationOptions options)
     {
         var slot = facts.Slot!;
         var name = facts.SlotName;
         if (!string.Equals(slot.SlotType, "logical", StringComparison.Ordinal) || !string.Equals(slot.Plugin, options.OutputPlugin, StringComparison.Ordinal))
         {
-            return new ResumeValidationResult(ResumeVerdict.WrongPlugin, ResumeAction.Refuse, facts, null,
+            return new PostgresResumeValidationResult(PostgresResumeVerdict.WrongPlugin, PostgresResumeAction.Refuse, facts, null,
                 $"Replication slot '{name}' is a {slot.SlotType} slot with plugin '{slot.Plugin ?? "(none)"}'; this consumer decodes logical '{options.OutputPlugin}'. Use another slot name, or drop the slot and create it with {options.OutputPlugin} (then re-snapshot).",
                 CheckpointErrorCode.Misconfigured);
         }
 
         if (!string.Equals(slot.Database, facts.ServerDatabase, StringComparison.Ordinal))
         {
-            return new ResumeValidationResult(ResumeVerdict.WrongDatabase, ResumeAction.Refuse, facts, null,
+            return new PostgresResumeValidationResult(PostgresResumeVerdict.WrongDatabase, PostgresResumeAction.Refuse, facts, null,
                 $"Replication slot '{name}' belongs to database '{slot.Database}', but the replication connection is attached to '{facts.ServerDatabase}'. Logical slots decode one database: fix the Database of the connection string or use another slot name.",
                 CheckpointErrorCode.Misconfigured);
         }
@@ -451,23 +451,23 @@ public sealed class PostgresResumeValidator
         return null;
     }
 
-    private static ResumeValidationResult Invalidated(ResumeFacts facts, ResumeValidationOptions options, string server)
+    private static PostgresResumeValidationResult Invalidated(PostgresResumeFacts facts, PostgresResumeValidationOptions options, string server)
     {
         var name = facts.SlotName;
-        return new ResumeValidationResult(
-            ResumeVerdict.SlotInvalidated,
-            options.RecreateLostSlot ? ResumeAction.RecreateSlot : ResumeAction.Refuse,
+        return new PostgresResumeValidationResult(
+            PostgresResumeVerdict.SlotInvalidated,
+            options.RecreateLostSlot ? PostgresResumeAction.RecreateSlot : PostgresResumeAction.Refuse,
             facts,
             null,
             $"Replication slot '{name}' on {server} has been invalidated ({facts.Slot}): the server removed WAL the slot needed, usually because max_slot_wal_keep_size was exceeded while the consumer was down or slow. The changes after {(facts.Checkpoint is { } c ? PostgresOffset.FormatLsn(c.Lsn) : "the slot's position")} are gone. "
             + (options.RecreateLostSlot
                 ? "RecreateLostSlot is set: dropping and creating the slot again; those changes are lost."
-                : $"Drop the slot (SELECT pg_drop_replication_slot('{name}')), re-snapshot the published tables and reset the checkpoint; or set ResumeValidationOptions.RecreateLostSlot to accept the gap. Raise max_slot_wal_keep_size to prevent it."),
+                : $"Drop the slot (SELECT pg_drop_replication_slot('{name}')), re-snapshot the published tables and reset the checkpoint; or set PostgresResumeValidationOptions.RecreateLostSlot to accept the gap. Raise max_slot_wal_keep_size to prevent it."),
             CheckpointErrorCode.PositionUnavailable);
     }
 
-    private static ResumeValidationResult InUse(ResumeFacts facts, int pid) =>
-        new(ResumeVerdict.SlotInUse, ResumeAction.Refuse, facts, null,
+    private static PostgresResumeValidationResult InUse(PostgresResumeFacts facts, int pid) =>
+        new(PostgresResumeVerdict.SlotInUse, PostgresResumeAction.Refuse, facts, null,
             string.Create(CultureInfo.InvariantCulture, $"Replication slot '{facts.SlotName}' is active in server process {pid}: another consumer is streaming it, and a slot has one consumer at a time. Stop the other consumer — or, if it is a leftover session, end it with SELECT pg_terminate_backend({pid}) — and retry (this error is transient)."),
             CheckpointErrorCode.InUse);
 
@@ -485,7 +485,7 @@ public sealed class PostgresResumeValidator
         }
     }
 
-    private void Report(ResumeValidationResult result)
+    private void Report(PostgresResumeValidationResult result)
     {
         PostgresMetrics.RecordVerdict(result);
         var facts = result.Facts;

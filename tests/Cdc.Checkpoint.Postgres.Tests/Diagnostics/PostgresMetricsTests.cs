@@ -97,10 +97,10 @@ public sealed class PostgresMetricsTests
 
         var verdicts = recorder.For("cdc.checkpoint.postgres.resume.verdicts", scenario.SlotName).ToList();
         verdicts.Count.ShouldBe(2);
-        verdicts[0].Tags["cdc.verdict"].ShouldBe(nameof(ResumeVerdict.FreshStart));
-        verdicts[0].Tags["cdc.action"].ShouldBe(nameof(ResumeAction.CreateSlot));
-        verdicts[1].Tags["cdc.verdict"].ShouldBe(nameof(ResumeVerdict.SlotWithoutCheckpoint));
-        verdicts[1].Tags["cdc.action"].ShouldBe(nameof(ResumeAction.Refuse));
+        verdicts[0].Tags["cdc.verdict"].ShouldBe(nameof(PostgresResumeVerdict.FreshStart));
+        verdicts[0].Tags["cdc.action"].ShouldBe(nameof(PostgresResumeAction.CreateSlot));
+        verdicts[1].Tags["cdc.verdict"].ShouldBe(nameof(PostgresResumeVerdict.SlotWithoutCheckpoint));
+        verdicts[1].Tags["cdc.action"].ShouldBe(nameof(PostgresResumeAction.Refuse));
         verdicts.ShouldAllBe(v => v.Value == 1);
     }
 }

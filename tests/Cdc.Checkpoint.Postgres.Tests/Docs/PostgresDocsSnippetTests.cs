@@ -55,7 +55,7 @@ public sealed class PostgresDocsSnippetTests
         // end snippet
     }
 
-    private static async Task<ResumeValidationResult> ValidateAsync(string connectionString, string directory)
+    private static async Task<PostgresResumeValidationResult> ValidateAsync(string connectionString, string directory)
     {
         // snippet: postgres-validate
         await using var dataSource = NpgsqlDataSource.Create(connectionString);   // reads pg_replication_slots
@@ -129,7 +129,7 @@ public sealed class PostgresDocsSnippetTests
         var directory = new TempDirectory("cdc-pg-docs-");
         try
         {
-            (await ValidateAsync(scenario.ConnectionString, directory.Path)).Verdict.ShouldBe(ResumeVerdict.FreshStart);
+            (await ValidateAsync(scenario.ConnectionString, directory.Path)).Verdict.ShouldBe(PostgresResumeVerdict.FreshStart);
 
             await using (var checkpoint = new FileCheckpoint(directory.Path))
             {

@@ -53,7 +53,7 @@ public sealed class DefaultsServerTests
             await using (var checkpoint = new FileCheckpoint(directory.Path))
             await using (var session = await PostgresReplicationSession.OpenAsync(scenario.ConnectionString, checkpoint, Options(scenario), cancellationToken: Ct))
             {
-                session.Validation.Verdict.ShouldBe(ResumeVerdict.FreshStart);
+                session.Validation.Verdict.ShouldBe(PostgresResumeVerdict.FreshStart);
                 await scenario.InsertAsync(1, 3);
                 (await ConsumeAsync(session, 3)).ShouldBe([1L, 2L, 3L]);
             }
@@ -63,7 +63,7 @@ public sealed class DefaultsServerTests
             await using (var checkpoint = new FileCheckpoint(directory.Path))
             await using (var session = await PostgresReplicationSession.OpenAsync(scenario.ConnectionString, checkpoint, Options(scenario), cancellationToken: Ct))
             {
-                session.Validation.Verdict.ShouldBe(ResumeVerdict.Resume);
+                session.Validation.Verdict.ShouldBe(PostgresResumeVerdict.Resume);
                 session.StartPosition.CommittedEventCount.ShouldBe(3UL);
                 (await ConsumeAsync(session, 2)).ShouldBe([4L, 5L]); // and the saves after the restart pass the typed guards
             }

@@ -137,7 +137,7 @@ public sealed class ReplicationSessionServerTests
         var store = await StoreAsync(scenario);
 
         await using var session = await PostgresReplicationSession.OpenAsync(scenario.ConnectionString, store, Options(scenario), cancellationToken: Ct);
-        session.Validation.Verdict.ShouldBe(ResumeVerdict.FreshStart);
+        session.Validation.Verdict.ShouldBe(PostgresResumeVerdict.FreshStart);
         var created = (await scenario.SlotAsync()).ShouldNotBeNull();
         session.StartPosition.Lsn.ShouldBe(created.ConfirmedFlushLsn!.Value);
         var first = (await store.LoadAsync("postgres", Ct)).ShouldNotBeNull();
@@ -209,7 +209,7 @@ public sealed class ReplicationSessionServerTests
 
         await scenario.InsertAsync(11, 5);
         await using var resumed = await PostgresReplicationSession.OpenAsync(scenario.ConnectionString, store, Options(scenario), cancellationToken: Ct);
-        resumed.Validation.Verdict.ShouldBe(ResumeVerdict.Resume);
+        resumed.Validation.Verdict.ShouldBe(PostgresResumeVerdict.Resume);
         var ids = new List<long>();
         await foreach (var message in resumed.ReadAsync(Ct))
         {
@@ -333,7 +333,7 @@ public sealed class ReplicationSessionServerTests
         await scenario.InsertAsync(1, 3);
         var checkpoint = await store.LoadAsync("postgres", Ct);
         await using var session = await PostgresReplicationSession.OpenAsync(scenario.ConnectionString, store, Options(scenario), cancellationToken: Ct);
-        session.Validation.Verdict.ShouldBe(ResumeVerdict.Resume);
+        session.Validation.Verdict.ShouldBe(PostgresResumeVerdict.Resume);
 
         // Between the validation and START_REPLICATION another process moves the slot past the checkpoint.
         await scenario.ExecAsync("SELECT pg_replication_slot_advance($1, pg_current_wal_flush_lsn())", scenario.SlotName);
@@ -470,7 +470,7 @@ public sealed class ReplicationSessionServerTests
             SlotName = options.SlotName,
             PublicationNames = options.PublicationNames,
             Acknowledgement = options.Acknowledgement,
-            Validation = new ResumeValidationOptions { RecreateLostSlot = true },
+            Validation = new PostgresResumeValidationOptions { RecreateLostSlot = true },
         };
 
         await using var session = await PostgresReplicationSession.OpenAsync(scenario.ConnectionString, store, options, cancellationToken: Ct);

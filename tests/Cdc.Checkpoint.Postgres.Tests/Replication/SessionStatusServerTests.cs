@@ -63,7 +63,7 @@ public sealed class SessionStatusServerTests
 
         await using var session = await PostgresReplicationSession.OpenAsync(scenario.ConnectionString, store, Options(scenario), cancellationToken: Ct);
         var before = session.GetStatus();
-        before.Verdict.ShouldBe(ResumeVerdict.FreshStart);
+        before.Verdict.ShouldBe(PostgresResumeVerdict.FreshStart);
         before.Streaming.ShouldBeFalse();
         before.LastCommitTimestamp.ShouldBeNull();
         before.SourceLag.ShouldBeNull();
@@ -89,7 +89,7 @@ public sealed class SessionStatusServerTests
 
         streaming.ShouldNotBeNull();
         var stored = (await store.LoadAsync("postgres", Ct)).ShouldNotBeNull();
-        streaming.Verdict.ShouldBe(ResumeVerdict.FreshStart);
+        streaming.Verdict.ShouldBe(PostgresResumeVerdict.FreshStart);
         streaming.Streaming.ShouldBeTrue();
         streaming.Durable.Offset.ShouldBe(stored.Offset);
         streaming.Durable.CommittedEventCount.ShouldBe(3UL);

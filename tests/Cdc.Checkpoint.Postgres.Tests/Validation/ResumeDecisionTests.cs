@@ -28,7 +28,7 @@ public sealed class ResumeDecisionTests
             WalStatus = walStatus,
         };
 
-    private static ResumeFacts Facts(PostgresOffset? checkpoint, ReplicationSlotFacts? slot, uint timeline = 1, ulong wal = 5000, NpgsqlLogSequenceNumber? switchPoint = null) =>
+    private static PostgresResumeFacts Facts(PostgresOffset? checkpoint, ReplicationSlotFacts? slot, uint timeline = 1, ulong wal = 5000, NpgsqlLogSequenceNumber? switchPoint = null) =>
         new()
         {
             SlotName = "s",
@@ -44,36 +44,36 @@ public sealed class ResumeDecisionTests
     private static PostgresOffset Checkpoint(ulong lsn = 2000, ulong? system = System, uint? timeline = 1, string? database = "app") =>
         new(Lsn(lsn), "s", system, timeline, database);
 
-    private static ResumeValidationResult Decide(ResumeFacts facts, ResumeValidationOptions? options = null) =>
-        PostgresResumeValidator.Decide(facts, options ?? new ResumeValidationOptions());
+    private static PostgresResumeValidationResult Decide(PostgresResumeFacts facts, PostgresResumeValidationOptions? options = null) =>
+        PostgresResumeValidator.Decide(facts, options ?? new PostgresResumeValidationOptions());
 
-    public static TheoryData<string, ResumeVerdict, CheckpointErrorCode?> Cases => new()
+    public static TheoryData<string, PostgresResumeVerdict, CheckpointErrorCode?> Cases => new()
     {
-        { "resume", ResumeVerdict.Resume, null },
-        { "slot equal to checkpoint", ResumeVerdict.Resume, null },
-        { "legacy checkpoint without identity", ResumeVerdict.Resume, null },
-        { "fresh", ResumeVerdict.FreshStart, null },
-        { "slot without checkpoint", ResumeVerdict.SlotWithoutCheckpoint, CheckpointErrorCode.Misconfigured },
-        { "missing", ResumeVerdict.SlotMissing, CheckpointErrorCode.PositionUnavailable },
-        { "ahead", ResumeVerdict.SlotAhead, CheckpointErrorCode.PositionUnavailable },
-        { "checkpoint ahead", ResumeVerdict.CheckpointAhead, CheckpointErrorCode.CheckpointAhead },
-        { "other system", ResumeVerdict.SystemMismatch, CheckpointErrorCode.ServerMismatch },
-        { "other system and ahead", ResumeVerdict.SystemMismatch, CheckpointErrorCode.ServerMismatch },
-        { "lost", ResumeVerdict.SlotInvalidated, CheckpointErrorCode.PositionUnavailable },
-        { "no restart_lsn", ResumeVerdict.SlotInvalidated, CheckpointErrorCode.PositionUnavailable },
-        { "in use", ResumeVerdict.SlotInUse, CheckpointErrorCode.InUse },
-        { "physical", ResumeVerdict.WrongPlugin, CheckpointErrorCode.Misconfigured },
-        { "test_decoding", ResumeVerdict.WrongPlugin, CheckpointErrorCode.Misconfigured },
-        { "slot database", ResumeVerdict.WrongDatabase, CheckpointErrorCode.Misconfigured },
-        { "checkpoint database", ResumeVerdict.WrongDatabase, CheckpointErrorCode.Misconfigured },
-        { "new timeline before switch", ResumeVerdict.ResumeOnNewTimeline, null },
-        { "new timeline at switch", ResumeVerdict.ResumeOnNewTimeline, null },
-        { "new timeline past switch", ResumeVerdict.TimelineDiverged, CheckpointErrorCode.HistoryDiverged },
-        { "timeline not in history", ResumeVerdict.TimelineDiverged, CheckpointErrorCode.HistoryDiverged },
-        { "checkpoint timeline newer", ResumeVerdict.TimelineDiverged, CheckpointErrorCode.HistoryDiverged },
+        { "resume", PostgresResumeVerdict.Resume, null },
+        { "slot equal to checkpoint", PostgresResumeVerdict.Resume, null },
+        { "legacy checkpoint without identity", PostgresResumeVerdict.Resume, null },
+        { "fresh", PostgresResumeVerdict.FreshStart, null },
+        { "slot without checkpoint", PostgresResumeVerdict.SlotWithoutCheckpoint, CheckpointErrorCode.Misconfigured },
+        { "missing", PostgresResumeVerdict.SlotMissing, CheckpointErrorCode.PositionUnavailable },
+        { "ahead", PostgresResumeVerdict.SlotAhead, CheckpointErrorCode.PositionUnavailable },
+        { "checkpoint ahead", PostgresResumeVerdict.CheckpointAhead, CheckpointErrorCode.CheckpointAhead },
+        { "other system", PostgresResumeVerdict.SystemMismatch, CheckpointErrorCode.ServerMismatch },
+        { "other system and ahead", PostgresResumeVerdict.SystemMismatch, CheckpointErrorCode.ServerMismatch },
+        { "lost", PostgresResumeVerdict.SlotInvalidated, CheckpointErrorCode.PositionUnavailable },
+        { "no restart_lsn", PostgresResumeVerdict.SlotInvalidated, CheckpointErrorCode.PositionUnavailable },
+        { "in use", PostgresResumeVerdict.SlotInUse, CheckpointErrorCode.InUse },
+        { "physical", PostgresResumeVerdict.WrongPlugin, CheckpointErrorCode.Misconfigured },
+        { "test_decoding", PostgresResumeVerdict.WrongPlugin, CheckpointErrorCode.Misconfigured },
+        { "slot database", PostgresResumeVerdict.WrongDatabase, CheckpointErrorCode.Misconfigured },
+        { "checkpoint database", PostgresResumeVerdict.WrongDatabase, CheckpointErrorCode.Misconfigured },
+        { "new timeline before switch", PostgresResumeVerdict.ResumeOnNewTimeline, null },
+        { "new timeline at switch", PostgresResumeVerdict.ResumeOnNewTimeline, null },
+        { "new timeline past switch", PostgresResumeVerdict.TimelineDiverged, CheckpointErrorCode.HistoryDiverged },
+        { "timeline not in history", PostgresResumeVerdict.TimelineDiverged, CheckpointErrorCode.HistoryDiverged },
+        { "checkpoint timeline newer", PostgresResumeVerdict.TimelineDiverged, CheckpointErrorCode.HistoryDiverged },
     };
 
-    private static ResumeFacts Scenario(string name) => name switch
+    private static PostgresResumeFacts Scenario(string name) => name switch
     {
         "resume" => Facts(Checkpoint(), Slot()),
         "slot equal to checkpoint" => Facts(Checkpoint(1000), Slot()),
@@ -102,7 +102,7 @@ public sealed class ResumeDecisionTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Decide_Scenario_GivesTheDocumentedVerdictAndCode(string scenario, ResumeVerdict verdict, CheckpointErrorCode? code)
+    public void Decide_Scenario_GivesTheDocumentedVerdictAndCode(string scenario, PostgresResumeVerdict verdict, CheckpointErrorCode? code)
     {
         var result = Decide(Scenario(scenario));
 
@@ -121,21 +121,21 @@ public sealed class ResumeDecisionTests
         var orphan = Facts(null, Slot());
 
         Decide(ahead, new() { AcceptSlotAhead = true }).ShouldSatisfyAllConditions(
-            r => r.Action.ShouldBe(ResumeAction.StartAtSlot), r => r.StartLsn.ShouldBe(Lsn(3000)), r => r.GapAccepted.ShouldBeTrue());
+            r => r.Action.ShouldBe(PostgresResumeAction.StartAtSlot), r => r.StartLsn.ShouldBe(Lsn(3000)), r => r.GapAccepted.ShouldBeTrue());
         Decide(ahead, new() { RecreateLostSlot = true, AdoptSlotWithoutCheckpoint = true }).IsRefused.ShouldBeTrue();
-        Decide(missing, new() { RecreateLostSlot = true }).Action.ShouldBe(ResumeAction.CreateSlot);
+        Decide(missing, new() { RecreateLostSlot = true }).Action.ShouldBe(PostgresResumeAction.CreateSlot);
         Decide(missing, new() { AcceptSlotAhead = true }).IsRefused.ShouldBeTrue();
-        Decide(lost, new() { RecreateLostSlot = true }).Action.ShouldBe(ResumeAction.RecreateSlot);
+        Decide(lost, new() { RecreateLostSlot = true }).Action.ShouldBe(PostgresResumeAction.RecreateSlot);
         Decide(lost, new() { AcceptSlotAhead = true }).IsRefused.ShouldBeTrue();
         Decide(orphan, new() { AdoptSlotWithoutCheckpoint = true }).ShouldSatisfyAllConditions(
-            r => r.Action.ShouldBe(ResumeAction.StartAtSlot), r => r.StartLsn.ShouldBe(Lsn(1000)));
+            r => r.Action.ShouldBe(PostgresResumeAction.StartAtSlot), r => r.StartLsn.ShouldBe(Lsn(1000)));
         Decide(orphan, new() { AcceptSlotAhead = true, RecreateLostSlot = true }).IsRefused.ShouldBeTrue();
     }
 
     [Fact]
     public void Decide_TimelineChangedAndHistoryUnreadable_RefusesAndSaysWhy()
     {
-        var facts = new ResumeFacts
+        var facts = new PostgresResumeFacts
         {
             SlotName = "s",
             Checkpoint = Checkpoint(),
@@ -149,7 +149,7 @@ public sealed class ResumeDecisionTests
 
         var result = Decide(facts);
 
-        result.Verdict.ShouldBe(ResumeVerdict.TimelineDiverged);
+        result.Verdict.ShouldBe(PostgresResumeVerdict.TimelineDiverged);
         result.Message.ShouldContain("permission denied");
     }
 
@@ -169,7 +169,7 @@ public sealed class ResumeDecisionTests
             from invalid in Gen.Frequency((5, Gen.Constant(false)), (1, Gen.Constant(true)))
             from active in Gen.Frequency((5, Gen.Constant<int?>(null)), (1, Gen.Constant<int?>(77)))
             from wal in lsn
-            select new ResumeFacts
+            select new PostgresResumeFacts
             {
                 SlotName = "s",
                 Checkpoint = hasCheckpoint ? new PostgresOffset(Lsn(checkpointLsn), "s", system, timeline, "app") : null,
@@ -192,7 +192,7 @@ public sealed class ResumeDecisionTests
 
             var safe = result.Action switch
             {
-                ResumeAction.StartAtCheckpoint =>
+                PostgresResumeAction.StartAtCheckpoint =>
                     checkpoint is not null
                     && result.StartLsn == checkpoint.Lsn
                     && checkpoint.Lsn <= f.ServerWalPosition
@@ -201,7 +201,7 @@ public sealed class ResumeDecisionTests
                     && (checkpoint.SystemIdentifier is null || checkpoint.SystemIdentifier == f.ServerSystemIdentifier)
                     && (checkpoint.Timeline is null || checkpoint.Timeline == f.ServerTimeline
                         || (f.TimelineSwitchPoint is { } sp && checkpoint.Lsn <= sp && checkpoint.Timeline < f.ServerTimeline)),
-                ResumeAction.CreateSlot => checkpoint is null && f.Slot is null,
+                PostgresResumeAction.CreateSlot => checkpoint is null && f.Slot is null,
                 _ => false,
             };
             return safe && result.ErrorCode is null;

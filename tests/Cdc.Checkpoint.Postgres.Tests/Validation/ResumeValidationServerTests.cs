@@ -22,8 +22,8 @@ public sealed class ResumeValidationServerTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static async Task<ResumeValidationResult> ValidateAsync(
-        PgScenario scenario, PostgresOffset? checkpoint, ResumeValidationOptions? options = null, string? slotName = null, string? connectionString = null)
+    private static async Task<PostgresResumeValidationResult> ValidateAsync(
+        PgScenario scenario, PostgresOffset? checkpoint, PostgresResumeValidationOptions? options = null, string? slotName = null, string? connectionString = null)
     {
         await using var replication = new LogicalReplicationConnection(connectionString ?? scenario.ReplicationConnectionString);
         await replication.Open(Ct);
@@ -45,10 +45,10 @@ public sealed class ResumeValidationServerTests
         return new PostgresOffset(lsn, slotName ?? scenario.SlotName, ulong.Parse(identity.SystemId, CultureInfo.InvariantCulture), identity.Timeline, identity.DbName);
     }
 
-    private static void ShouldBeRefused(ResumeValidationResult result, ResumeVerdict verdict, CheckpointErrorCode code, params string[] messageParts)
+    private static void ShouldBeRefused(PostgresResumeValidationResult result, PostgresResumeVerdict verdict, CheckpointErrorCode code, params string[] messageParts)
     {
         result.Verdict.ShouldBe(verdict, result.Message);
-        result.Action.ShouldBe(ResumeAction.Refuse);
+        result.Action.ShouldBe(PostgresResumeAction.Refuse);
         result.IsRefused.ShouldBeTrue();
         result.ErrorCode.ShouldBe(code);
         var ex = Should.Throw<CheckpointException>(result.ThrowIfRefused);
@@ -79,8 +79,8 @@ public sealed class ResumeValidationServerTests
 
         var result = await ValidateAsync(scenario, checkpoint: null);
 
-        result.Verdict.ShouldBe(ResumeVerdict.FreshStart);
-        result.Action.ShouldBe(ResumeAction.CreateSlot);
+        result.Verdict.ShouldBe(PostgresResumeVerdict.FreshStart);
+        result.Action.ShouldBe(PostgresResumeAction.CreateSlot);
         result.ErrorCode.ShouldBeNull();
         result.Facts.Slot.ShouldBeNull();
         result.Facts.ServerDatabase.ShouldBe(scenario.DatabaseName);
@@ -97,8 +97,8 @@ public sealed class ResumeValidationServerTests
 
         var result = await ValidateAsync(scenario, checkpoint);
 
-        result.Verdict.ShouldBe(ResumeVerdict.Resume, result.Message);
-        result.Action.ShouldBe(ResumeAction.StartAtCheckpoint);
+        result.Verdict.ShouldBe(PostgresResumeVerdict.Resume, result.Message);
+        result.Action.ShouldBe(PostgresResumeAction.StartAtCheckpoint);
         result.StartLsn.ShouldBe(checkpoint.Lsn);
         result.Facts.Slot.ShouldNotBeNull().ConfirmedFlushLsn.ShouldNotBeNull().ShouldBeLessThan(checkpoint.Lsn);
         result.Facts.Checkpoint.ShouldBe(checkpoint);
@@ -113,11 +113,11 @@ public sealed class ResumeValidationServerTests
         await scenario.ExecAsync("SELECT pg_drop_replication_slot($1)", scenario.SlotName);
 
         var refused = await ValidateAsync(scenario, checkpoint);
-        var accepted = await ValidateAsync(scenario, checkpoint, new ResumeValidationOptions { RecreateLostSlot = true });
+        var accepted = await ValidateAsync(scenario, checkpoint, new PostgresResumeValidationOptions { RecreateLostSlot = true });
 
-        ShouldBeRefused(refused, ResumeVerdict.SlotMissing, CheckpointErrorCode.PositionUnavailable, scenario.SlotName, "does not exist", "RecreateLostSlot");
-        accepted.Verdict.ShouldBe(ResumeVerdict.SlotMissing);
-        accepted.Action.ShouldBe(ResumeAction.CreateSlot);
+        ShouldBeRefused(refused, PostgresResumeVerdict.SlotMissing, CheckpointErrorCode.PositionUnavailable, scenario.SlotName, "does not exist", "RecreateLostSlot");
+        accepted.Verdict.ShouldBe(PostgresResumeVerdict.SlotMissing);
+        accepted.Action.ShouldBe(PostgresResumeAction.CreateSlot);
         accepted.GapAccepted.ShouldBeTrue();
     }
 
@@ -134,12 +134,12 @@ public sealed class ResumeValidationServerTests
         await scenario.CreateSlotAsync();
 
         var refused = await ValidateAsync(scenario, checkpoint);
-        var accepted = await ValidateAsync(scenario, checkpoint, new ResumeValidationOptions { AcceptSlotAhead = true });
+        var accepted = await ValidateAsync(scenario, checkpoint, new PostgresResumeValidationOptions { AcceptSlotAhead = true });
 
         var confirmed = refused.Facts.Slot.ShouldNotBeNull().ConfirmedFlushLsn.ShouldNotBeNull();
         confirmed.ShouldBeGreaterThan(checkpoint.Lsn);
-        ShouldBeRefused(refused, ResumeVerdict.SlotAhead, CheckpointErrorCode.PositionUnavailable, "events lost", PostgresOffset.FormatLsn(confirmed), "re-created", "AcceptSlotAhead");
-        accepted.Action.ShouldBe(ResumeAction.StartAtSlot);
+        ShouldBeRefused(refused, PostgresResumeVerdict.SlotAhead, CheckpointErrorCode.PositionUnavailable, "events lost", PostgresOffset.FormatLsn(confirmed), "re-created", "AcceptSlotAhead");
+        accepted.Action.ShouldBe(PostgresResumeAction.StartAtSlot);
         accepted.StartLsn.ShouldBe(confirmed);
         accepted.GapAccepted.ShouldBeTrue();
     }
@@ -156,7 +156,7 @@ public sealed class ResumeValidationServerTests
 
         var result = await ValidateAsync(scenario, checkpoint);
 
-        ShouldBeRefused(result, ResumeVerdict.SlotAhead, CheckpointErrorCode.PositionUnavailable, "pg_replication_slot_advance", PostgresOffset.FormatLsn(checkpoint.Lsn));
+        ShouldBeRefused(result, PostgresResumeVerdict.SlotAhead, CheckpointErrorCode.PositionUnavailable, "pg_replication_slot_advance", PostgresOffset.FormatLsn(checkpoint.Lsn));
         result.Facts.Slot!.ConfirmedFlushLsn!.Value.ShouldBeGreaterThan(checkpoint.Lsn);
     }
 
@@ -167,11 +167,11 @@ public sealed class ResumeValidationServerTests
         await scenario.CreateSlotAsync();
         var current = await scenario.CurrentWalAsync();
         var checkpoint = await CheckpointAtAsync(scenario, new NpgsqlLogSequenceNumber((ulong)current + (1UL << 30)));
-        var permissive = new ResumeValidationOptions { AcceptSlotAhead = true, RecreateLostSlot = true, AdoptSlotWithoutCheckpoint = true };
+        var permissive = new PostgresResumeValidationOptions { AcceptSlotAhead = true, RecreateLostSlot = true, AdoptSlotWithoutCheckpoint = true };
 
         var result = await ValidateAsync(scenario, checkpoint, permissive);
 
-        ShouldBeRefused(result, ResumeVerdict.CheckpointAhead, CheckpointErrorCode.CheckpointAhead, "never wrote", "backup");
+        ShouldBeRefused(result, PostgresResumeVerdict.CheckpointAhead, CheckpointErrorCode.CheckpointAhead, "never wrote", "backup");
         result.Facts.ServerWalPosition.ShouldBeLessThan(checkpoint.Lsn);
     }
 
@@ -185,9 +185,9 @@ public sealed class ResumeValidationServerTests
         await using var otherCluster = await PostgresTestServer.StartNewClusterAsync(Ct);
         await using var other = await PgScenario.CreateAsync(otherCluster);
         await other.CreateSlotAsync(scenario.SlotName); // same slot name, same database layout: only the identity differs
-        var result = await ValidateAsync(other, checkpoint, new ResumeValidationOptions { AcceptSlotAhead = true }, slotName: scenario.SlotName);
+        var result = await ValidateAsync(other, checkpoint, new PostgresResumeValidationOptions { AcceptSlotAhead = true }, slotName: scenario.SlotName);
 
-        ShouldBeRefused(result, ResumeVerdict.SystemMismatch, CheckpointErrorCode.ServerMismatch, checkpoint.SystemIdentifier!.Value.ToString(CultureInfo.InvariantCulture), "initdb");
+        ShouldBeRefused(result, PostgresResumeVerdict.SystemMismatch, CheckpointErrorCode.ServerMismatch, checkpoint.SystemIdentifier!.Value.ToString(CultureInfo.InvariantCulture), "initdb");
         result.Facts.ServerSystemIdentifier.ShouldNotBe(checkpoint.SystemIdentifier!.Value);
     }
 
@@ -208,7 +208,7 @@ public sealed class ResumeValidationServerTests
 
         var result = await ValidateAsync(scenario, checkpoint);
 
-        ShouldBeRefused(result, ResumeVerdict.SlotInUse, CheckpointErrorCode.InUse, holder.ProcessID.ToString(CultureInfo.InvariantCulture), "pg_terminate_backend");
+        ShouldBeRefused(result, PostgresResumeVerdict.SlotInUse, CheckpointErrorCode.InUse, holder.ProcessID.ToString(CultureInfo.InvariantCulture), "pg_terminate_backend");
         result.ToException().IsTransient.ShouldBeTrue();
         result.Facts.Slot!.ActivePid.ShouldBe(holder.ProcessID);
 
@@ -233,10 +233,10 @@ public sealed class ResumeValidationServerTests
         var checkpoint = await CheckpointAtAsync(scenario, (await scenario.SlotAsync())!.ConfirmedFlushLsn!.Value);
 
         var withCheckpoint = await ValidateAsync(scenario, checkpoint);
-        var withoutCheckpoint = await ValidateAsync(scenario, null, new ResumeValidationOptions { AdoptSlotWithoutCheckpoint = true });
+        var withoutCheckpoint = await ValidateAsync(scenario, null, new PostgresResumeValidationOptions { AdoptSlotWithoutCheckpoint = true });
 
-        ShouldBeRefused(withCheckpoint, ResumeVerdict.WrongPlugin, CheckpointErrorCode.Misconfigured, "test_decoding", "pgoutput");
-        ShouldBeRefused(withoutCheckpoint, ResumeVerdict.WrongPlugin, CheckpointErrorCode.Misconfigured, "test_decoding");
+        ShouldBeRefused(withCheckpoint, PostgresResumeVerdict.WrongPlugin, CheckpointErrorCode.Misconfigured, "test_decoding", "pgoutput");
+        ShouldBeRefused(withoutCheckpoint, PostgresResumeVerdict.WrongPlugin, CheckpointErrorCode.Misconfigured, "test_decoding");
     }
 
     [Fact]
@@ -250,8 +250,8 @@ public sealed class ResumeValidationServerTests
         var slotElsewhere = await ValidateAsync(scenario, checkpoint);
         var checkpointElsewhere = await ValidateAsync(elsewhere, checkpoint, slotName: scenario.SlotName);
 
-        ShouldBeRefused(slotElsewhere, ResumeVerdict.WrongDatabase, CheckpointErrorCode.Misconfigured, elsewhere.DatabaseName, scenario.DatabaseName);
-        ShouldBeRefused(checkpointElsewhere, ResumeVerdict.WrongDatabase, CheckpointErrorCode.Misconfigured, "belongs to database", scenario.DatabaseName);
+        ShouldBeRefused(slotElsewhere, PostgresResumeVerdict.WrongDatabase, CheckpointErrorCode.Misconfigured, elsewhere.DatabaseName, scenario.DatabaseName);
+        ShouldBeRefused(checkpointElsewhere, PostgresResumeVerdict.WrongDatabase, CheckpointErrorCode.Misconfigured, "belongs to database", scenario.DatabaseName);
     }
 
     [Fact]
@@ -262,10 +262,10 @@ public sealed class ResumeValidationServerTests
         var confirmed = (await scenario.SlotAsync())!.ConfirmedFlushLsn!.Value;
 
         var refused = await ValidateAsync(scenario, null);
-        var adopted = await ValidateAsync(scenario, null, new ResumeValidationOptions { AdoptSlotWithoutCheckpoint = true });
+        var adopted = await ValidateAsync(scenario, null, new PostgresResumeValidationOptions { AdoptSlotWithoutCheckpoint = true });
 
-        ShouldBeRefused(refused, ResumeVerdict.SlotWithoutCheckpoint, CheckpointErrorCode.Misconfigured, "no checkpoint", "AdoptSlotWithoutCheckpoint");
-        adopted.Action.ShouldBe(ResumeAction.StartAtSlot);
+        ShouldBeRefused(refused, PostgresResumeVerdict.SlotWithoutCheckpoint, CheckpointErrorCode.Misconfigured, "no checkpoint", "AdoptSlotWithoutCheckpoint");
+        adopted.Action.ShouldBe(PostgresResumeAction.StartAtSlot);
         adopted.StartLsn.ShouldBe(confirmed);
     }
 
@@ -295,11 +295,11 @@ public sealed class ResumeValidationServerTests
         });
 
         var refused = await ValidateAsync(scenario, checkpoint);
-        var recreate = await ValidateAsync(scenario, checkpoint, new ResumeValidationOptions { RecreateLostSlot = true });
+        var recreate = await ValidateAsync(scenario, checkpoint, new PostgresResumeValidationOptions { RecreateLostSlot = true });
 
-        ShouldBeRefused(refused, ResumeVerdict.SlotInvalidated, CheckpointErrorCode.PositionUnavailable, "max_slot_wal_keep_size", "pg_drop_replication_slot");
+        ShouldBeRefused(refused, PostgresResumeVerdict.SlotInvalidated, CheckpointErrorCode.PositionUnavailable, "max_slot_wal_keep_size", "pg_drop_replication_slot");
         refused.Facts.Slot!.RestartLsn.ShouldBeNull();
-        recreate.Action.ShouldBe(ResumeAction.RecreateSlot);
+        recreate.Action.ShouldBe(PostgresResumeAction.RecreateSlot);
         var lost = (await PostgresSlotHealth.ReadAsync(scenario.DataSource, scenario.SlotName, Ct)).ShouldNotBeNull();
         lost.WalStatus.ShouldBe(ReplicationSlotWalStatus.Lost);
         lost.RestartLsn.ShouldBeNull();
@@ -333,11 +333,11 @@ public sealed class ResumeValidationServerTests
             var diverged = await ValidateAsync(scenario, pastSwitch);
             var unknownTimeline = await ValidateAsync(scenario, new PostgresOffset(before.Lsn, before.SlotName, before.SystemIdentifier, 3, before.Database));
 
-            resume.Verdict.ShouldBe(ResumeVerdict.ResumeOnNewTimeline, resume.Message);
-            resume.Action.ShouldBe(ResumeAction.StartAtCheckpoint);
+            resume.Verdict.ShouldBe(PostgresResumeVerdict.ResumeOnNewTimeline, resume.Message);
+            resume.Action.ShouldBe(PostgresResumeAction.StartAtCheckpoint);
             switchPoint.ShouldBeGreaterThanOrEqualTo(before.Lsn);
-            ShouldBeRefused(diverged, ResumeVerdict.TimelineDiverged, CheckpointErrorCode.HistoryDiverged, "timeline 1", PostgresOffset.FormatLsn(switchPoint));
-            ShouldBeRefused(unknownTimeline, ResumeVerdict.TimelineDiverged, CheckpointErrorCode.HistoryDiverged, "timeline 3");
+            ShouldBeRefused(diverged, PostgresResumeVerdict.TimelineDiverged, CheckpointErrorCode.HistoryDiverged, "timeline 1", PostgresOffset.FormatLsn(switchPoint));
+            ShouldBeRefused(unknownTimeline, PostgresResumeVerdict.TimelineDiverged, CheckpointErrorCode.HistoryDiverged, "timeline 3");
 
             // A session resuming that checkpoint re-records it on the new timeline, as an audited rewrite.
             var store = new PostgresCheckpointStore(scenario.DataSource, "timeline");
@@ -346,7 +346,7 @@ public sealed class ResumeValidationServerTests
             var options = new PostgresReplicationSessionOptions { SlotName = scenario.SlotName, PublicationNames = ["pub"] };
             await using (var session = await PostgresReplicationSession.OpenAsync(scenario.ConnectionString, store, options, cancellationToken: Ct))
             {
-                session.Validation.Verdict.ShouldBe(ResumeVerdict.ResumeOnNewTimeline);
+                session.Validation.Verdict.ShouldBe(PostgresResumeVerdict.ResumeOnNewTimeline);
                 session.StartPosition.Offset.Timeline.ShouldBe(2u);
             }
 

@@ -3,12 +3,12 @@ using NpgsqlTypes;
 namespace Cdc.Checkpoint.Postgres.Validation;
 
 /// <summary>What the consumer does after a resume validation.</summary>
-public enum ResumeAction
+public enum PostgresResumeAction
 {
-    /// <summary>Nothing: resuming is refused; <see cref="ResumeValidationResult.ThrowIfRefused"/> throws.</summary>
+    /// <summary>Nothing: resuming is refused; <see cref="PostgresResumeValidationResult.ThrowIfRefused"/> throws.</summary>
     Refuse = 0,
 
-    /// <summary>Start replication at the checkpoint's LSN (<see cref="ResumeValidationResult.StartLsn"/>).</summary>
+    /// <summary>Start replication at the checkpoint's LSN (<see cref="PostgresResumeValidationResult.StartLsn"/>).</summary>
     StartAtCheckpoint = 1,
 
     /// <summary>Create the slot and start at its consistent point (fresh start, or a missing slot by opt-in).</summary>
@@ -17,7 +17,7 @@ public enum ResumeAction
     /// <summary>Drop the invalidated slot, create it again and start at its consistent point (by opt-in).</summary>
     RecreateSlot = 3,
 
-    /// <summary>Start at the slot's <c>confirmed_flush_lsn</c> (<see cref="ResumeValidationResult.StartLsn"/>), by opt-in.</summary>
+    /// <summary>Start at the slot's <c>confirmed_flush_lsn</c> (<see cref="PostgresResumeValidationResult.StartLsn"/>), by opt-in.</summary>
     StartAtSlot = 4,
 }
 
@@ -26,12 +26,12 @@ public enum ResumeAction
 /// (<see cref="Action"/>), the facts behind it, and a message for the operator.
 /// </summary>
 /// <remarks>Immutable.</remarks>
-public sealed class ResumeValidationResult
+public sealed class PostgresResumeValidationResult
 {
-    internal ResumeValidationResult(
-        ResumeVerdict verdict,
-        ResumeAction action,
-        ResumeFacts facts,
+    internal PostgresResumeValidationResult(
+        PostgresResumeVerdict verdict,
+        PostgresResumeAction action,
+        PostgresResumeFacts facts,
         NpgsqlLogSequenceNumber? startLsn,
         string message,
         CheckpointErrorCode? errorCode)
@@ -45,15 +45,15 @@ public sealed class ResumeValidationResult
     }
 
     /// <summary>What the validation found.</summary>
-    public ResumeVerdict Verdict { get; }
+    public PostgresResumeVerdict Verdict { get; }
 
-    /// <summary>What the consumer does about it under the configured <see cref="ResumeValidationOptions"/>.</summary>
-    public ResumeAction Action { get; }
+    /// <summary>What the consumer does about it under the configured <see cref="PostgresResumeValidationOptions"/>.</summary>
+    public PostgresResumeAction Action { get; }
 
     /// <summary>The server, slot and checkpoint facts the verdict is based on.</summary>
-    public ResumeFacts Facts { get; }
+    public PostgresResumeFacts Facts { get; }
 
-    /// <summary>Where replication starts for <see cref="ResumeAction.StartAtCheckpoint"/> and <see cref="ResumeAction.StartAtSlot"/>; otherwise <see langword="null"/>.</summary>
+    /// <summary>Where replication starts for <see cref="PostgresResumeAction.StartAtCheckpoint"/> and <see cref="PostgresResumeAction.StartAtSlot"/>; otherwise <see langword="null"/>.</summary>
     public NpgsqlLogSequenceNumber? StartLsn { get; }
 
     /// <summary>What happened and what the operator can do, naming the slot, the server and the positions.</summary>
@@ -63,13 +63,13 @@ public sealed class ResumeValidationResult
     public CheckpointErrorCode? ErrorCode { get; }
 
     /// <summary><see langword="true"/> when resuming is refused.</summary>
-    public bool IsRefused => Action == ResumeAction.Refuse;
+    public bool IsRefused => Action == PostgresResumeAction.Refuse;
 
     /// <summary>
     /// <see langword="true"/> when an opt-in accepted an unsafe verdict: changes between the checkpoint (or a lost one)
     /// and the new start are not delivered.
     /// </summary>
-    public bool GapAccepted => Action != ResumeAction.Refuse && ErrorCode is not null;
+    public bool GapAccepted => Action != PostgresResumeAction.Refuse && ErrorCode is not null;
 
     /// <summary>Throws the <see cref="CheckpointException"/> of a refused verdict; does nothing otherwise.</summary>
     /// <exception cref="CheckpointException">Resuming is refused; <see cref="CheckpointException.ErrorCode"/> is <see cref="ErrorCode"/>.</exception>

@@ -6,7 +6,7 @@ namespace Cdc.Checkpoint.Postgres.Validation;
 /// operator's action for each verdict.
 /// </summary>
 /// <remarks>Numeric values are stable; new verdicts are only appended.</remarks>
-public enum ResumeVerdict
+public enum PostgresResumeVerdict
 {
     /// <summary>Safe: the slot exists, is free, is at or behind the checkpoint, and the checkpoint belongs to this server and history.</summary>
     Resume = 0,

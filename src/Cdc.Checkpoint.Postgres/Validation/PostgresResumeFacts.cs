@@ -39,7 +39,7 @@ public sealed class ReplicationSlotFacts
 }
 
 /// <summary>The facts a resume validation based its verdict on: the server (<c>IDENTIFY_SYSTEM</c>), the slot and the checkpoint.</summary>
-public sealed class ResumeFacts
+public sealed class PostgresResumeFacts
 {
     /// <summary>The slot the consumer streams.</summary>
     public required string SlotName { get; init; }

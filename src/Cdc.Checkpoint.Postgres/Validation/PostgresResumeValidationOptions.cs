@@ -1,12 +1,12 @@
 namespace Cdc.Checkpoint.Postgres.Validation;
 
 /// <summary>
-/// The resume policy. The defaults fail closed: every verdict other than <see cref="ResumeVerdict.Resume"/>,
-/// <see cref="ResumeVerdict.ResumeOnNewTimeline"/> and <see cref="ResumeVerdict.FreshStart"/> stops the consumer with a
+/// The resume policy. The defaults fail closed: every verdict other than <see cref="PostgresResumeVerdict.Resume"/>,
+/// <see cref="PostgresResumeVerdict.ResumeOnNewTimeline"/> and <see cref="PostgresResumeVerdict.FreshStart"/> stops the consumer with a
 /// <see cref="CheckpointException"/>. Each opt-in below accepts one kind of gap explicitly; it is logged as a warning
 /// (event <c>GapAccepted</c>) every time it is used.
 /// </summary>
-public sealed class ResumeValidationOptions
+public sealed class PostgresResumeValidationOptions
 {
     private readonly string _outputPlugin = "pgoutput";
     private readonly TimeSpan _recheckTimeout = TimeSpan.FromSeconds(30);
@@ -25,21 +25,21 @@ public sealed class ResumeValidationOptions
     }
 
     /// <summary>
-    /// Accept <see cref="ResumeVerdict.SlotAhead"/>: continue from the slot's <c>confirmed_flush_lsn</c> and lose the
+    /// Accept <see cref="PostgresResumeVerdict.SlotAhead"/>: continue from the slot's <c>confirmed_flush_lsn</c> and lose the
     /// transactions between the checkpoint and it. Use only when those changes are re-imported some other way.
     /// </summary>
     /// <value>Default <see langword="false"/>.</value>
     public bool AcceptSlotAhead { get; init; }
 
     /// <summary>
-    /// Accept <see cref="ResumeVerdict.SlotMissing"/> and <see cref="ResumeVerdict.SlotInvalidated"/>: (drop and)
+    /// Accept <see cref="PostgresResumeVerdict.SlotMissing"/> and <see cref="PostgresResumeVerdict.SlotInvalidated"/>: (drop and)
     /// create the slot again and continue from its new consistent point, losing every change since the checkpoint.
     /// </summary>
     /// <value>Default <see langword="false"/>.</value>
     public bool RecreateLostSlot { get; init; }
 
     /// <summary>
-    /// Accept <see cref="ResumeVerdict.SlotWithoutCheckpoint"/>: start from the existing slot's
+    /// Accept <see cref="PostgresResumeVerdict.SlotWithoutCheckpoint"/>: start from the existing slot's
     /// <c>confirmed_flush_lsn</c>. Safe only when the slot is known to belong to this consumer and no checkpoint was
     /// ever lost (for example, a crash between creating the slot and saving the first checkpoint).
     /// </summary>
