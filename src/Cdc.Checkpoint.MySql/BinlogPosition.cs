@@ -40,7 +40,7 @@ public sealed class BinlogPosition : IEquatable<BinlogPosition>, IParsable<Binlo
         ArgumentNullException.ThrowIfNull(fileName);
         if (!TryValidateFileName(fileName, out var baseLength, out var sequence, out var error))
         {
-            throw new ArgumentException($"Invalid binlog file name {GenericOffset.Quote(fileName)}: {error}.", nameof(fileName));
+            throw new ArgumentException($"Invalid binlog file name {OffsetJsonText.Quote(fileName)}: {error}.", nameof(fileName));
         }
 
         FileName = fileName;
@@ -71,7 +71,7 @@ public sealed class BinlogPosition : IEquatable<BinlogPosition>, IParsable<Binlo
         ArgumentNullException.ThrowIfNull(text);
         return TryParseCore(text, out var result, out var error)
             ? result
-            : throw new FormatException($"Invalid binlog position {GenericOffset.Quote(text)}: {error}. Expected file:position, such as 'mysql-bin.000123:4'.");
+            : throw new FormatException($"Invalid binlog position {OffsetJsonText.Quote(text)}: {error}. Expected file:position, such as 'mysql-bin.000123:4'.");
     }
 
     /// <summary>Parses <c>file:position</c> without throwing.</summary>

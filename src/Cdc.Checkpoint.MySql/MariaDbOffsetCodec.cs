@@ -58,7 +58,7 @@ public sealed class MariaDbOffsetCodec : IOffsetCodec
                     ? " It looks like a MySQL GTID set: if the source is MySQL, the record belongs under source type 'mysql'."
                     : string.Empty;
                 throw new FormatException(
-                    $"The rustcdc v1 {sourceType} record's gtid {GenericOffset.Quote(gtidText)} isn't a valid MariaDB GTID position ({ex.Message}).{hint} rustcdc did not validate this field; correct it to the source's gtid_binlog_pos value, or remove the record and resume from a known position.",
+                    $"The rustcdc v1 {sourceType} record's gtid {OffsetJsonText.Quote(gtidText)} isn't a valid MariaDB GTID position ({ex.Message}).{hint} rustcdc did not validate this field; correct it to the source's gtid_binlog_pos value, or remove the record and resume from a known position.",
                     ex);
             }
         }

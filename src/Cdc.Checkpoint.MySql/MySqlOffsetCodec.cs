@@ -46,7 +46,7 @@ public sealed class MySqlOffsetCodec : IOffsetCodec
             if (!Guid.TryParseExact(dto.ServerUuid, "D", out var uuid) || uuid == Guid.Empty)
             {
                 throw new FormatException(
-                    $"Invalid {sourceType} offset JSON {OffsetJson.Raw(offset)}: field 'server_uuid' {GenericOffset.Quote(dto.ServerUuid)} is not a server UUID like 3e11fa47-71ca-11e1-9e33-c80aa9429562.");
+                    $"Invalid {sourceType} offset JSON {OffsetJson.Raw(offset)}: field 'server_uuid' {OffsetJsonText.Quote(dto.ServerUuid)} is not a server UUID like 3e11fa47-71ca-11e1-9e33-c80aa9429562.");
             }
 
             serverUuid = uuid;

@@ -92,7 +92,7 @@ public sealed class PostgresOffset : CheckpointOffset, ITypedOffset<PostgresOffs
         if (storedSlotName ? slotName.Length == 0 : !IsValidSlotName(slotName))
         {
             throw new ArgumentException(
-                $"Invalid replication slot name {GenericOffset.Quote(slotName)}: PostgreSQL slot names are 1-{MaxSlotNameLength} characters of lower-case letters, digits and '_'.",
+                $"Invalid replication slot name {OffsetJsonText.Quote(slotName)}: PostgreSQL slot names are 1-{MaxSlotNameLength} characters of lower-case letters, digits and '_'.",
                 nameof(slotName));
         }
 
@@ -109,7 +109,7 @@ public sealed class PostgresOffset : CheckpointOffset, ITypedOffset<PostgresOffs
         if (database is not null && !IsValidDatabaseName(database))
         {
             throw new ArgumentException(
-                $"Invalid database name {GenericOffset.Quote(database)}: use 1-{MaxDatabaseNameBytes} UTF-8 bytes without NUL, or null when unknown.",
+                $"Invalid database name {OffsetJsonText.Quote(database)}: use 1-{MaxDatabaseNameBytes} UTF-8 bytes without NUL, or null when unknown.",
                 nameof(database));
         }
 
@@ -152,7 +152,7 @@ public sealed class PostgresOffset : CheckpointOffset, ITypedOffset<PostgresOffs
         return TryParseLsn(text, out var lsn)
             ? lsn
             : throw new FormatException(
-                $"{GenericOffset.Quote(text)} is not a PostgreSQL LSN: expected two groups of 1-{MaxLsnGroupDigits} hexadecimal digits separated by '/', such as '0/16B3748'.");
+                $"{OffsetJsonText.Quote(text)} is not a PostgreSQL LSN: expected two groups of 1-{MaxLsnGroupDigits} hexadecimal digits separated by '/', such as '0/16B3748'.");
     }
 
     /// <summary>Tries to parse PostgreSQL's text form of an LSN, <c>X/Y</c>, with the rules of <see cref="ParseLsn"/>.</summary>

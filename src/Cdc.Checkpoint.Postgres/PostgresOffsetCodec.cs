@@ -53,7 +53,7 @@ public sealed class PostgresOffsetCodec : IOffsetCodec
         }
         catch (JsonException ex)
         {
-            throw new FormatException($"PostgreSQL offset {GenericOffset.Quote(json)} is not valid JSON: {ex.Message}", ex);
+            throw new FormatException($"PostgreSQL offset {OffsetJsonText.Quote(json)} is not valid JSON: {ex.Message}", ex);
         }
     }
 
@@ -85,7 +85,7 @@ public sealed class PostgresOffsetCodec : IOffsetCodec
         {
             if (ExpectedValue(property.Name) is null)
             {
-                throw Invalid(offset, $"unknown member {GenericOffset.Quote(property.Name)}");
+                throw Invalid(offset, $"unknown member {OffsetJsonText.Quote(property.Name)}");
             }
 
             if (!seen.Add(property.Name))
@@ -128,7 +128,7 @@ public sealed class PostgresOffsetCodec : IOffsetCodec
 
         if (input.Database is not null && !PostgresOffset.IsValidDatabaseName(input.Database))
         {
-            throw Invalid(offset, $"'database' {GenericOffset.Quote(input.Database)} is not a PostgreSQL database name (1-{PostgresOffset.MaxDatabaseNameBytes} UTF-8 bytes)");
+            throw Invalid(offset, $"'database' {OffsetJsonText.Quote(input.Database)} is not a PostgreSQL database name (1-{PostgresOffset.MaxDatabaseNameBytes} UTF-8 bytes)");
         }
 
         return PostgresOffset.FromStored(lsn, input.SlotName, systemIdentifier, input.Timeline, input.Database, sourceType);

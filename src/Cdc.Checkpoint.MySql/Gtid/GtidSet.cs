@@ -94,7 +94,7 @@ public sealed class GtidSet : IEquatable<GtidSet>, IParsable<GtidSet>
         return GtidSetParser.TryParse(text, out var result, out var error)
             ? result
             : throw new FormatException(
-                $"Invalid MySQL GTID set {GenericOffset.Quote(text)}: {error}. Expected the form MySQL prints for gtid_executed, such as '3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5:7,4e11fa47-71ca-11e1-9e33-c80aa9429562:tag:1-3', or the empty string for the empty set.");
+                $"Invalid MySQL GTID set {OffsetJsonText.Quote(text)}: {error}. Expected the form MySQL prints for gtid_executed, such as '3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5:7,4e11fa47-71ca-11e1-9e33-c80aa9429562:tag:1-3', or the empty string for the empty set.");
     }
 
     /// <summary>Parses a GTID set without throwing.</summary>
@@ -470,7 +470,7 @@ public sealed class GtidSet : IEquatable<GtidSet>, IParsable<GtidSet>
         if (tag.Length > MaxTagLength || !IsTagStart(tag[0]) || tag.AsSpan(1).ContainsAnyExcept(TagChars))
         {
             throw new ArgumentException(
-                $"Invalid GTID tag {GenericOffset.Quote(tag)}: use 1-{MaxTagLength} letters, digits or '_', starting with a letter or '_'.",
+                $"Invalid GTID tag {OffsetJsonText.Quote(tag)}: use 1-{MaxTagLength} letters, digits or '_', starting with a letter or '_'.",
                 nameof(tag));
         }
 

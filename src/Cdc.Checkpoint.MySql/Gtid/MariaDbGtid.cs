@@ -37,7 +37,7 @@ public readonly struct MariaDbGtid(uint domainId, uint serverId, ulong sequenceN
         ArgumentNullException.ThrowIfNull(text);
         return TryParse(text.AsSpan().Trim(), out var gtid, out var error)
             ? gtid
-            : throw new FormatException($"Invalid MariaDB GTID {GenericOffset.Quote(text)}: {error}. Expected domain-server-sequence, such as '0-1-100'.");
+            : throw new FormatException($"Invalid MariaDB GTID {OffsetJsonText.Quote(text)}: {error}. Expected domain-server-sequence, such as '0-1-100'.");
     }
 
     /// <summary>Parses a MariaDB GTID without throwing.</summary>

@@ -82,7 +82,7 @@ public sealed class MariaDbGtidPosition : IEquatable<MariaDbGtidPosition>, IPars
         return TryParseCore(text, out var result, out var error)
             ? result
             : throw new FormatException(
-                $"Invalid MariaDB GTID position {GenericOffset.Quote(text)}: {error}. Expected comma-separated domain-server-sequence GTIDs with one per domain, such as '0-1-100,1-2-5', or the empty string.");
+                $"Invalid MariaDB GTID position {OffsetJsonText.Quote(text)}: {error}. Expected comma-separated domain-server-sequence GTIDs with one per domain, such as '0-1-100,1-2-5', or the empty string.");
     }
 
     /// <summary>Parses a GTID position without throwing.</summary>

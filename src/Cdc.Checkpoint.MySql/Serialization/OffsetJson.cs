@@ -56,7 +56,7 @@ internal static class OffsetJson
 
         if (!BinlogPosition.TryValidateFileName(file, out _, out _, out var error))
         {
-            throw new FormatException($"Invalid {sourceType} offset JSON {Raw(offset)}: '{fileField}' {GenericOffset.Quote(file)} is not a binlog file name: {error}.");
+            throw new FormatException($"Invalid {sourceType} offset JSON {Raw(offset)}: '{fileField}' {OffsetJsonText.Quote(file)} is not a binlog file name: {error}.");
         }
 
         return new BinlogPosition(file, position.Value);

@@ -43,7 +43,7 @@ internal static class RustCdcV1
         else if (!BinlogPosition.TryValidateFileName(dto.BinlogFile, out _, out _, out var error))
         {
             throw new FormatException(
-                $"The rustcdc v1 {sourceType} offset {OffsetJson.Raw(offset)} has binlog_file {GenericOffset.Quote(dto.BinlogFile)}, which is not a binlog file name: {error}.");
+                $"The rustcdc v1 {sourceType} offset {OffsetJson.Raw(offset)} has binlog_file {OffsetJsonText.Quote(dto.BinlogFile)}, which is not a binlog file name: {error}.");
         }
         else
         {
@@ -95,7 +95,7 @@ internal static class RustCdcV1
         {
             throw new CheckpointException(
                 CheckpointErrorCode.Misconfigured,
-                $"Checkpoint {checkpoint} comes from a rustcdc version 1 record whose gtid {GenericOffset.Quote(read.GtidText ?? string.Empty)} is neither a MySQL GTID set nor a MariaDB GTID position (rustcdc stored it as free text), so no server can resume from it. Find the source's real position (MySQL: SELECT @@gtid_executed; MariaDB: SELECT @@gtid_binlog_pos) and record it with `cdc-checkpoint rewind`.");
+                $"Checkpoint {checkpoint} comes from a rustcdc version 1 record whose gtid {OffsetJsonText.Quote(read.GtidText ?? string.Empty)} is neither a MySQL GTID set nor a MariaDB GTID position (rustcdc stored it as free text), so no server can resume from it. Find the source's real position (MySQL: SELECT @@gtid_executed; MariaDB: SELECT @@gtid_binlog_pos) and record it with `cdc-checkpoint rewind`.");
         }
 
         return new MariaDbOffset(position, read.Binlog);

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using CheckpointActivitySource = Cdc.Checkpoint.Diagnostics.CheckpointActivitySource;
 using Cdc.Checkpoint.Postgres.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -428,7 +427,7 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
             _feedback.SetReplicationStatus(lsn);
         }
 
-        using var activity = CheckpointActivitySource.Source.StartActivity("cdc.checkpoint.acknowledge", ActivityKind.Client);
+        using var activity = PostgresActivitySource.Source.StartActivity("cdc.checkpoint.acknowledge", ActivityKind.Client);
         activity?.SetTag("cdc.source_type", PostgresOffset.StreamingSourceType);
         activity?.SetTag("cdc.slot", SlotName);
         activity?.SetTag("cdc.lsn", PostgresOffset.FormatLsn(lsn));
@@ -466,12 +465,12 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
             // stream's cleanup clears the feedback timers the update re-arms), and then never releases its feedback
             // lock: any further update would wait forever, so none is sent on this connection again.
             Apply(static s => s.FeedbackBroken());
-            CheckpointActivitySource.SetError(activity, ex.GetType().FullName!, ex.Message);
+            PostgresActivitySource.SetError(activity, ex.GetType().FullName!, ex.Message);
             Log.AcknowledgeFailed(_logger, SlotName, lsn, ex);
         }
         catch (Exception ex) when (ex is NpgsqlException or IOException)
         {
-            CheckpointActivitySource.SetError(activity, ex.GetType().FullName!, ex.Message);
+            PostgresActivitySource.SetError(activity, ex.GetType().FullName!, ex.Message);
             Log.AcknowledgeFailed(_logger, SlotName, lsn, ex);
         }
         finally

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using CheckpointActivitySource = Cdc.Checkpoint.Diagnostics.CheckpointActivitySource;
 using Cdc.Checkpoint.Offsets;
 using Cdc.Checkpoint.Postgres.Diagnostics;
 using Microsoft.Extensions.Logging;
@@ -73,14 +72,14 @@ public sealed class PostgresResumeValidator
     {
         ArgumentNullException.ThrowIfNull(replication);
         ValidateSlotName(slotName);
-        using var activity = CheckpointActivitySource.Source.StartActivity("cdc.checkpoint.validate", ActivityKind.Client);
+        using var activity = PostgresActivitySource.Source.StartActivity("cdc.checkpoint.validate", ActivityKind.Client);
         activity?.SetTag("cdc.source_type", PostgresOffset.StreamingSourceType);
         activity?.SetTag("cdc.slot", slotName);
         if (checkpoint is { HasValidSlotName: false })
         {
             throw new CheckpointException(
                 CheckpointErrorCode.Misconfigured,
-                $"Checkpoint {checkpoint} names replication slot {GenericOffset.Quote(checkpoint.SlotName)}, which is not a valid PostgreSQL slot name (1-{PostgresOffset.MaxSlotNameLength} characters of [a-z0-9_]), so no server has such a slot: the record was written by rustcdc, which did not check slot names. Resuming from it is refused. Find the slot the consumer really streamed (SELECT slot_name, confirmed_flush_lsn FROM pg_replication_slots) and record it with `cdc-checkpoint rewind DIR --source postgres --slot <slot> --lsn <X/Y> --count <N> --reason \"...\"`.");
+                $"Checkpoint {checkpoint} names replication slot {OffsetJsonText.Quote(checkpoint.SlotName)}, which is not a valid PostgreSQL slot name (1-{PostgresOffset.MaxSlotNameLength} characters of [a-z0-9_]), so no server has such a slot: the record was written by rustcdc, which did not check slot names. Resuming from it is refused. Find the slot the consumer really streamed (SELECT slot_name, confirmed_flush_lsn FROM pg_replication_slots) and record it with `cdc-checkpoint rewind DIR --source postgres --slot <slot> --lsn <X/Y> --count <N> --reason \"...\"`.");
         }
 
         if (checkpoint is not null && !string.Equals(checkpoint.SlotName, slotName, StringComparison.Ordinal))
@@ -122,7 +121,7 @@ public sealed class PostgresResumeValidator
             activity.SetTag("cdc.action", result.Action.ToString());
             if (result.Action == PostgresResumeAction.Refuse)
             {
-                CheckpointActivitySource.SetError(activity, (result.ErrorCode ?? CheckpointErrorCode.Misconfigured).ToString(), result.Message);
+                PostgresActivitySource.SetError(activity, (result.ErrorCode ?? CheckpointErrorCode.Misconfigured).ToString(), result.Message);
             }
         }
 

@@ -81,11 +81,15 @@ public sealed class CheckpointManifest
     public long? Watermark { get; init; }
 
     /// <summary>A copy of this manifest with other sink commit statuses.</summary>
-    internal CheckpointManifest WithSinkCommitStatuses(ImmutableSortedDictionary<string, SinkCommitStatus> statuses) =>
-        Copy(statuses, StateSidecar);
+    /// <exception cref="ArgumentNullException"><paramref name="statuses"/> is <see langword="null"/>.</exception>
+    public CheckpointManifest WithSinkCommitStatuses(ImmutableSortedDictionary<string, SinkCommitStatus> statuses)
+    {
+        ArgumentNullException.ThrowIfNull(statuses);
+        return Copy(statuses, StateSidecar);
+    }
 
     /// <summary>A copy of this manifest with another sidecar description.</summary>
-    internal CheckpointManifest WithStateSidecar(StateSidecarInfo? sidecar) => Copy(SinkCommitStatuses, sidecar);
+    public CheckpointManifest WithStateSidecar(StateSidecarInfo? sidecar) => Copy(SinkCommitStatuses, sidecar);
 
     private CheckpointManifest Copy(ImmutableSortedDictionary<string, SinkCommitStatus> statuses, StateSidecarInfo? sidecar) => new()
     {

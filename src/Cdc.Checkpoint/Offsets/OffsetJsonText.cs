@@ -10,10 +10,21 @@ namespace Cdc.Checkpoint.Offsets;
 /// but not valid Unicode — an escaped lone surrogate such as <c>"\ud800"</c>, or bytes that are not UTF-8 — and
 /// decoding them later (<see cref="JsonElement.GetString"/>, <see cref="JsonProperty.Name"/>,
 /// <see cref="JsonElement.GetRawText"/>) throws <see cref="InvalidOperationException"/>, which a codec must turn into
-/// the <see cref="FormatException"/> it promises.
+/// the <see cref="FormatException"/> it promises. Public for the authors of <see cref="IOffsetCodec"/>s: the PostgreSQL and
+/// MySQL/MariaDB packages read their offsets with it, and a codec of your own should too.
 /// </summary>
-internal static class OffsetJsonText
+public static class OffsetJsonText
 {
+    /// <summary>
+    /// <paramref name="text"/> in single quotes for an error message, shortened to its first 200 characters (with its
+    /// length) when it is longer: offset JSON in a message names the value without flooding a log.
+    /// </summary>
+    public static string Quote(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return GenericOffset.Quote(text);
+    }
+
     /// <summary>What a message says about text that cannot be decoded.</summary>
     public const string NotUnicode = "is not valid Unicode text (it holds a lone UTF-16 surrogate escape such as \\ud800, or bytes that are not UTF-8)";
 
