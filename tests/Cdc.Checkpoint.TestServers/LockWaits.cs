@@ -1,7 +1,6 @@
 using System.Data.Common;
 using System.Diagnostics;
 using System.Globalization;
-using MySqlConnector;
 using Npgsql;
 
 namespace Cdc.Checkpoint.TestServers;
@@ -43,34 +42,6 @@ public static class LockWaits
             cancellationToken);
     }
 
-    /// <summary>
-    /// Waits until an InnoDB transaction on MariaDB is in <c>LOCK WAIT</c> for a lock held by the transaction of the
-    /// connection <paramref name="holderThreadId"/> (<c>information_schema.INNODB_LOCK_WAITS</c>, which MariaDB 10.11
-    /// keeps; MySQL 8 moved it to <c>performance_schema.data_lock_waits</c>). Needs the PROCESS privilege.
-    /// </summary>
-    /// <param name="dataSource">The server.</param>
-    /// <param name="holderThreadId">The connection holding the lock: <see cref="MySqlConnection.ServerThread"/> of the open transaction.</param>
-    /// <param name="cancellationToken">Cancels the wait.</param>
-    /// <returns>The query text of the blocked transaction.</returns>
-    /// <exception cref="TimeoutException">No transaction waited on that lock within <see cref="DefaultTimeout"/>.</exception>
-    public static Task<string> MariaDbAsync(MySqlDataSource dataSource, int holderThreadId, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(dataSource);
-        return PollAsync(
-            () => dataSource.OpenConnectionAsync(cancellationToken).AsTask(),
-            """
-            SELECT COALESCE(waiting.trx_query, '')
-            FROM information_schema.INNODB_LOCK_WAITS w
-            JOIN information_schema.INNODB_TRX waiting ON waiting.trx_id = w.requesting_trx_id
-            JOIN information_schema.INNODB_TRX holding ON holding.trx_id = w.blocking_trx_id
-            WHERE waiting.trx_state = 'LOCK WAIT' AND holding.trx_mysql_thread_id = @holder
-            LIMIT 1
-            """,
-            command => command.Parameters.Add(new MySqlParameter("@holder", holderThreadId)),
-            $"MariaDB connection {holderThreadId.ToString(CultureInfo.InvariantCulture)}",
-            cancellationToken);
-    }
-
     private static async Task<string> PollAsync<TConnection>(
         Func<Task<TConnection>> open, string sql, Action<DbCommand> bind, string holder, CancellationToken cancellationToken)
         where TConnection : DbConnection
@@ -91,10 +62,34 @@ public static class LockWaits
 
             if (Stopwatch.GetElapsedTime(started) > DefaultTimeout)
             {
-                throw new TimeoutException($"No session waited for a lock held by {holder} within {DefaultTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s.");
+                throw new TimeoutException($"No session waited for a lock held by {holder} within {DefaultTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s. Sessions: {await DescribeSessionsAsync(open, cancellationToken).ConfigureAwait(false)}");
             }
 
             await Task.Delay(PollInterval, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>What every session of the server is doing, for the failure message (best effort).</summary>
+    private static async Task<string> DescribeSessionsAsync<TConnection>(Func<Task<TConnection>> open, CancellationToken cancellationToken)
+        where TConnection : DbConnection
+    {
+        try
+        {
+            await using var connection = await open().ConfigureAwait(false);
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT pid::text || ' ' || COALESCE(state, '') || ' ' || COALESCE(wait_event_type, '') || ' ' || LEFT(COALESCE(query, ''), 80) FROM pg_stat_activity";
+            var lines = new List<string>();
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                lines.Add(reader.GetString(0));
+            }
+
+            return string.Join(" | ", lines);
+        }
+        catch (DbException ex)
+        {
+            return "(could not list them: " + ex.Message + ")";
         }
     }
 }
