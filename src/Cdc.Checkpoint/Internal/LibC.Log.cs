@@ -21,22 +21,7 @@ internal static partial class LibC
     private static unsafe partial nint PwriteNative(int fd, byte* buffer, nuint count, long offset);
 
     /// <summary>fdatasync(2); retries only on EINTR (no data was lost then). Returns 0 or the errno.</summary>
-    public static int Fdatasync(int fd)
-    {
-        while (true)
-        {
-            if (FdatasyncNative(fd) == 0)
-            {
-                return 0;
-            }
-
-            var errno = Marshal.GetLastPInvokeError();
-            if (errno != EINTR)
-            {
-                return errno;
-            }
-        }
-    }
+    public static int Fdatasync(int fd) => RetryOnInterrupt(fd, static fd => FdatasyncNative(fd));
 
     /// <summary>
     /// Writes all of <paramref name="data"/> at <paramref name="offset"/> with pwrite(2), continuing after short writes

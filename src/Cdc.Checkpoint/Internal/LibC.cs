@@ -95,11 +95,17 @@ internal static partial class LibC
     private static partial int LinkNative(string oldPath, string newPath);
 
     /// <summary>fsync(2); retries only on EINTR (no data was lost then). Returns 0 or the errno.</summary>
-    public static int Fsync(int fd)
+    public static int Fsync(int fd) => RetryOnInterrupt(fd, static fd => FsyncNative(fd));
+
+    /// <summary>
+    /// Calls a flush (fsync(2), fdatasync(2)) until it succeeds or fails with an error other than EINTR: an interrupted
+    /// flush lost nothing and is repeated; any other error is returned at once and never retried. Returns 0 or the errno.
+    /// </summary>
+    private static int RetryOnInterrupt(int fd, Func<int, int> flush)
     {
         while (true)
         {
-            if (FsyncNative(fd) == 0)
+            if (flush(fd) == 0)
             {
                 return 0;
             }
