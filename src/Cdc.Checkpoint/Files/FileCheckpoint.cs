@@ -298,9 +298,10 @@ public sealed partial class FileCheckpoint : ICheckpointStore, IDisposable, IAsy
                 state.Records.TryGetValue(offset.SourceType, out existing);
 
                 // Before every write: this process still owns this directory, and the record is the one it last saw.
+                // EnsureHeld opens the held directory descriptor, so a wrong directory fails before anything is written;
+                // having proved that the directory at the path is the held one, the record is looked up through it.
                 directoryNow = lease.EnsureHeld(_directory.Logger);
-                lease.OpenDirectoryDescriptor(_directory.Logger);
-                _directory.RefuseIfChanged(lease, path, OwnedDirectory.StatNow(path), expectedToExist: existing is not null, RecordDirectoryState.RecordWhat);
+                _directory.RefuseIfChanged(lease, path, lease.StatEntry(_directory.Logger, fileName), expectedToExist: existing is not null, RecordDirectoryState.RecordWhat);
                 if (reason is null && ProgressGuard.Check(path, existing, offset, committedEventCount) == ProgressGuard.Verdict.Repeat)
                 {
                     _directory.SaveRepeated(offset.SourceType, started);
@@ -328,7 +329,7 @@ public sealed partial class FileCheckpoint : ICheckpointStore, IDisposable, IAsy
 
                 // The directory's stat of EnsureHeld above also decides its permissions, and the lease's descriptor flushes it.
                 DurableFile.Replace(lease, directoryNow, fileName, CheckpointRecordFile.Serialize(record, state.Writer), _directory.Logger);
-                lease.Remember(path, OwnedDirectory.StatAfterWrite(path));
+                lease.Remember(path, lease.StatEntryAfterWrite(_directory.Logger, fileName));
             }
             catch (CheckpointException ex)
             {

@@ -141,7 +141,9 @@ internal sealed partial class OwnerLease
         }
         else
         {
-            errno = LibC.Lstat(path, out var leaseNow);
+            // The directory at the path is the one this lease opened (above), and so is the held descriptor (checked when
+            // it was opened): the lease file is looked up relative to it, without a second walk of the whole path.
+            errno = LibC.LstatAt(DirectoryDescriptor(logger), FileName, out var leaseNow);
             if (errno == LibC.ENOENT)
             {
                 reason = $"the lease file '{path}' was deleted";
@@ -166,6 +168,45 @@ internal sealed partial class OwnerLease
         }
 
         throw Lose(logger, reason);
+    }
+
+    /// <summary>
+    /// lstat of the entry <paramref name="name"/> of the owned directory, through the held directory descriptor. Only
+    /// after <see cref="EnsureHeld"/> in the same operation, which proved that the directory at the path is the held one:
+    /// the answer is then the one lstat of the full path gives, for one path walk fewer. <see langword="null"/> when
+    /// nothing is there, or off Linux.
+    /// </summary>
+    /// <exception cref="CheckpointException">The stat failed otherwise.</exception>
+    public FileStatus? StatEntry(ILogger logger, string name)
+    {
+        if (!LibC.IsSupported)
+        {
+            return null;
+        }
+
+        var errno = LibC.LstatAt(DirectoryDescriptor(logger), name, out var status);
+        return errno switch
+        {
+            0 => status,
+            LibC.ENOENT => null,
+            _ => throw SafeFile.Failure(errno, Path.Combine(Directory, name), "stat"),
+        };
+    }
+
+    /// <summary>
+    /// <see cref="StatEntry"/> of a file this owner has just written, to remember it; unknown (<see langword="null"/>,
+    /// so nothing is remembered and the next load reads the directory again) when the stat fails.
+    /// </summary>
+    public FileStatus? StatEntryAfterWrite(ILogger logger, string name)
+    {
+        try
+        {
+            return StatEntry(logger, name);
+        }
+        catch (CheckpointException)
+        {
+            return null;
+        }
     }
 
     private CheckpointException Lose(ILogger logger, string reason)
@@ -193,17 +234,6 @@ internal sealed partial class OwnerLease
         }
 
         DurableFile.FsyncDirectory(DirectoryDescriptor(logger), Directory, changedPath);
-    }
-
-    /// <summary>Opens the held directory descriptor before a first write, so that a wrong directory fails before anything is written.</summary>
-    /// <param name="logger">Logs a lost lease.</param>
-    /// <exception cref="CheckpointException"><see cref="CheckpointErrorCode.LeaseLost"/> when the directory is not the locked one, or an I/O error of the open.</exception>
-    public void OpenDirectoryDescriptor(ILogger logger)
-    {
-        if (LibC.IsSupported)
-        {
-            _ = DirectoryDescriptor(logger);
-        }
     }
 
     private int DirectoryDescriptor(ILogger logger)

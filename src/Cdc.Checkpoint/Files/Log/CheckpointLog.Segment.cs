@@ -11,9 +11,9 @@ namespace Cdc.Checkpoint.Files;
 public sealed partial class CheckpointLog
 {
     /// <summary>Appends one frame at the tail and flushes it: the whole cost of a save.</summary>
-    private void Append(OwnerLease lease, LogState state, ulong sequence, byte[] payload)
+    private void Append(OwnerLease lease, LogState state, ulong sequence, ReadOnlySpan<byte> payload)
     {
-        var frame = new byte[LogSegment.FrameLength(payload.Length)];
+        var frame = state.FrameBuffer(LogSegment.FrameLength(payload.Length));
         LogSegment.WriteFrame(frame, sequence, payload);
         var fd = state.Fd >= 0 ? state.Fd : OpenSegment(lease, state);
         var errno = LibC.PwriteAll(fd, frame, state.Tail);
@@ -29,7 +29,11 @@ public sealed partial class CheckpointLog
         }
 
         state.Tail += frame.Length;
-        lease.Remember(_segmentPath, OwnedDirectory.StatAfterWrite(_segmentPath));
+
+        // The stamp of the inode just written, through its descriptor (no path walk). The load before this save proved
+        // the path names this inode; if anything replaces it later, the next load's lstat of the path differs from
+        // this stamp. (A stamp taken by path here could describe a file swapped in since, and so miss the swap.)
+        lease.Remember(_segmentPath, LibC.Fstat(fd, out var written) == 0 ? written : null);
     }
 
     /// <summary>Writes the live records and <paramref name="record"/> to a fresh segment through the durable replace.</summary>

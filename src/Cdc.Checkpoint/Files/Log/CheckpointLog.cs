@@ -268,7 +268,7 @@ public sealed partial class CheckpointLog : ICheckpointStore, IDisposable, IAsyn
                 Sequence = _directory.NextSequence(state.MaxSequence, _segmentPath),
                 SavedAt = _directory.TimeProvider.GetUtcNow(),
             };
-            var payload = CheckpointRecordFile.Serialize(record);
+            var payload = CheckpointRecordFile.Serialize(record, state.Writer);
             if (payload.Length > _options.MaxRecordBytes)
             {
                 var ex = new CheckpointException(

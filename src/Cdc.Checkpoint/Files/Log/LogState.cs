@@ -30,6 +30,22 @@ internal sealed class LogState(OffsetCodecRegistry codecs)
 
     public int Users { get; set; }
 
+    /// <summary>The buffers saves serialise into (used under the lease's write gate).</summary>
+    public CheckpointRecordFile.RecordWriter Writer { get; } = new();
+
+    private byte[] _frame = [];
+
+    /// <summary>A buffer of <paramref name="length"/> bytes for the next frame, reused from save to save (under the write gate).</summary>
+    public Span<byte> FrameBuffer(int length)
+    {
+        if (_frame.Length < length)
+        {
+            _frame = new byte[Math.Max(length, 2 * _frame.Length)];
+        }
+
+        return _frame.AsSpan(0, length);
+    }
+
     private CheckpointException? _failure;
 
     public void ThrowIfFailed(string path)
