@@ -6,7 +6,7 @@ namespace Cdc.Checkpoint.Conformance.TableStores;
 
 /// <summary>
 /// What the shared table-store suites (<see cref="TableStoreReadTests"/>, <see cref="TableStoreOneStatementSaveTests"/>,
-/// <see cref="TableStoreFenceTests"/>) need from a provider, written once per provider test project against its real
+/// <see cref="TableStoreFenceTests"/>, <see cref="TableStoreErrorTests"/>) need from a provider, written once per provider test project against its real
 /// throwaway server: stores on a database that holds the checkpoint tables, the provider's offset, and the few things only
 /// its SQL or its public API can do.
 /// </summary>
@@ -30,8 +30,14 @@ public abstract class TableStoreHarness
     /// <summary>The provider's public save in the caller's transaction (<c>SaveAsync(NpgsqlTransaction, …)</c> and the like).</summary>
     public abstract ValueTask SaveAsync(TableCheckpointStore store, DbTransaction transaction, CheckpointOffset offset, ulong committedEventCount);
 
-    /// <summary>Overwrites the store's row of <paramref name="offset"/>'s source type directly in SQL, as an operator or another tool would.</summary>
-    public abstract Task OverwriteRowAsync(TableCheckpointStore store, CheckpointOffset offset, ulong committedEventCount);
+    /// <summary>
+    /// Sets one column (<c>offset</c> as JSON text, <c>committed_event_count</c> or <c>format_version</c>) of the store's row
+    /// of <paramref name="sourceType"/> directly in SQL, as an operator or another tool would; exactly one row must change.
+    /// </summary>
+    public abstract Task SetRowColumnAsync(TableCheckpointStore store, string sourceType, string column, object value);
+
+    /// <summary>Offset JSON of the provider's source type that its codec refuses (a damaged row).</summary>
+    public abstract string UnreadableOffsetJson { get; }
 
     /// <summary>
     /// Opens a session of its own and, in a transaction left open, increments the store's fence epoch (a new owner's

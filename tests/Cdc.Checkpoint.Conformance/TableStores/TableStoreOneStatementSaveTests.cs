@@ -20,7 +20,8 @@ public abstract class TableStoreOneStatementSaveTests : TableStoreSuite
         await store.SaveAsync(Offset(100), 10, Ct);
 
         // Someone moves the row forward directly (an operator, another tool): the store still remembers count 10.
-        await Harness.OverwriteRowAsync(store, Offset(200), 20);
+        await Harness.SetRowColumnAsync(store, sourceType, "offset", Offset(200).ToJsonString());
+        await Harness.SetRowColumnAsync(store, sourceType, "committed_event_count", 20UL);
 
         var ex = await Should.ThrowAsync<CheckpointException>(async () => await store.SaveAsync(Offset(150), 15, Ct));
 

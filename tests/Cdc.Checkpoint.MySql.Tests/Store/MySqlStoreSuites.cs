@@ -31,16 +31,17 @@ internal sealed class MySqlStoreHarness(StoreDatabase database) : TableStoreHarn
     public override ValueTask SaveAsync(TableCheckpointStore store, DbTransaction transaction, CheckpointOffset offset, ulong committedEventCount) =>
         ((MySqlCheckpointStore)store).SaveAsync((MySqlTransaction)transaction, offset, committedEventCount, Ct);
 
-    public override async Task OverwriteRowAsync(TableCheckpointStore store, CheckpointOffset offset, ulong committedEventCount)
+    public override string UnreadableOffsetJson => "{\"gtid_position\":\"0-1-x\"}";
+
+    public override async Task SetRowColumnAsync(TableCheckpointStore store, string sourceType, string column, object value)
     {
         await using var connection = await database.DataSource.OpenConnectionAsync(Ct);
         (await MariaDbSql.ExecuteAsync(
             connection,
-            "UPDATE cdc_checkpoint SET `offset` = @offset, committed_event_count = @count WHERE name = @name AND source_type = @source_type",
-            ("@offset", offset.ToJsonString()),
-            ("@count", committedEventCount),
+            $"UPDATE cdc_checkpoint SET `{column}` = @value WHERE name = @name AND source_type = @source_type",
+            ("@value", value),
             ("@name", store.Name),
-            ("@source_type", offset.SourceType))).ShouldBe(1);
+            ("@source_type", sourceType))).ShouldBe(1);
     }
 
     public override async Task<DbTransaction> BeginFenceIncrementAsync(TableCheckpointStore store) =>

@@ -29,15 +29,16 @@ internal sealed class PostgresStoreHarness : TableStoreHarness
     public override ValueTask SaveAsync(TableCheckpointStore store, DbTransaction transaction, CheckpointOffset offset, ulong committedEventCount) =>
         ((PostgresCheckpointStore)store).SaveAsync((NpgsqlTransaction)transaction, offset, committedEventCount, Ct);
 
-    public override async Task OverwriteRowAsync(TableCheckpointStore store, CheckpointOffset offset, ulong committedEventCount)
+    public override string UnreadableOffsetJson => "{\"lsn\":\"zz\"}";
+
+    public override async Task SetRowColumnAsync(TableCheckpointStore store, string sourceType, string column, object value)
     {
-        var dataSource = await StoreDatabase.GetAsync();
-        await using var command = dataSource.CreateCommand(
-            "UPDATE cdc_checkpoint SET \"offset\" = $1::jsonb, committed_event_count = $2::numeric WHERE name = $3 AND source_type = $4");
-        command.Parameters.Add(new NpgsqlParameter { Value = offset.ToJsonString() });
-        command.Parameters.Add(new NpgsqlParameter { Value = checked((long)committedEventCount) });
+        var cast = column switch { "offset" => "::jsonb", "committed_event_count" => "::numeric", _ => string.Empty };
+        await using var command = (await StoreDatabase.GetAsync()).CreateCommand(
+            $"UPDATE cdc_checkpoint SET \"{column}\" = $1{cast} WHERE name = $2 AND source_type = $3");
+        command.Parameters.Add(new NpgsqlParameter { Value = value is ulong count ? (decimal)count : value });
         command.Parameters.Add(new NpgsqlParameter { Value = store.Name });
-        command.Parameters.Add(new NpgsqlParameter { Value = offset.SourceType });
+        command.Parameters.Add(new NpgsqlParameter { Value = sourceType });
         (await command.ExecuteNonQueryAsync(Ct)).ShouldBe(1);
     }
 
@@ -71,6 +72,12 @@ public sealed class PostgresStoreOneStatementSaveTests : TableStoreOneStatementS
 
 /// <summary>The shared fencing suite, run against <see cref="PostgresCheckpointStore"/> on a real server.</summary>
 public sealed class PostgresStoreFenceTests : TableStoreFenceTests
+{
+    protected override TableStoreHarness Harness => PostgresStoreHarness.Instance;
+}
+
+/// <summary>The shared typed-error suite, run against <see cref="PostgresCheckpointStore"/> on a real server.</summary>
+public sealed class PostgresStoreErrorTests : TableStoreErrorTests
 {
     protected override TableStoreHarness Harness => PostgresStoreHarness.Instance;
 }
