@@ -311,7 +311,7 @@ public static class StreamSnapshotCodec
             where TValue : struct, IValueReader<T>
         {
             var countOffset = _pos;
-            Need(4, $"{section} count");
+            Need(4, section, " count");
             var count = BinaryPrimitives.ReadUInt32LittleEndian(_data[_pos..]);
             _pos += 4;
 
@@ -360,7 +360,7 @@ public static class StreamSnapshotCodec
         private string ReadName(string section, string? candidate)
         {
             var offset = _pos;
-            var length = ReadLength($"{section} name");
+            var length = ReadLength(section, " name");
             var bytes = _data.Slice(_pos, length);
             _pos += length;
             if (candidate is not null && Ascii.Equals(bytes, candidate))
@@ -376,25 +376,26 @@ public static class StreamSnapshotCodec
             return Encoding.UTF8.GetString(bytes);
         }
 
-        private int ReadLength(string field)
+        // A field's name is `field` + `suffix`, joined only for a message: decoding a valid snapshot formats no text.
+        private int ReadLength(string field, string suffix = "")
         {
             var lengthOffset = _pos;
-            Need(4, $"{field} length");
+            Need(4, field, suffix + " length");
             var length = BinaryPrimitives.ReadUInt32LittleEndian(_data[_pos..]);
             _pos += 4;
             if (length > (uint)Remaining)
             {
-                throw Corrupt(_origin, $"truncated {field} at offset {_pos} (length field at offset {lengthOffset}): need {length} bytes, have {Remaining}");
+                throw Corrupt(_origin, $"truncated {field}{suffix} at offset {_pos} (length field at offset {lengthOffset}): need {length} bytes, have {Remaining}");
             }
 
             return (int)length;
         }
 
-        private readonly void Need(int bytes, string field)
+        private readonly void Need(int bytes, string field, string suffix = "")
         {
             if (Remaining < bytes)
             {
-                throw Corrupt(_origin, $"truncated {field} at offset {_pos}: need {bytes} bytes, have {Remaining}");
+                throw Corrupt(_origin, $"truncated {field}{suffix} at offset {_pos}: need {bytes} bytes, have {Remaining}");
             }
         }
     }
