@@ -39,7 +39,7 @@ namespace Cdc.Checkpoint.Manifests;
 /// the new file.
 /// </para>
 /// </remarks>
-public sealed class FileManifestStore : IManifestStore, IDisposable, IAsyncDisposable
+public sealed class FileManifestStore : IManifestStore, IListsCheckpointIds, IDisposable, IAsyncDisposable
 {
     /// <summary>The sub-directory of the root that holds the checkpoints.</summary>
     public const string CheckpointsDirectoryName = "checkpoints";
@@ -197,6 +197,10 @@ public sealed class FileManifestStore : IManifestStore, IDisposable, IAsyncDispo
     /// <inheritdoc />
     public ValueTask<IReadOnlyList<ManifestListEntry>> ListAsync(CancellationToken cancellationToken = default) =>
         Guard(ct => _objects.ListAsync(ct), cancellationToken);
+
+    /// <inheritdoc />
+    ValueTask<IReadOnlyList<ulong>> IListsCheckpointIds.ListCheckpointIdsAsync(CancellationToken cancellationToken) =>
+        Guard(ct => _objects.ListCheckpointIdsAsync(ct), cancellationToken);
 
     /// <inheritdoc />
     public async ValueTask<int> PruneAsync(int keep, CancellationToken cancellationToken = default)
