@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Cdc.Checkpoint.Cli.Output;
 using Cdc.Checkpoint.Cli.Reading;
+using Cdc.Checkpoint.Leasing;
 using Cdc.Checkpoint.Offsets;
 using Spectre.Console;
 
@@ -46,7 +47,7 @@ internal static class InspectCommand
         }
         else
         {
-            Render(terminal, report);
+            Render(terminal, report, scan.Lease);
         }
 
         // A lease file that cannot be probed (a FIFO, a link, another user's file) stops every consumer, like a bad record.
@@ -66,7 +67,7 @@ internal static class InspectCommand
                 CommittedEventCount = record.CommittedEventCount,
                 Sequence = record.FormatVersion >= 2 ? record.Sequence : null,
                 SavedAt = record.SavedAt,
-                Crc32C = file.Crc32C,
+                Crc32C = file.Checksum,
                 Mode = file.Mode is { } mode ? FileModes.Format(mode) : null,
                 Offset = record.Offset.ToString(),
                 OffsetJson = record.Offset.ToJsonElement(),
@@ -79,7 +80,7 @@ internal static class InspectCommand
                 SourceType = file.SourceType,
                 Mode = file.Mode is { } badMode ? FileModes.Format(badMode) : null,
                 LinkTarget = file.LinkTarget,
-                Error = new ErrorReport { Code = file.Error!.ErrorCode.ToString(), Message = file.Error.Message },
+                Error = new ErrorReport { Code = file.Problem!.ErrorCode.ToString(), Message = file.Problem.Message },
             }).ToList();
 
         var problems = new List<string>();
@@ -98,7 +99,7 @@ internal static class InspectCommand
         };
     }
 
-    private static void Render(Terminal terminal, InspectReport report)
+    private static void Render(Terminal terminal, InspectReport report, LeaseStatus? lease)
     {
         terminal.Line($"Checkpoint directory {report.Directory} (mode {report.DirectoryMode})");
         terminal.Line($"Lease: {report.Lease.Summary}");
@@ -107,9 +108,9 @@ internal static class InspectCommand
             terminal.Line($"       {note}");
         }
 
-        if (report.Lease.RustcdcOwner is not null)
+        if (lease is not null && LeaseText.DescribeRustcdcOwner(lease) is { } rustcdc)
         {
-            terminal.Line($"       {LeaseText.DescribeRustcdcOwner(report.Lease.RustcdcOwner)}");
+            terminal.Line($"       {rustcdc}");
         }
 
         if (report.Records.Count == 0)

@@ -32,9 +32,11 @@ internal static class LeaseCommand
 
     private static int Run(Terminal terminal, string directory, bool json)
     {
-        var full = Path.GetFullPath(directory);
-        CheckpointDirectoryScan.RequireDirectory(full);
-        var report = BuildReport(FileCheckpoint.GetLeaseStatus(full), null);
+        // The reader refuses a missing directory with the library's message, and probes the lease without taking it.
+        var contents = CheckpointDirectoryReader.ReadAsync(directory).AsTask().GetAwaiter().GetResult();
+        var full = contents.DirectoryPath;
+        var status = contents.Lease ?? throw contents.LeaseProblem!;
+        var report = BuildReport(status, null);
 
         if (json)
         {
@@ -59,7 +61,7 @@ internal static class LeaseCommand
 
             if (report.RustcdcOwner is not null)
             {
-                terminal.Line($"  {LeaseText.DescribeRustcdcOwner(report.RustcdcOwner)}");
+                terminal.Line($"  {LeaseText.DescribeRustcdcOwner(status)}");
             }
         }
 

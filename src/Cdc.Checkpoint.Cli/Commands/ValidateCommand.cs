@@ -115,7 +115,7 @@ internal static class ValidateCommand
         var scan = CheckpointDirectoryScan.Read(directory);
         if (scan.BadRecords.FirstOrDefault() is { } bad)
         {
-            throw new CheckpointException(bad.Error!.ErrorCode, $"Cannot validate: {bad.Error.Message}") { Path = bad.Path };
+            throw new CheckpointException(bad.Problem!.ErrorCode, $"Cannot validate: {bad.Problem.Message}") { Path = bad.Path };
         }
 
         var record = Pick(scan.ReadableRecords.ToList(), provider, wanted, $"directory '{scan.DirectoryPath}'");

@@ -10,7 +10,7 @@ namespace Cdc.Checkpoint.Cli.Commands;
 internal static class VerifyCommand
 {
     private const string AuditLogFileName = FileCheckpoint.AuditLogFileName;
-    private const string RustcdcOwnerFileName = ".rustcdc_checkpoint.owner";
+    private const string RustcdcOwnerFileName = CheckpointFileNames.RustcdcOwnerFileName;
 
     public static Command Create(Terminal terminal)
     {
@@ -90,7 +90,7 @@ internal static class VerifyCommand
 
         foreach (var record in scan.Records)
         {
-            if (record.Error is { } error)
+            if (record.Problem is { } error)
             {
                 Problem(record.Path, error.Message);
             }
@@ -130,7 +130,7 @@ internal static class VerifyCommand
             return;
         }
 
-        if (name.EndsWith(DurableFile.TempSuffix, StringComparison.Ordinal))
+        if (name.EndsWith(CheckpointFileNames.TempFileSuffix, StringComparison.Ordinal))
         {
             problem(path, $"'{path}' is a leftover temp file of an interrupted write; it is never read. Remove it (the next owner of the directory removes checkpoint_*.tmp files too).");
             return;
@@ -195,7 +195,7 @@ internal static class VerifyCommand
             note(leasePath, $"Lease: {holderNote}.");
         }
 
-        if (LeaseText.DescribeRustcdcOwner(status.RustcdcOwner) is { } rustcdc)
+        if (LeaseText.DescribeRustcdcOwner(status) is { } rustcdc)
         {
             note(Path.Combine(scan.DirectoryPath, RustcdcOwnerFileName), $"{char.ToUpperInvariant(rustcdc[0])}{rustcdc[1..]}.");
         }
