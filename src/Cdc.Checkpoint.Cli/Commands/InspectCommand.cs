@@ -11,26 +11,12 @@ namespace Cdc.Checkpoint.Cli.Commands;
 /// <summary><c>inspect DIR [--json]</c>: every record of a checkpoint directory, read-only.</summary>
 internal static class InspectCommand
 {
-    public static Command Create(Terminal terminal)
-    {
-        var directory = CommonOptions.DirectoryOrTable();
-        var table = new TableOptions();
-        var json = CommonOptions.Json();
-        var command = new Command(
-            "inspect",
-            "Show every record of a checkpoint directory: source type, format version, committed count, typed offset, file mode, sequence, save time and checksum (verified), and the lease holder. "
-            + "Read-only: takes no lease and changes nothing. A record that cannot be used is shown with its problem; the exit code is then 1.")
-        {
-            directory,
-            json,
-        };
-        table.AddTo(command);
-        table.RequireDirectoryOrTable(command, directory);
-        command.SetAction((parseResult, cancellationToken) => parseResult.GetValue(directory) is { } dir
-            ? Task.FromResult(Run(terminal, dir, parseResult.GetValue(json)))
-            : TableCommands.InspectAsync(terminal, table, parseResult, parseResult.GetValue(json), cancellationToken));
-        return command;
-    }
+    public static Command Create(Terminal terminal) => CommonOptions.DirectoryOrTableCommand(
+        "inspect",
+        "Show every record of a checkpoint directory: source type, format version, committed count, typed offset, file mode, sequence, save time and checksum (verified), and the lease holder. "
+            + "Read-only: takes no lease and changes nothing. A record that cannot be used is shown with its problem; the exit code is then 1.",
+        (directory, json) => Run(terminal, directory, json),
+        (table, parseResult, json, cancellationToken) => TableCommands.InspectAsync(terminal, table, parseResult, json, cancellationToken));
 
     private static int Run(Terminal terminal, string directory, bool json)
     {

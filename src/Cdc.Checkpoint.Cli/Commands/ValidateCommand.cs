@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Cdc.Checkpoint.Cli.Output;
 using Cdc.Checkpoint.Cli.Reading;
+using Cdc.Checkpoint.Files;
 using Cdc.Checkpoint.MySql;
 using Cdc.Checkpoint.MySql.Validation;
 using Cdc.Checkpoint.Offsets;
@@ -119,7 +120,7 @@ internal static class ValidateCommand
         }
 
         var record = Pick(scan.ReadableRecords.ToList(), provider, wanted, $"directory '{scan.DirectoryPath}'");
-        return (record, Path.Combine(scan.DirectoryPath, CommonOptions.RecordFileName(record.SourceType)));
+        return (record, Path.Combine(scan.DirectoryPath, CheckpointFileNames.ForRecord(record.SourceType)));
     }
 
     private static async Task<(CheckpointRecord Record, string Where)> ReadFromTableAsync(TableOptions options, ParseResult parseResult, Provider provider, string? wanted, CancellationToken cancellationToken)

@@ -12,26 +12,12 @@ internal static class VerifyCommand
     private const string AuditLogFileName = FileCheckpoint.AuditLogFileName;
     private const string RustcdcOwnerFileName = CheckpointFileNames.RustcdcOwnerFileName;
 
-    public static Command Create(Terminal terminal)
-    {
-        var directory = CommonOptions.DirectoryOrTable();
-        var table = new TableOptions();
-        var json = CommonOptions.Json();
-        var command = new Command(
-            "verify",
-            "Check a checkpoint directory: record format versions and checksums, permissions (files 0600, directory not writable by group or other), one source family, "
-            + "the lease file, leftover temp files and symbolic links. Exits 0 only when all is well and lists every problem otherwise. Read-only.")
-        {
-            directory,
-            json,
-        };
-        table.AddTo(command);
-        table.RequireDirectoryOrTable(command, directory);
-        command.SetAction((parseResult, cancellationToken) => parseResult.GetValue(directory) is { } dir
-            ? Task.FromResult(Run(terminal, dir, parseResult.GetValue(json)))
-            : TableCommands.VerifyAsync(terminal, table, parseResult, parseResult.GetValue(json), cancellationToken));
-        return command;
-    }
+    public static Command Create(Terminal terminal) => CommonOptions.DirectoryOrTableCommand(
+        "verify",
+        "Check a checkpoint directory: record format versions and checksums, permissions (files 0600, directory not writable by group or other), one source family, "
+            + "the lease file, leftover temp files and symbolic links. Exits 0 only when all is well and lists every problem otherwise. Read-only.",
+        (directory, json) => Run(terminal, directory, json),
+        (table, parseResult, json, cancellationToken) => TableCommands.VerifyAsync(terminal, table, parseResult, json, cancellationToken));
 
     private static int Run(Terminal terminal, string directory, bool json)
     {
