@@ -68,7 +68,11 @@ internal sealed class AcknowledgementState
         /// <summary>Send the status update now.</summary>
         Now,
 
-        /// <summary>Leave the status set; Npgsql's first update of the stream carries it (nothing received yet).</summary>
+        /// <summary>
+        /// Leave the status set: nothing was received on the stream yet, so Npgsql is not ready for an update. A session's
+        /// status timer tries again after <see cref="StatusSchedule.DeferredRetry"/>; beside the caller's own stream,
+        /// Npgsql's next update carries it.
+        /// </summary>
         Deferred,
 
         /// <summary>Leave the status set; no stream to send on (not confirmed, ended, or its feedback is broken).</summary>
