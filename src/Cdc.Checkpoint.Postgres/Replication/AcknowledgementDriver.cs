@@ -9,7 +9,8 @@ using NpgsqlTypes;
 namespace Cdc.Checkpoint.Postgres.Replication;
 
 // The lock discipline of the acknowledgement, the one for the whole replication folder (the session's timers add no
-// lock: each runs one piece of work at a time and calls in here).
+// lock: each runs one piece of work at a time and calls in here). This file is over 400 lines on purpose: it holds
+// every lock of the acknowledgement and every piece of I/O that takes one, so the discipline can be checked in one read.
 // - _gate (Lock) guards _state and _disposed. It is held only for calls on the pure state and for
 //   SetReplicationStatus (so statuses reach the connection in the order the state produced them): never across an
 //   await, a store save or a network call.
