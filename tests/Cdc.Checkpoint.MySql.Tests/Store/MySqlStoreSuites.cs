@@ -1,4 +1,5 @@
 using System.Data.Common;
+using Cdc.Checkpoint.Conformance;
 using Cdc.Checkpoint.Conformance.TableStores;
 using Cdc.Checkpoint.MySql.Gtid;
 using Cdc.Checkpoint.MySql.Store;
@@ -74,4 +75,13 @@ public sealed class MySqlStoreReadTests(StoreDatabase database) : TableStoreRead
 public sealed class MySqlStoreFenceTests(StoreDatabase database) : TableStoreFenceTests, IClassFixture<StoreDatabase>
 {
     protected override TableStoreHarness Harness { get; } = new MySqlStoreHarness(database);
+}
+
+/// <summary>The shared store conformance suite, on the real MariaDB.</summary>
+public sealed class MySqlCheckpointStoreConformanceTests(StoreDatabase database) : CheckpointStoreConformanceTests, IClassFixture<StoreDatabase>
+{
+    protected override Task<ICheckpointStore> CreateStoreAsync() => Task.FromResult<ICheckpointStore>(database.NewStore());
+
+    protected override Task<ICheckpointStore> ReopenAsync(ICheckpointStore store) =>
+        Task.FromResult<ICheckpointStore>(database.NewStore(((MySqlCheckpointStore)store).Name));
 }
