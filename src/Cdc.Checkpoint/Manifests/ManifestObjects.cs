@@ -194,6 +194,12 @@ public abstract class ManifestObjects
         return ids.Count == 0 ? null : await LoadAsync(ids[^1], cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>The ids of every checkpoint that has a manifest, ascending, without reading any manifest.</summary>
+    /// <param name="cancellationToken">Cancels the listing.</param>
+    /// <returns>The ids.</returns>
+    internal async ValueTask<IReadOnlyList<ulong>> ListCheckpointIdsAsync(CancellationToken cancellationToken) =>
+        (await ListIdsAsync(cancellationToken).ConfigureAwait(false)).WithManifest;
+
     /// <summary>Lists every checkpoint that has a manifest, readable or not, ascending.</summary>
     /// <param name="cancellationToken">Cancels the listing.</param>
     /// <returns>The entries.</returns>

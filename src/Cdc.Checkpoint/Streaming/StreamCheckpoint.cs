@@ -15,6 +15,12 @@ public sealed class StreamCheckpoint : IEquatable<StreamCheckpoint>
 {
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
+    private ReadOnlyDictionary<string, ulong>? _sourceSequences;
+    private ReadOnlyDictionary<string, ulong>? _sinkPositions;
+    private ReadOnlyDictionary<string, long>? _watermarks;
+    private ReadOnlyDictionary<string, ReadOnlyMemory<byte>>? _operatorStates;
+    private int _encodedLength;
+
     /// <summary>Creates a checkpoint, copying the given maps.</summary>
     /// <param name="id">The checkpoint id.</param>
     /// <param name="epoch">The epoch (barrier number) the checkpoint belongs to.</param>
@@ -38,21 +44,30 @@ public sealed class StreamCheckpoint : IEquatable<StreamCheckpoint>
         Id = id;
         Epoch = epoch;
         CreatedAtUnixMilliseconds = createdAtUnixMilliseconds;
-        SourceSequenceEntries = Copy(sourceSequences, static v => v, nameof(sourceSequences));
-        SinkPositionEntries = Copy(sinkPositions, static v => v, nameof(sinkPositions));
-        WatermarkEntries = Copy(watermarks, static v => v, nameof(watermarks));
+
+        // The UTF-8 length of every name is counted while validating it, which gives the encoded length for free.
+        long nameBytes = 0;
+        SourceSequenceEntries = Copy(sourceSequences, static v => v, nameof(sourceSequences), ref nameBytes);
+        SinkPositionEntries = Copy(sinkPositions, static v => v, nameof(sinkPositions), ref nameBytes);
+        WatermarkEntries = Copy(watermarks, static v => v, nameof(watermarks), ref nameBytes);
         OperatorStateEntries = Copy(
             operatorStates,
             static v => (ReadOnlyMemory<byte>)(v ?? throw new ArgumentException("An operator state is null; use an empty array for no state.", nameof(operatorStates))).ToArray(),
-            nameof(operatorStates));
-        SourceSequences = AsDictionary(SourceSequenceEntries);
-        SinkPositions = AsDictionary(SinkPositionEntries);
-        Watermarks = AsDictionary(WatermarkEntries);
-        OperatorStates = AsDictionary(OperatorStateEntries);
+            nameof(operatorStates),
+            ref nameBytes);
+        long stateBytes = 0;
+        foreach (var entry in OperatorStateEntries)
+        {
+            stateBytes += entry.Value.Length;
+        }
+
+        var entryBytes = (12L * (SourceSequenceEntries.Length + SinkPositionEntries.Length + WatermarkEntries.Length)) + (8L * OperatorStateEntries.Length);
+        var length = StreamSnapshotCodec.MinimumLength + entryBytes + nameBytes + stateBytes;
+        _encodedLength = length <= Array.MaxLength ? (int)length : 0; // 0: GetEncodedLength reports RecordTooLarge
     }
 
     // Used by the decoder and the manager, which have already validated the names (unique, well-formed); takes
-    // ownership of the arrays and sorts them in place.
+    // ownership of the arrays and sorts them in place unless the caller knows they are sorted.
     private StreamCheckpoint(
         ulong id,
         ulong epoch,
@@ -60,19 +75,18 @@ public sealed class StreamCheckpoint : IEquatable<StreamCheckpoint>
         KeyValuePair<string, ulong>[] sources,
         KeyValuePair<string, ulong>[] sinks,
         KeyValuePair<string, long>[] watermarks,
-        KeyValuePair<string, ReadOnlyMemory<byte>>[] states)
+        KeyValuePair<string, ReadOnlyMemory<byte>>[] states,
+        int encodedLength,
+        bool sorted)
     {
         Id = id;
         Epoch = epoch;
         CreatedAtUnixMilliseconds = createdAtUnixMilliseconds;
-        SourceSequenceEntries = Sorted(sources);
-        SinkPositionEntries = Sorted(sinks);
-        WatermarkEntries = Sorted(watermarks);
-        OperatorStateEntries = Sorted(states);
-        SourceSequences = AsDictionary(SourceSequenceEntries);
-        SinkPositions = AsDictionary(SinkPositionEntries);
-        Watermarks = AsDictionary(WatermarkEntries);
-        OperatorStates = AsDictionary(OperatorStateEntries);
+        SourceSequenceEntries = sorted ? sources : Sorted(sources);
+        SinkPositionEntries = sorted ? sinks : Sorted(sinks);
+        WatermarkEntries = sorted ? watermarks : Sorted(watermarks);
+        OperatorStateEntries = sorted ? states : Sorted(states);
+        _encodedLength = encodedLength;
     }
 
     /// <summary>The checkpoint id; ids given by one manager only grow.</summary>
@@ -87,17 +101,19 @@ public sealed class StreamCheckpoint : IEquatable<StreamCheckpoint>
     /// <summary>Creation time (UTC, millisecond precision).</summary>
     public DateTimeOffset CreatedAt => DateTimeOffset.FromUnixTimeMilliseconds(CreatedAtUnixMilliseconds);
 
+    // The dictionaries are built on first use: decoding (recovery reads many snapshots) and encoding never need them.
+
     /// <summary>Source name → sequence number (events pushed by that source) at checkpoint time.</summary>
-    public IReadOnlyDictionary<string, ulong> SourceSequences { get; }
+    public IReadOnlyDictionary<string, ulong> SourceSequences => Volatile.Read(ref _sourceSequences) ?? Publish(ref _sourceSequences, SourceSequenceEntries);
 
     /// <summary>Sink name → position at checkpoint time.</summary>
-    public IReadOnlyDictionary<string, ulong> SinkPositions { get; }
+    public IReadOnlyDictionary<string, ulong> SinkPositions => Volatile.Read(ref _sinkPositions) ?? Publish(ref _sinkPositions, SinkPositionEntries);
 
     /// <summary>Source name → watermark at checkpoint time.</summary>
-    public IReadOnlyDictionary<string, long> Watermarks { get; }
+    public IReadOnlyDictionary<string, long> Watermarks => Volatile.Read(ref _watermarks) ?? Publish(ref _watermarks, WatermarkEntries);
 
     /// <summary>Operator name → opaque state bytes.</summary>
-    public IReadOnlyDictionary<string, ReadOnlyMemory<byte>> OperatorStates { get; }
+    public IReadOnlyDictionary<string, ReadOnlyMemory<byte>> OperatorStates => Volatile.Read(ref _operatorStates) ?? Publish(ref _operatorStates, OperatorStateEntries);
 
     // Entries sorted by name (ordinal), the order the encoder writes them in.
     internal KeyValuePair<string, ulong>[] SourceSequenceEntries { get; }
@@ -108,6 +124,25 @@ public sealed class StreamCheckpoint : IEquatable<StreamCheckpoint>
 
     internal KeyValuePair<string, ReadOnlyMemory<byte>>[] OperatorStateEntries { get; }
 
+    /// <summary>The length of the binary encoding (<see cref="StreamSnapshotCodec"/>), computed once.</summary>
+    /// <exception cref="CheckpointException"><see cref="CheckpointErrorCode.RecordTooLarge"/> when it would exceed the largest array.</exception>
+    internal int EncodedLength
+    {
+        get
+        {
+            // Racing threads compute the same value; an int store cannot tear.
+            var length = Volatile.Read(ref _encodedLength);
+            if (length == 0)
+            {
+                length = StreamSnapshotCodec.ComputeEncodedLength(this);
+                Volatile.Write(ref _encodedLength, length);
+            }
+
+            return length;
+        }
+    }
+
+    /// <summary>Takes ownership of already validated entries (the manager's capture); they are sorted here.</summary>
     internal static StreamCheckpoint FromOwned(
         ulong id,
         ulong epoch,
@@ -116,7 +151,20 @@ public sealed class StreamCheckpoint : IEquatable<StreamCheckpoint>
         KeyValuePair<string, ulong>[] sinks,
         KeyValuePair<string, long>[] watermarks,
         KeyValuePair<string, ReadOnlyMemory<byte>>[] states) =>
-        new(id, epoch, createdAtUnixMilliseconds, sources, sinks, watermarks, states);
+        new(id, epoch, createdAtUnixMilliseconds, sources, sinks, watermarks, states, encodedLength: 0, sorted: false);
+
+    /// <summary>Takes ownership of decoded entries whose encoded length is known and, when <paramref name="sorted"/>, whose maps are already in order.</summary>
+    internal static StreamCheckpoint FromOwned(
+        ulong id,
+        ulong epoch,
+        long createdAtUnixMilliseconds,
+        KeyValuePair<string, ulong>[] sources,
+        KeyValuePair<string, ulong>[] sinks,
+        KeyValuePair<string, long>[] watermarks,
+        KeyValuePair<string, ReadOnlyMemory<byte>>[] states,
+        int encodedLength,
+        bool sorted) =>
+        new(id, epoch, createdAtUnixMilliseconds, sources, sinks, watermarks, states, encodedLength, sorted);
 
     /// <summary>Throws when <paramref name="name"/> cannot be a source, sink or operator name (null, empty, or not storable as UTF-8).</summary>
     internal static void ValidateName(string name, string paramName)
@@ -147,7 +195,7 @@ public sealed class StreamCheckpoint : IEquatable<StreamCheckpoint>
         }
     }
 
-    private static KeyValuePair<string, TOut>[] Copy<TIn, TOut>(IEnumerable<KeyValuePair<string, TIn>>? source, Func<TIn, TOut> convert, string paramName)
+    private static KeyValuePair<string, TOut>[] Copy<TIn, TOut>(IEnumerable<KeyValuePair<string, TIn>>? source, Func<TIn, TOut> convert, string paramName, ref long nameBytes)
     {
         if (source is null)
         {
@@ -165,7 +213,7 @@ public sealed class StreamCheckpoint : IEquatable<StreamCheckpoint>
 
             try
             {
-                _ = StrictUtf8.GetByteCount(name);
+                nameBytes += StrictUtf8.GetByteCount(name);
             }
             catch (EncoderFallbackException ex)
             {
@@ -185,11 +233,17 @@ public sealed class StreamCheckpoint : IEquatable<StreamCheckpoint>
 
     private static KeyValuePair<string, T>[] Sorted<T>(KeyValuePair<string, T>[] entries)
     {
+        if (IsAscending(entries))
+        {
+            return entries;
+        }
+
         Array.Sort(entries, static (a, b) => string.CompareOrdinal(a.Key, b.Key));
         return entries;
     }
 
-    private static ReadOnlyDictionary<string, T> AsDictionary<T>(KeyValuePair<string, T>[] entries)
+    // Every caller gets the same instance: the first dictionary published wins.
+    private static ReadOnlyDictionary<string, T> Publish<T>(ref ReadOnlyDictionary<string, T>? field, KeyValuePair<string, T>[] entries)
     {
         var dictionary = new Dictionary<string, T>(entries.Length, StringComparer.Ordinal);
         foreach (var (key, value) in entries)
@@ -197,7 +251,20 @@ public sealed class StreamCheckpoint : IEquatable<StreamCheckpoint>
             dictionary.Add(key, value);
         }
 
-        return new ReadOnlyDictionary<string, T>(dictionary);
+        return Interlocked.CompareExchange(ref field, new ReadOnlyDictionary<string, T>(dictionary), null) ?? field;
+    }
+
+    private static bool IsAscending<T>(KeyValuePair<string, T>[] entries)
+    {
+        for (var i = 1; i < entries.Length; i++)
+        {
+            if (string.CompareOrdinal(entries[i - 1].Key, entries[i].Key) > 0)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <inheritdoc/>

@@ -484,7 +484,7 @@ public sealed partial class StreamCheckpointManager : IDisposable, IAsyncDisposa
         // Saves are serialized in id order, but an in-memory Trigger may interleave with nothing else: keep the list ascending.
         _checkpoints.Add(checkpoint);
         StreamingMetrics.RecordCheckpoint(started, error: null);
-        Log.StreamCheckpointTaken(_logger, checkpoint.Id, checkpoint.Epoch, checkpoint.SourceSequences.Count, checkpoint.SinkPositions.Count);
+        Log.StreamCheckpointTaken(_logger, checkpoint.Id, checkpoint.Epoch, checkpoint.SourceSequenceEntries.Length, checkpoint.SinkPositionEntries.Length);
         if (_options.MaxRetainedCheckpoints is not { } max || _checkpoints.Count <= max)
         {
             return null;

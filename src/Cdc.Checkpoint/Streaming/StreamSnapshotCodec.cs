@@ -36,38 +36,48 @@ public static class StreamSnapshotCodec
     /// <param name="checkpoint">The checkpoint.</param>
     /// <returns>The encoded length.</returns>
     /// <exception cref="CheckpointException"><see cref="CheckpointErrorCode.RecordTooLarge"/> when the snapshot would exceed the largest array.</exception>
+    /// <remarks>Computed once per checkpoint (a checkpoint is immutable) and remembered.</remarks>
     public static int GetEncodedLength(StreamCheckpoint checkpoint)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
-        long length = MinimumLength;
-        foreach (var entry in checkpoint.SourceSequenceEntries)
-        {
-            length += NameEntryMinimum + Encoding.UTF8.GetByteCount(entry.Key) + 8;
-        }
+        return checkpoint.EncodedLength;
+    }
 
-        foreach (var entry in checkpoint.SinkPositionEntries)
-        {
-            length += NameEntryMinimum + Encoding.UTF8.GetByteCount(entry.Key) + 8;
-        }
-
-        foreach (var entry in checkpoint.WatermarkEntries)
-        {
-            length += NameEntryMinimum + Encoding.UTF8.GetByteCount(entry.Key) + 8;
-        }
-
+    // The length of the encoding, for StreamCheckpoint.EncodedLength; the decoder and the public constructor know it
+    // without this walk (the constructor counts each name's UTF-8 bytes while validating it).
+    internal static int ComputeEncodedLength(StreamCheckpoint checkpoint)
+    {
+        var length = MinimumLength + EntriesLength(checkpoint.SourceSequenceEntries, 8) + EntriesLength(checkpoint.SinkPositionEntries, 8) +
+                     EntriesLength(checkpoint.WatermarkEntries, 8) + EntriesLength(checkpoint.OperatorStateEntries, 4);
         foreach (var entry in checkpoint.OperatorStateEntries)
         {
-            length += NameEntryMinimum + Encoding.UTF8.GetByteCount(entry.Key) + 4 + entry.Value.Length;
+            length += entry.Value.Length;
         }
 
+        return CheckEncodedLength(checkpoint.Id, length);
+    }
+
+    internal static int CheckEncodedLength(ulong id, long length)
+    {
         if (length > Array.MaxLength)
         {
             throw new CheckpointException(
                 CheckpointErrorCode.RecordTooLarge,
-                $"Stream checkpoint {checkpoint.Id} would encode to {length} bytes, more than the largest possible buffer ({Array.MaxLength}); keep large operator state outside the checkpoint and store a reference to it instead.");
+                $"Stream checkpoint {id} would encode to {length} bytes, more than the largest possible buffer ({Array.MaxLength}); keep large operator state outside the checkpoint and store a reference to it instead.");
         }
 
         return (int)length;
+    }
+
+    private static long EntriesLength<T>(KeyValuePair<string, T>[] entries, int valueLength)
+    {
+        long length = (long)entries.Length * (NameEntryMinimum + valueLength);
+        foreach (var entry in entries)
+        {
+            length += Encoding.UTF8.GetByteCount(entry.Key);
+        }
+
+        return length;
     }
 
     /// <summary>Encodes <paramref name="checkpoint"/> into a new array of exactly the encoded length.</summary>
@@ -76,7 +86,8 @@ public static class StreamSnapshotCodec
     /// <exception cref="CheckpointException"><see cref="CheckpointErrorCode.RecordTooLarge"/> when the snapshot would exceed the largest array.</exception>
     public static byte[] Encode(StreamCheckpoint checkpoint)
     {
-        var buffer = new byte[GetEncodedLength(checkpoint)];
+        // Every byte is written below, so the array need not be zeroed first.
+        var buffer = GC.AllocateUninitializedArray<byte>(GetEncodedLength(checkpoint));
         _ = Encode(checkpoint, buffer);
         return buffer;
     }
@@ -94,15 +105,13 @@ public static class StreamSnapshotCodec
             throw new ArgumentException($"The destination holds {destination.Length} bytes; the snapshot needs {length}.", nameof(destination));
         }
 
+        // One forward pass: the length is known, so every write below is in bounds and no name is measured twice.
         var output = destination[..length];
         output[0] = FormatVersion;
-        var pos = 1;
-        BinaryPrimitives.WriteUInt64LittleEndian(output[pos..], checkpoint.Id);
-        pos += 8;
-        BinaryPrimitives.WriteUInt64LittleEndian(output[pos..], checkpoint.Epoch);
-        pos += 8;
-        BinaryPrimitives.WriteInt64LittleEndian(output[pos..], checkpoint.CreatedAtUnixMilliseconds);
-        pos += 8;
+        BinaryPrimitives.WriteUInt64LittleEndian(output[1..], checkpoint.Id);
+        BinaryPrimitives.WriteUInt64LittleEndian(output[9..], checkpoint.Epoch);
+        BinaryPrimitives.WriteInt64LittleEndian(output[17..], checkpoint.CreatedAtUnixMilliseconds);
+        var pos = 25;
 
         WriteCount(output, ref pos, checkpoint.SourceSequenceEntries.Length);
         foreach (var (name, value) in checkpoint.SourceSequenceEntries)
@@ -165,10 +174,9 @@ public static class StreamSnapshotCodec
     /// </exception>
     public static StreamCheckpoint Decode(ReadOnlySpan<byte> data, string? origin = null)
     {
-        var what = origin is null ? "Stream checkpoint snapshot" : $"Stream checkpoint snapshot '{origin}'";
         if (data.IsEmpty)
         {
-            throw Corrupt(what, origin, "truncated version byte at offset 0: need 1 bytes, have 0");
+            throw Corrupt(origin, "truncated version byte at offset 0: need 1 bytes, have 0");
         }
 
         var version = data[0];
@@ -176,13 +184,13 @@ public static class StreamSnapshotCodec
         {
             throw new CheckpointException(
                 CheckpointErrorCode.UnsupportedFormatVersion,
-                $"{what}: unsupported checkpoint version: {version} (this library reads version {FormatVersion}). It was written by another version of the library or is not a stream checkpoint; read it with the library that wrote it or take a new checkpoint.")
+                $"{What(origin)}: unsupported checkpoint version: {version} (this library reads version {FormatVersion}). It was written by another version of the library or is not a stream checkpoint; read it with the library that wrote it or take a new checkpoint.")
             { Path = origin };
         }
 
         if (data.Length < MinimumLength)
         {
-            throw Corrupt(what, origin, $"truncated snapshot at offset 0: need at least {MinimumLength} bytes, have {data.Length}");
+            throw Corrupt(origin, $"truncated snapshot at offset 0: need at least {MinimumLength} bytes, have {data.Length}");
         }
 
         var crcOffset = data.Length - 4;
@@ -190,49 +198,79 @@ public static class StreamSnapshotCodec
         var computed = Crc32C.Compute(data[1..crcOffset]);
         if (stored != computed)
         {
-            throw Corrupt(what, origin, $"CRC mismatch: stored 0x{stored:X8}, computed 0x{computed:X8} over bytes 1..{crcOffset - 1} (the snapshot is damaged or truncated)");
+            throw Corrupt(origin, $"CRC mismatch: stored 0x{stored:X8}, computed 0x{computed:X8} over bytes 1..{crcOffset - 1} (the snapshot is damaged or truncated)");
         }
 
-        var reader = new Reader(data[..crcOffset], what, origin);
+        var reader = new Reader(data[..crcOffset], origin);
         var id = reader.ReadUInt64("id");
         var epoch = reader.ReadUInt64("epoch");
         var createdAtOffset = reader.Position;
         var createdAt = reader.ReadInt64("created-at");
         if (!StreamCheckpoint.IsValidCreatedAt(createdAt))
         {
-            throw Corrupt(what, origin, $"created-at {createdAt} ms at offset {createdAtOffset} is outside the representable time range");
+            throw Corrupt(origin, $"created-at {createdAt} ms at offset {createdAtOffset} is outside the representable time range");
         }
 
-        var sources = reader.ReadMap("source sequences", 8, static (ref Reader r) => r.ReadUInt64("source sequence"));
-        var sinks = reader.ReadMap("sink positions", 8, static (ref Reader r) => r.ReadUInt64("sink position"));
-        var watermarks = reader.ReadMap("watermarks", 8, static (ref Reader r) => r.ReadInt64("watermark"));
-        var states = reader.ReadMap("operator states", 4, static (ref Reader r) => r.ReadBytes("operator state"));
+        var sources = reader.ReadMap<ulong, SourceSequenceValue, ulong>("source sequences", 8, sameNames: null);
+        var sinks = reader.ReadMap<ulong, SinkPositionValue, ulong>("sink positions", 8, sameNames: null);
+
+        // A watermark is usually kept per source: its name then reuses the source's string instead of a new one.
+        var watermarks = reader.ReadMap<long, WatermarkValue, ulong>("watermarks", 8, sameNames: sources.Entries);
+        var states = reader.ReadMap<ReadOnlyMemory<byte>, BytesValue, ulong>("operator states", 4, sameNames: null);
         if (reader.Remaining != 0)
         {
-            throw Corrupt(what, origin, $"{reader.Remaining} trailing bytes at offset {reader.Position} after the operator states");
+            throw Corrupt(origin, $"{reader.Remaining} trailing bytes at offset {reader.Position} after the operator states");
         }
 
-        return StreamCheckpoint.FromOwned(id, epoch, createdAt, sources, sinks, watermarks, states);
+        return StreamCheckpoint.FromOwned(
+            id, epoch, createdAt, sources.Entries, sinks.Entries, watermarks.Entries, states.Entries, data.Length,
+            sorted: sources.Sorted && sinks.Sorted && watermarks.Sorted && states.Sorted);
     }
 
-    private static CheckpointException Corrupt(string what, string? origin, string problem) => new(
+    private static string What(string? origin) => origin is null ? "Stream checkpoint snapshot" : $"Stream checkpoint snapshot '{origin}'";
+
+    private static CheckpointException Corrupt(string? origin, string problem) => new(
         CheckpointErrorCode.Corrupt,
-        $"{what} is corrupt: {problem}. Do not resume from it; restore from an older snapshot or a replica, or start a new checkpoint chain.")
+        $"{What(origin)} is corrupt: {problem}. Do not resume from it; restore from an older snapshot or a replica, or start a new checkpoint chain.")
     { Path = origin };
 
-    private delegate T ValueReader<T>(ref Reader reader);
+    // The value of a map entry, read without a delegate call so that the JIT specialises ReadMap per value type.
+    private interface IValueReader<T>
+    {
+        static abstract T Read(ref Reader reader);
+    }
+
+    private readonly struct SourceSequenceValue : IValueReader<ulong>
+    {
+        public static ulong Read(ref Reader reader) => reader.ReadUInt64("source sequence");
+    }
+
+    private readonly struct SinkPositionValue : IValueReader<ulong>
+    {
+        public static ulong Read(ref Reader reader) => reader.ReadUInt64("sink position");
+    }
+
+    private readonly struct WatermarkValue : IValueReader<long>
+    {
+        public static long Read(ref Reader reader) => reader.ReadInt64("watermark");
+    }
+
+    private readonly struct BytesValue : IValueReader<ReadOnlyMemory<byte>>
+    {
+        public static ReadOnlyMemory<byte> Read(ref Reader reader) => reader.ReadBytes("operator state");
+    }
+
+    private readonly record struct Map<T>(KeyValuePair<string, T>[] Entries, bool Sorted);
 
     private ref struct Reader
     {
         private readonly ReadOnlySpan<byte> _data;
-        private readonly string _what;
         private readonly string? _origin;
         private int _pos;
 
-        public Reader(ReadOnlySpan<byte> payloadWithVersion, string what, string? origin)
+        public Reader(ReadOnlySpan<byte> payloadWithVersion, string? origin)
         {
             _data = payloadWithVersion;
-            _what = what;
             _origin = origin;
             _pos = 1;
         }
@@ -265,10 +303,15 @@ public static class StreamSnapshotCodec
             return value;
         }
 
-        public KeyValuePair<string, T>[] ReadMap<T>(string section, int valueMinimum, ValueReader<T> readValue)
+        // Reads a counted map. The encoder writes names in ascending ordinal order, so in the usual case each name is
+        // only compared with the one before it: ascending means no duplicates, and the checkpoint need not sort. Other
+        // writers may use any order (docs/snapshot-format.md): from the first name out of order on, a set of the
+        // names seen so far finds duplicates instead.
+        public Map<T> ReadMap<T, TValue, TOther>(string section, int valueMinimum, KeyValuePair<string, TOther>[]? sameNames)
+            where TValue : struct, IValueReader<T>
         {
             var countOffset = _pos;
-            Need(4, $"{section} count");
+            Need(4, section, " count");
             var count = BinaryPrimitives.ReadUInt32LittleEndian(_data[_pos..]);
             _pos += 4;
 
@@ -276,59 +319,83 @@ public static class StreamSnapshotCodec
             var entryMinimum = NameEntryMinimum + valueMinimum;
             if (count > (uint)(Remaining / entryMinimum))
             {
-                throw Corrupt(_what, _origin, $"{section} count {count} at offset {countOffset} needs at least {(long)count * entryMinimum} bytes, have {Remaining}");
+                throw Corrupt(_origin, $"{section} count {count} at offset {countOffset} needs at least {(long)count * entryMinimum} bytes, have {Remaining}");
             }
 
             var entries = new KeyValuePair<string, T>[count];
-            var names = new HashSet<string>((int)count, StringComparer.Ordinal);
+            HashSet<string>? names = null;
             for (var i = 0; i < entries.Length; i++)
             {
                 var nameOffset = _pos;
-                var name = ReadName(section);
-                if (!names.Add(name))
+                var name = ReadName(section, sameNames is not null && i < sameNames.Length ? sameNames[i].Key : null);
+                if (names is null && i > 0)
                 {
-                    throw Corrupt(_what, _origin, $"duplicate {section} name '{name}' at offset {nameOffset}");
+                    var order = string.CompareOrdinal(entries[i - 1].Key, name);
+                    if (order > 0)
+                    {
+                        names = new HashSet<string>(entries.Length, StringComparer.Ordinal);
+                        for (var j = 0; j < i; j++)
+                        {
+                            names.Add(entries[j].Key);
+                        }
+                    }
+                    else if (order == 0)
+                    {
+                        throw Corrupt(_origin, $"duplicate {section} name '{name}' at offset {nameOffset}");
+                    }
                 }
 
-                entries[i] = new(name, readValue(ref this));
+                if (names is not null && !names.Add(name))
+                {
+                    throw Corrupt(_origin, $"duplicate {section} name '{name}' at offset {nameOffset}");
+                }
+
+                entries[i] = new(name, TValue.Read(ref this));
             }
 
-            return entries;
+            return new(entries, Sorted: names is null);
         }
 
-        private string ReadName(string section)
+        // Reads a name; returns `candidate` itself when the bytes spell it in ASCII (no new string).
+        private string ReadName(string section, string? candidate)
         {
             var offset = _pos;
-            var length = ReadLength($"{section} name");
+            var length = ReadLength(section, " name");
             var bytes = _data.Slice(_pos, length);
-            if (!Utf8.IsValid(bytes))
+            _pos += length;
+            if (candidate is not null && Ascii.Equals(bytes, candidate))
             {
-                throw Corrupt(_what, _origin, $"{section} name at offset {offset} is not valid UTF-8");
+                return candidate;
             }
 
-            _pos += length;
+            if (!Utf8.IsValid(bytes))
+            {
+                throw Corrupt(_origin, $"{section} name at offset {offset} is not valid UTF-8");
+            }
+
             return Encoding.UTF8.GetString(bytes);
         }
 
-        private int ReadLength(string field)
+        // A field's name is `field` + `suffix`, joined only for a message: decoding a valid snapshot formats no text.
+        private int ReadLength(string field, string suffix = "")
         {
             var lengthOffset = _pos;
-            Need(4, $"{field} length");
+            Need(4, field, suffix + " length");
             var length = BinaryPrimitives.ReadUInt32LittleEndian(_data[_pos..]);
             _pos += 4;
             if (length > (uint)Remaining)
             {
-                throw Corrupt(_what, _origin, $"truncated {field} at offset {_pos} (length field at offset {lengthOffset}): need {length} bytes, have {Remaining}");
+                throw Corrupt(_origin, $"truncated {field}{suffix} at offset {_pos} (length field at offset {lengthOffset}): need {length} bytes, have {Remaining}");
             }
 
             return (int)length;
         }
 
-        private readonly void Need(int bytes, string field)
+        private readonly void Need(int bytes, string field, string suffix = "")
         {
             if (Remaining < bytes)
             {
-                throw Corrupt(_what, _origin, $"truncated {field} at offset {_pos}: need {bytes} bytes, have {Remaining}");
+                throw Corrupt(_origin, $"truncated {field}{suffix} at offset {_pos}: need {bytes} bytes, have {Remaining}");
             }
         }
     }

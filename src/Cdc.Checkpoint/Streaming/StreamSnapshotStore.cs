@@ -81,26 +81,30 @@ internal sealed class StreamSnapshotStore(IManifestStore store, ILogger logger)
         var highest = recovery.HighestCheckpointId;
         if (retain is not 1)
         {
-            var entries = await store.ListAsync(cancellationToken).ConfigureAwait(false);
-            for (var i = entries.Count - 1; i >= 0 && (retain is null || retained.Count < retain); i--)
+            // Only the ids are needed: each retained checkpoint's manifest is loaded below. ListAsync would read and
+            // parse every manifest of the store first (10,000 of them for a store that keeps 10,000 checkpoints).
+            var ids = store is IListsCheckpointIds lister
+                ? await lister.ListCheckpointIdsAsync(cancellationToken).ConfigureAwait(false)
+                : [.. (await store.ListAsync(cancellationToken).ConfigureAwait(false)).Select(entry => entry.CheckpointId)];
+            for (var i = ids.Count - 1; i >= 0 && (retain is null || retained.Count < retain); i--)
             {
-                var entry = entries[i];
-                highest = Math.Max(highest, entry.CheckpointId);
-                if (entry.CheckpointId >= newest.Id)
+                var id = ids[i];
+                highest = Math.Max(highest, id);
+                if (id >= newest.Id)
                 {
                     continue;
                 }
 
                 try
                 {
-                    if (await store.LoadAsync(entry.CheckpointId, cancellationToken).ConfigureAwait(false) is { } manifest)
+                    if (await store.LoadAsync(id, cancellationToken).ConfigureAwait(false) is { } manifest)
                     {
                         retained.Add(await LoadAsync(manifest, cancellationToken).ConfigureAwait(false));
                     }
                 }
                 catch (CheckpointException ex) when (!ex.IsTransient)
                 {
-                    Log.StreamSnapshotSkipped(logger, $"checkpoint {entry.CheckpointId}", ex.Message);
+                    Log.StreamSnapshotSkipped(logger, $"checkpoint {id}", ex.Message);
                 }
             }
         }

@@ -219,4 +219,61 @@ public sealed class StreamChangelogTests
         allocated.ShouldBe(0);
         sum.ShouldBeGreaterThan(0ul);
     }
+
+    [Fact]
+    public void TryPushRange_DropNew_StoresWhatFitsNumbersEveryEntryAndCountsTheRest()
+    {
+        var buffer = new StreamChangelogBuffer(3, ChangelogOverflowPolicy.DropNew, firstPosition: 10);
+        buffer.TryPush(Entry(1));
+
+        buffer.TryPushRange([Entry(2), Entry(3), Entry(4), Entry(5)], out var first).ShouldBe(2);
+
+        first.ShouldBe(11ul);
+        buffer.NextPosition.ShouldBe(15ul); // the two dropped entries used positions 13 and 14
+        buffer.OverflowCount.ShouldBe(2ul);
+        buffer.VisibilityEpoch.ShouldBe(3ul);
+        var all = new List<StreamChangelogEntry>();
+        buffer.DrainAll(all);
+        all.Select(e => e.Sequence).ShouldBe([1ul, 2ul, 3ul]);
+    }
+
+    [Fact]
+    public void TryPushRange_OverwriteOldest_MatchesOneTryPushPerEntry()
+    {
+        var ranged = new StreamChangelogBuffer(4, ChangelogOverflowPolicy.OverwriteOldest);
+        var single = new StreamChangelogBuffer(4, ChangelogOverflowPolicy.OverwriteOldest);
+        var entries = Enumerable.Range(1, 11).Select(i => Entry((ulong)i)).ToArray();
+
+        ranged.TryPushRange(entries.AsSpan(0, 3), out var first).ShouldBe(3);
+        ranged.TryPushRange(entries.AsSpan(3), out var second).ShouldBe(8);
+        foreach (var entry in entries)
+        {
+            single.TryPush(entry).ShouldBeTrue();
+        }
+
+        (first, second).ShouldBe((0ul, 3ul));
+        (ranged.NextPosition, ranged.OverflowCount, ranged.VisibilityEpoch, ranged.Count)
+            .ShouldBe((single.NextPosition, single.OverflowCount, single.VisibilityEpoch, single.Count));
+        var fromRanged = new List<StreamChangelogEntry>();
+        var fromSingle = new List<StreamChangelogEntry>();
+        ranged.DrainAll(fromRanged);
+        single.DrainAll(fromSingle);
+        fromRanged.ShouldBe(fromSingle);
+        fromRanged.Select(e => e.Sequence).ShouldBe([8ul, 9ul, 10ul, 11ul]);
+    }
+
+    [Fact]
+    public void TryPushRange_PastTheLastPosition_PushesNothingAndThrows()
+    {
+        var buffer = new StreamChangelogBuffer(8, ChangelogOverflowPolicy.OverwriteOldest, firstPosition: ulong.MaxValue - 2);
+
+        Should.Throw<InvalidOperationException>(() => buffer.TryPushRange([Entry(1), Entry(2), Entry(3)], out _));
+
+        buffer.Count.ShouldBe(0);
+        buffer.NextPosition.ShouldBe(ulong.MaxValue - 2);
+        buffer.TryPushRange([Entry(1), Entry(2)], out var first).ShouldBe(2);
+        first.ShouldBe(ulong.MaxValue - 2);
+        buffer.TryPushRange([], out _).ShouldBe(0);
+        Should.Throw<InvalidOperationException>(() => buffer.TryPush(Entry(3)));
+    }
 }

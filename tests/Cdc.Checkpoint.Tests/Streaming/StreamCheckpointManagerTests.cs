@@ -184,18 +184,59 @@ public sealed class StreamCheckpointManagerTests
     {
         var handle = Enabled().RegisterSource("src");
         handle.IncrementSequence();
+        handle.IncrementSequenceSingleWriter();
         handle.PublishSequence(handle.Sequence + 1);
         handle.AdvanceWatermark(1);
         var before = GC.GetAllocatedBytesForCurrentThread();
         for (var i = 0; i < 100_000; i++)
         {
             handle.IncrementSequence();
+            handle.IncrementSequenceSingleWriter();
             handle.PublishSequence(handle.Sequence + 1);
             handle.AdvanceWatermark(i);
         }
 
         (GC.GetAllocatedBytesForCurrentThread() - before).ShouldBe(0);
-        handle.Sequence.ShouldBe(200_002ul);
+        handle.Sequence.ShouldBe(300_003ul);
+    }
+
+    [Fact]
+    public async Task IncrementSequenceSingleWriter_OneWriterThread_EveryIncrementSeenInOrderByAnotherThread()
+    {
+        var manager = Enabled();
+        var handle = manager.RegisterSource("src");
+        const int Increments = 200_000;
+        using var done = new CancellationTokenSource();
+        var observed = new List<ulong>();
+        var reader = Task.Run(() =>
+        {
+            ulong last = 0;
+            while (!done.IsCancellationRequested)
+            {
+                var seen = handle.Sequence;
+                seen.ShouldBeGreaterThanOrEqualTo(last); // a reader never sees the sequence go back
+                last = seen;
+                if (observed.Count < 1_000 && manager.GetCheckpoint(manager.Checkpoint()) is { } checkpoint)
+                {
+                    observed.Add(checkpoint.SourceSequences["src"]);
+                }
+            }
+        }, TestContext.Current.CancellationToken);
+
+        var writer = Task.Run(() =>
+        {
+            for (var i = 1; i <= Increments; i++)
+            {
+                handle.IncrementSequenceSingleWriter().ShouldBe((ulong)i);
+            }
+        }, TestContext.Current.CancellationToken);
+
+        await writer;
+        await done.CancelAsync();
+        await reader;
+        handle.Sequence.ShouldBe((ulong)Increments);
+        observed.ShouldBe(observed.Order()); // checkpoints taken on another thread never go back either
+        manager.GetCheckpoint(manager.Checkpoint())!.SourceSequences["src"].ShouldBe((ulong)Increments);
     }
 
     [Fact]

@@ -282,4 +282,82 @@ public sealed class StreamSnapshotCodecTests
         state[0] = 9;
         checkpoint.OperatorStates["op"].Span[0].ShouldBe((byte)1);
     }
+
+    // Another writer may store a map in any order (docs/snapshot-format.md); the decoder sorts it and still finds duplicates.
+    private static byte[] ThreeSinks(char firstNameSecondLetter)
+    {
+        var checkpoint = new StreamCheckpoint(1, 1, 0, sinkPositions: new Dictionary<string, ulong> { ["aa"] = 1, ["ab"] = 2, ["ac"] = 3 });
+        var bytes = StreamSnapshotCodec.Encode(checkpoint);
+        // Sinks start at 29: the count, then three entries of 14 bytes whose names are at 33, 47 and 61.
+        bytes[33 + 4 + 1] = (byte)firstNameSecondLetter;
+        return Reseal(bytes);
+    }
+
+    [Fact]
+    public void Decode_EntriesOutOfOrderBehindValidCrc_AreAcceptedAndSorted()
+    {
+        var restored = StreamSnapshotCodec.Decode(ThreeSinks('d')); // "ad", "ab", "ac"
+
+        restored.SinkPositions.ShouldBe(new Dictionary<string, ulong> { ["ab"] = 2, ["ac"] = 3, ["ad"] = 1 });
+        StreamSnapshotCodec.Decode(StreamSnapshotCodec.Encode(restored)).ShouldBe(restored);
+        StreamSnapshotCodec.Encode(restored).ShouldBe(StreamSnapshotCodec.Encode(
+            new StreamCheckpoint(1, 1, 0, sinkPositions: new Dictionary<string, ulong> { ["ad"] = 1, ["ab"] = 2, ["ac"] = 3 })));
+    }
+
+    [Fact]
+    public void Decode_DuplicateNameAfterEntriesOutOfOrder_IsCorrupt()
+    {
+        var ex = Should.Throw<CheckpointException>(() => StreamSnapshotCodec.Decode(ThreeSinks('c'))); // "ac", "ab", "ac"
+
+        ex.ErrorCode.ShouldBe(CheckpointErrorCode.Corrupt);
+        ex.Message.ShouldContain("duplicate sink positions name 'ac' at offset 61");
+    }
+
+    [Fact]
+    public void Decode_WatermarkNamedLikeItsSource_SharesTheSourceNameString()
+    {
+        var restored = StreamSnapshotCodec.Decode(StreamSnapshotCodec.Encode(GoldenCheckpoint()));
+
+        restored.WatermarkEntries.Length.ShouldBe(restored.SourceSequenceEntries.Length);
+        for (var i = 0; i < restored.WatermarkEntries.Length; i++)
+        {
+            var (source, watermark) = (restored.SourceSequenceEntries[i].Key, restored.WatermarkEntries[i].Key);
+            watermark.ShouldBe(source);
+
+            // ASCII names are shared; "zürich" is not ASCII and is decoded on its own (equal, another instance).
+            ReferenceEquals(watermark, source).ShouldBe(source.All(char.IsAscii));
+        }
+
+        restored.ShouldBe(GoldenCheckpoint());
+    }
+
+    [Fact]
+    public void Dictionaries_BuiltOnFirstUse_AreTheSameInstanceEveryTime()
+    {
+        var checkpoint = StreamSnapshotCodec.Decode(StreamSnapshotCodec.Encode(GoldenCheckpoint()));
+
+        checkpoint.SourceSequences.ShouldBeSameAs(checkpoint.SourceSequences);
+        checkpoint.SinkPositions.ShouldBeSameAs(checkpoint.SinkPositions);
+        checkpoint.Watermarks.ShouldBeSameAs(checkpoint.Watermarks);
+        checkpoint.OperatorStates.ShouldBeSameAs(checkpoint.OperatorStates);
+        checkpoint.Watermarks["zürich"].ShouldBe(-1);
+    }
+
+    [Fact]
+    public void GetEncodedLength_EveryWayACheckpointIsMade_IsTheEncodedLength()
+    {
+        var built = GoldenCheckpoint();
+        var decoded = StreamSnapshotCodec.Decode(StreamSnapshotCodec.Encode(built));
+        var manager = new StreamCheckpointManager(new StreamCheckpointOptions());
+        manager.RegisterSource("zürich").PublishSequence(3);
+        manager.RegisterSource("src1").AdvanceWatermark(7);
+        manager.RegisterSink("sink1", 5);
+        manager.SetOperatorState("op1", [1, 2, 3]);
+        var captured = manager.GetCheckpoint(manager.Trigger()!.Value)!;
+
+        foreach (var checkpoint in new[] { built, decoded, captured })
+        {
+            StreamSnapshotCodec.GetEncodedLength(checkpoint).ShouldBe(StreamSnapshotCodec.Encode(checkpoint).Length);
+        }
+    }
 }
