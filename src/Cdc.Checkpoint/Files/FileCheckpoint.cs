@@ -4,7 +4,6 @@ using Cdc.Checkpoint.Internal;
 using Cdc.Checkpoint.Leasing;
 using Cdc.Checkpoint.Offsets;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Cdc.Checkpoint.Files;
 
@@ -56,14 +55,7 @@ public sealed partial class FileCheckpoint : ICheckpointStore, IDisposable, IAsy
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);
         _options = options ?? new FileCheckpointOptions();
-        _directory = new OwnedDirectory(
-            this,
-            Path.GetFullPath(directory),
-            _options.CreateDirectory,
-            StoreTag,
-            Claim,
-            (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<FileCheckpoint>(),
-            timeProvider ?? TimeProvider.System);
+        _directory = OwnedDirectory.For(this, directory, _options.CreateDirectory, StoreTag, Claim, loggerFactory, timeProvider);
     }
 
     /// <summary>The full path of the checkpoint directory.</summary>

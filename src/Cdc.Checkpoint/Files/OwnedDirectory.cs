@@ -3,6 +3,7 @@ using Cdc.Checkpoint.Internal;
 using Cdc.Checkpoint.Leasing;
 using Cdc.Checkpoint.Offsets;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Cdc.Checkpoint.Files;
 
@@ -49,6 +50,24 @@ internal sealed class OwnedDirectory
         Logger = logger;
         TimeProvider = timeProvider;
     }
+
+    /// <summary>The part of <paramref name="store"/>, with the store's public constructor's defaults applied.</summary>
+    /// <param name="store">The store (its type names the logger's category).</param>
+    /// <param name="directory">The directory as the user gave it (made a full path here).</param>
+    /// <param name="createDirectory">Create a missing directory (mode 0700) instead of refusing it.</param>
+    /// <param name="storeTag">The store's <c>store</c> metric tag.</param>
+    /// <param name="claim">See the constructor.</param>
+    /// <param name="loggerFactory">The user's logger factory; no logging when <see langword="null"/>.</param>
+    /// <param name="timeProvider">The user's clock; the system clock when <see langword="null"/>.</param>
+    public static OwnedDirectory For<TStore>(TStore store, string directory, bool createDirectory, string storeTag, Action<OwnerLease> claim, ILoggerFactory? loggerFactory, TimeProvider? timeProvider)
+        where TStore : class => new(
+            store,
+            System.IO.Path.GetFullPath(directory),
+            createDirectory,
+            storeTag,
+            claim,
+            (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<TStore>(),
+            timeProvider ?? TimeProvider.System);
 
     /// <summary>The full path of the checkpoint directory.</summary>
     public string Path { get; }

@@ -5,7 +5,6 @@ using Cdc.Checkpoint.Internal;
 using Cdc.Checkpoint.Leasing;
 using Cdc.Checkpoint.Offsets;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Cdc.Checkpoint.Files;
 
@@ -66,14 +65,7 @@ public sealed partial class CheckpointLog : ICheckpointStore, IDisposable, IAsyn
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);
         _options = options ?? new CheckpointLogOptions();
         _options.Validate();
-        _directory = new OwnedDirectory(
-            this,
-            Path.GetFullPath(directory),
-            _options.CreateDirectory,
-            StoreTag,
-            Claim,
-            (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<CheckpointLog>(),
-            timeProvider ?? TimeProvider.System);
+        _directory = OwnedDirectory.For(this, directory, _options.CreateDirectory, StoreTag, Claim, loggerFactory, timeProvider);
         _segmentPath = Path.Combine(DirectoryPath, SegmentFileName);
     }
 
