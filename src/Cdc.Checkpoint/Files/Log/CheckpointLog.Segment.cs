@@ -40,7 +40,8 @@ public sealed partial class CheckpointLog
     private void Compact(OwnerLease lease, LogState state, CheckpointRecord record)
     {
         var live = state.Records.Values.Where(r => !string.Equals(r.SourceType, record.SourceType, StringComparison.Ordinal)).Append(record);
-        var (bytes, tail) = LogSegment.Build(state.SegmentId + 1, live, _options.SegmentBytes);
+        var (bytes, tail) = LogSegment.Build(state.SegmentId + 1, live, _options.SegmentBytes, state.SegmentBuffer);
+        state.SegmentBuffer = bytes;
         state.CloseSegment();
         try
         {

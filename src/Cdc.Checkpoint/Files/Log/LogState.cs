@@ -33,6 +33,9 @@ internal sealed class LogState(OffsetCodecRegistry codecs)
     /// <summary>The buffers saves serialise into (used under the lease's write gate).</summary>
     public CheckpointRecordFile.RecordWriter Writer { get; } = new();
 
+    /// <summary>The bytes of the last segment this owner built, cleared and reused by the next compaction (under the write gate).</summary>
+    public byte[]? SegmentBuffer { get; set; }
+
     private byte[] _frame = [];
 
     /// <summary>A buffer of <paramref name="length"/> bytes for the next frame, reused from save to save (under the write gate).</summary>
