@@ -32,6 +32,7 @@ internal sealed class AcknowledgementState
     private Mark? _idleAdvance;
     private long _lastStatusAt; // the last update sent, or the stream's confirmation
     private long? _deferredAt; // an update deferred because nothing was received yet
+    private bool _ended; // the stream stopped: it is not confirmed again
 
     /// <summary>Creates the state of a stream that starts at a durable checkpoint.</summary>
     /// <param name="slotName">The slot, for messages.</param>
@@ -208,16 +209,29 @@ internal sealed class AcknowledgementState
     /// <summary>The session holds the slot: status updates may be sent, and the idle advance may run.</summary>
     /// <param name="now">The timestamp of the confirmation: the first periodic update is due one interval later.</param>
     /// <returns>The LSN to set as the status (the durable checkpoint, subject to the lag), or <see langword="null"/>.</returns>
+    /// <remarks>
+    /// A stream stops for good: a confirmation after <see cref="StopStreaming"/> changes nothing (the session's check
+    /// after <c>START_REPLICATION</c> can succeed just as the caller cancels, and the stop must win).
+    /// </remarks>
     public ulong? ConfirmStreaming(long now)
     {
+        if (_ended)
+        {
+            return null;
+        }
+
         Streaming = true;
         _lastStatusAt = now;
         _deferredAt = null;
         return TakeFeedback();
     }
 
-    /// <summary>The stream ended: no status update and no idle advance without a stream.</summary>
-    public void StopStreaming() => Streaming = false;
+    /// <summary>The stream ended, for good: no status update and no idle advance without a stream.</summary>
+    public void StopStreaming()
+    {
+        Streaming = false;
+        _ended = true;
+    }
 
     /// <summary>
     /// Decides whether a status update that carries a new acknowledgement is sent now, given the last WAL position the

@@ -131,6 +131,8 @@ public sealed class AcknowledgementStateTests
         state.DecideSend(lastReceived: 5000, now: 0).ShouldBe(Send.Now);
         state.StopStreaming();
         state.DecideSend(lastReceived: 5000, now: 0).ShouldBe(Send.Held);
+        state.ConfirmStreaming(now: 0).ShouldBeNull(); // a confirmation racing the stop: the stop wins
+        state.Streaming.ShouldBeFalse();
     }
 
     // session-owned, streaming, feedback broken, last received → decision
@@ -181,7 +183,7 @@ public sealed class AcknowledgementStateTests
         { "deferred, then sent: the interval again", "confirm@0; defer@50; sent@200", 1200, 1199, 1, nameof(Send.NotDue) },
         { "stream stopped: none due", "confirm@0; stop", null, 5000, 1, nameof(Send.Held) },
         { "feedback broken: none due", "confirm@0; broken", null, 5000, 1, nameof(Send.Held) },
-        { "confirmed again: a new interval from then", "confirm@0; stop; confirm@3000", 4000, 4000, 1, nameof(Send.Now) },
+        { "confirmed after the stop: the stop wins", "confirm@0; stop; confirm@3000", null, 4000, 1, nameof(Send.Held) },
     };
 
     [Theory]
@@ -212,7 +214,7 @@ public sealed class AcknowledgementStateTests
     public void StatusDueAt_AnySequenceOfTicks_NextUpdateAlwaysInTheFutureAndAtMostAnIntervalAway()
     {
         // 0: the clock moves, 1: a tick with nothing received, 2: a tick with data received (a Now is sent at once),
-        // 3: an acknowledgement sent, 4: an acknowledgement deferred, 5: the stream stops or is confirmed again
+        // 3: an acknowledgement sent, 4: an acknowledgement deferred, 5: the stream stops (or a confirmation races the stop)
         var operations = Gen.ListOf(Gen.Choose(0, 5)).Select(l => l.ToArray());
         Prop.ForAll(Arb.From(operations), ops =>
         {
@@ -422,7 +424,7 @@ public sealed class AcknowledgementStateTests
     {
         // 0: a transaction begins, 1: it commits (or nothing in flight: a keepalive), 2: the consumer processes the last
         // commit, 3: it saves (durable), 4: a keepalive or data message moves the server's WAL end, 5: idle advance
-        // begins, 6: the advance's save ends (odd step: saved; even: failed), 7: the stream stops or is confirmed again
+        // begins, 6: the advance's save ends (odd step: saved; even: failed), 7: the stream stops (or a confirmation races the stop)
         var operations = Gen.ListOf(Gen.Choose(0, 7)).Select(l => l.ToArray());
         Prop.ForAll(Arb.From(operations), Arb.From(Gen.Choose(0, 3)), Arb.From(Gen.Choose(0, 2)), (ops, lag, minimum) =>
         {

@@ -347,6 +347,43 @@ public sealed class AcknowledgerTests
         store.Saved.ShouldBe([(Start.WithLsn(Lsn(4000)), 11UL)]); // nothing after the stop
     }
 
+    [Fact]
+    public async Task SessionTimer_RunStillInFlight_NoSecondRunAndDisposeCancelsAndWaitsForIt()
+    {
+        var time = new FakeTimeProvider();
+        var runs = 0;
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var cancelled = false;
+        var timer = new SessionTimer(
+            async cancellationToken =>
+            {
+                Interlocked.Increment(ref runs);
+                try
+                {
+                    await release.Task.WaitAsync(cancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    cancelled = true;
+                    throw;
+                }
+            },
+            () => TimeSpan.FromSeconds(1),
+            time);
+
+        time.Advance(TimeSpan.FromSeconds(1));
+        for (var i = 0; i < 5; i++)
+        {
+            time.Advance(TimeSpan.FromSeconds(1)); // the first run is still waiting: no second one
+        }
+
+        Volatile.Read(ref runs).ShouldBe(1);
+        await timer.DisposeAsync();
+        cancelled.ShouldBeTrue();
+        time.Advance(TimeSpan.FromSeconds(10));
+        Volatile.Read(ref runs).ShouldBe(1);
+    }
+
     // The session's status timer, wired as PostgresReplicationSession wires it.
     private static SessionTimer StatusTimer(ReplicationAcknowledger ack, TimeProvider time) =>
         new(_ => ack.Driver.SendDueStatusAsync(), ack.Driver.TimeUntilStatusDue, time);
