@@ -21,7 +21,8 @@ public static class LogBench
     /// <param name="appendLimitProgram">The compiled bench/limit/append_fdatasync.c.</param>
     /// <returns>The exit code.</returns>
     /// <remarks>
-    /// The log uses its default options (1 MiB segment). Its first save, in the warm-up, writes the segment; a
+    /// The log uses its default options (1 MiB segment). Its first save, in the warm-up, writes the segment; the warm-up
+    /// lasts at least a second (<see cref="ChildModes.WarmUpAsync"/>), so the timed saves run the runtime's optimised code; a
     /// compaction in the timed blocks is counted in the saves and reported as <c>log_compactions N</c>. Both limits
     /// write the log's frame length per operation. Lines: <c>log_limit …</c>, <c>append_limit …</c>, <c>log_saves …</c>.
     /// </remarks>
@@ -33,11 +34,7 @@ public static class LogBench
         using var log = new CheckpointLog(Path.Combine(dir, "log"), new CheckpointLogOptions { Codecs = OffsetCodecRegistry.Empty.WithPostgres(), CreateDirectory = true });
         var count = await log.GetCommittedCountAsync();
         var warmup = Math.Max(20, operations / 10);
-        for (var i = 0; i < warmup; i++)
-        {
-            count++;
-            await log.SaveAsync(TortureOffsets.At(count), count);
-        }
+        count = await ChildModes.WarmUpAsync(log, count, warmup);
 
         var segmentPath = Path.Combine(log.DirectoryPath, CheckpointLog.SegmentFileName);
         var before = Contents(segmentPath);

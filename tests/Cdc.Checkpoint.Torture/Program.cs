@@ -38,6 +38,9 @@ const string Usage = """
                               time N CheckpointLog saves, N runs of the durable-replace limit and N of the append
                               limit (bench/limit/append_fdatasync.c) in interleaved blocks of 10: lines "log_limit ...",
                               "append_limit ..." and "log_saves ..." (LogBench.cs)
+      bench-cost DIR file|log N
+                              N saves of a FileCheckpoint or CheckpointLog after a long warm-up: bytes allocated and
+                              CPU µs per save, median µs (CostBench.cs; run on tmpfs, under strace -c -f for syscalls)
       bench-group-commit DIR N SOURCES  group commit vs one manifest save per offset (BenchModes.cs)
       bench-pg-store N [durable] [prepared]
                                         PostgresCheckpointStore.SaveAsync vs a raw UPSERT (BenchModes.cs)
@@ -86,6 +89,7 @@ try
         "perms" => await ChildModes.PermsAsync(dir),
         "bench-saves" when args.Length == 3 => await ChildModes.BenchSavesAsync(dir, int.Parse(args[2], CultureInfo.InvariantCulture)),
         "bench-paired" when args.Length is 4 or 5 => await ChildModes.BenchPairedAsync(dir, int.Parse(args[2], CultureInfo.InvariantCulture), args[3], control: args.Length == 5 && args[4] == "control"),
+        "bench-cost" when args.Length == 4 => await CostBench.RunAsync(dir, args[2], int.Parse(args[3], CultureInfo.InvariantCulture)),
         "bench-group-commit" when args.Length == 4 => await BenchModes.GroupCommitAsync(dir, int.Parse(args[2], CultureInfo.InvariantCulture), int.Parse(args[3], CultureInfo.InvariantCulture)),
         "bench-pg-store" => await BenchModes.PostgresStoreAsync(int.Parse(args[1], CultureInfo.InvariantCulture), durable: args.Contains("durable"), prepared: args.Contains("prepared")),
         "bench-mysql-store" when args.Length == 2 => await BenchModes.MySqlStoreAsync(int.Parse(args[1], CultureInfo.InvariantCulture)),

@@ -76,7 +76,7 @@ public static class CheckpointDirectoryReader
         return ValueTask.FromResult(new CheckpointDirectoryContents(
             full,
             [.. records.OrderBy(r => r.SourceType, StringComparer.Ordinal)],
-            FileCheckpoint.Latest(records),
+            RecordDirectoryState.Latest(records),
             lease,
             problems)
         {

@@ -18,6 +18,9 @@ namespace Cdc.Checkpoint.Files;
 /// dirty pages, so a second fsync could succeed without the data being on disk) and a failed save is never reported
 /// as a success.
 /// </remarks>
+// Over 400 lines on purpose: the durable replace, the conditional create and the directory flush share one write path,
+// and the order every durable write of the library follows (temp → fsync → rename or link → fsync directory) must be
+// reviewable top to bottom in one file.
 internal static class DurableFile
 {
     /// <summary>The suffix of temp files; anything ending in it is a leftover of an interrupted write.</summary>

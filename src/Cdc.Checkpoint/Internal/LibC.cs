@@ -249,6 +249,13 @@ internal static partial class LibC
     /// <summary>lstat(2) of a path (a final symbolic link is described, never followed). Returns 0 or the errno.</summary>
     public static int Lstat(string path, out FileStatus status) => Statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, out status);
 
+    /// <summary>
+    /// fstatat(2) with AT_SYMLINK_NOFOLLOW: the entry <paramref name="name"/> of the directory open as
+    /// <paramref name="directoryFd"/> (a final symbolic link is described, never followed). No path walk from the root,
+    /// and the directory is the one the descriptor holds, whatever is at its path now. Returns 0 or the errno.
+    /// </summary>
+    public static int LstatAt(int directoryFd, string name, out FileStatus status) => Statx(directoryFd, name, AT_SYMLINK_NOFOLLOW, out status);
+
     /// <summary>stat(2) of a path, following links (the checkpoint directory itself may be reached through one). Returns 0 or the errno.</summary>
     public static int Stat(string path, out FileStatus status) => Statx(AT_FDCWD, path, 0, out status);
 

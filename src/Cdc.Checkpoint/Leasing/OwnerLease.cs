@@ -1,4 +1,3 @@
-using System.Globalization;
 using Cdc.Checkpoint.Diagnostics;
 using Cdc.Checkpoint.Files;
 using Cdc.Checkpoint.Internal;
@@ -18,7 +17,9 @@ namespace Cdc.Checkpoint.Leasing;
 /// <see cref="FileCheckpoint"/> on the same directory shares it, and it is released when the last one is disposed.
 /// The file is rewritten in place (never renamed), because the lock belongs to its inode.
 /// </remarks>
-internal sealed class OwnerLease
+// This file holds what a held lease does (prove it is still held, flush the directory through its descriptor, remember
+// the files its owner wrote, release); OwnerLease.Acquisition.cs takes it, OwnerLease.Probe.cs looks at it from outside.
+internal sealed partial class OwnerLease
 {
     public const string FileName = ".cdc-checkpoint.lease";
     public const string RustcdcOwnerFileName = ".rustcdc_checkpoint.owner";
@@ -140,7 +141,9 @@ internal sealed class OwnerLease
         }
         else
         {
-            errno = LibC.Lstat(path, out var leaseNow);
+            // The directory at the path is the one this lease opened (above), and so is the held descriptor (checked when
+            // it was opened): the lease file is looked up relative to it, without a second walk of the whole path.
+            errno = LibC.LstatAt(DirectoryDescriptor(logger), FileName, out var leaseNow);
             if (errno == LibC.ENOENT)
             {
                 reason = $"the lease file '{path}' was deleted";
@@ -165,6 +168,45 @@ internal sealed class OwnerLease
         }
 
         throw Lose(logger, reason);
+    }
+
+    /// <summary>
+    /// lstat of the entry <paramref name="name"/> of the owned directory, through the held directory descriptor. Only
+    /// after <see cref="EnsureHeld"/> in the same operation, which proved that the directory at the path is the held one:
+    /// the answer is then the one lstat of the full path gives, for one path walk fewer. <see langword="null"/> when
+    /// nothing is there, or off Linux.
+    /// </summary>
+    /// <exception cref="CheckpointException">The stat failed otherwise.</exception>
+    public FileStatus? StatEntry(ILogger logger, string name)
+    {
+        if (!LibC.IsSupported)
+        {
+            return null;
+        }
+
+        var errno = LibC.LstatAt(DirectoryDescriptor(logger), name, out var status);
+        return errno switch
+        {
+            0 => status,
+            LibC.ENOENT => null,
+            _ => throw SafeFile.Failure(errno, Path.Combine(Directory, name), "stat"),
+        };
+    }
+
+    /// <summary>
+    /// <see cref="StatEntry"/> of a file this owner has just written, to remember it; unknown (<see langword="null"/>,
+    /// so nothing is remembered and the next load reads the directory again) when the stat fails.
+    /// </summary>
+    public FileStatus? StatEntryAfterWrite(ILogger logger, string name)
+    {
+        try
+        {
+            return StatEntry(logger, name);
+        }
+        catch (CheckpointException)
+        {
+            return null;
+        }
     }
 
     private CheckpointException Lose(ILogger logger, string reason)
@@ -192,17 +234,6 @@ internal sealed class OwnerLease
         }
 
         DurableFile.FsyncDirectory(DirectoryDescriptor(logger), Directory, changedPath);
-    }
-
-    /// <summary>Opens the held directory descriptor before a first write, so that a wrong directory fails before anything is written.</summary>
-    /// <param name="logger">Logs a lost lease.</param>
-    /// <exception cref="CheckpointException"><see cref="CheckpointErrorCode.LeaseLost"/> when the directory is not the locked one, or an I/O error of the open.</exception>
-    public void OpenDirectoryDescriptor(ILogger logger)
-    {
-        if (LibC.IsSupported)
-        {
-            _ = DirectoryDescriptor(logger);
-        }
     }
 
     private int DirectoryDescriptor(ILogger logger)
@@ -295,331 +326,5 @@ internal sealed class OwnerLease
         Log.LeaseReleased(logger, Directory);
     }
 
-    private static OwnerLease AcquireNew(string directory, ILogger logger, TimeProvider timeProvider)
-    {
-        var path = Path.Combine(directory, FileName);
-        var directoryStatus = CheckDirectory(directory);
-        var handle = OpenLeaseFile(path, out var leaseStatus);
-        try
-        {
-            if (LibC.IsSupported)
-            {
-                var errno = LibC.Flock(FdOf(handle), LibC.LOCK_EX | LibC.LOCK_NB);
-                LeaseInfo? holder = null;
-                if (errno == LibC.EWOULDBLOCK)
-                {
-                    // Read once: the read moves the descriptor's offset.
-                    holder = LeaseInfo.TryParse(ReadAll(handle, path));
-                    errno = WaitForOwnRelease(handle, holder);
-                }
-
-                if (errno == LibC.EWOULDBLOCK)
-                {
-                    var owner = holder?.ToString() ?? "another process (its lease record is being written)";
-                    Log.LeaseHeld(logger, directory, owner);
-                    throw new CheckpointException(
-                        CheckpointErrorCode.LeaseHeld,
-                        $"Checkpoint directory '{directory}' is owned by {owner}. Only one process may write a checkpoint directory: stop that process, or give this consumer its own directory.")
-                    { Path = path };
-                }
-
-                if (errno != 0)
-                {
-                    throw new CheckpointException(
-                        CheckpointErrorCode.WriteFailed,
-                        $"Could not lock the lease file '{path}': {LibC.Describe(errno)}. The file system must support flock (local file systems do).")
-                    { Path = path };
-                }
-            }
-
-            CheckRustcdcOwner(directory);
-
-            var previous = LeaseInfo.TryParse(ReadAll(handle, path));
-            if (previous is { Epoch: long.MaxValue or < 0 })
-            {
-                throw new CheckpointException(
-                    CheckpointErrorCode.LimitReached,
-                    $"The lease file '{path}' holds epoch {previous.Epoch}, which cannot grow; epochs never wrap or restart. It was not written by this library: stop every consumer of '{directory}', then remove the lease file.")
-                { Path = path };
-            }
-
-            var info = new LeaseInfo(
-                Environment.MachineName,
-                Environment.ProcessId,
-                ProcessStartTime(Environment.ProcessId),
-                timeProvider.GetUtcNow(),
-                (previous?.Epoch ?? 0) + 1);
-            WriteInPlace(handle, path, info.ToJsonBytes());
-            DurableFile.FsyncDirectory(directory);
-
-            if (previous is not null && (previous.Host != info.Host || previous.ProcessId != info.ProcessId || previous.ProcessStartTime != info.ProcessStartTime))
-            {
-                Log.LeaseTakenOver(logger, directory, previous);
-            }
-
-            Log.LeaseAcquired(logger, directory, info.Epoch);
-            RemoveLeftoverTempFiles(directory, logger);
-            return new OwnerLease(directory, handle, info, leaseStatus, directoryStatus);
-        }
-        catch
-        {
-            handle.Dispose();
-            throw;
-        }
-    }
-
-    /// <summary>
-    /// Refuses to own a directory that group or other users can write (they could plant, replace or delete records
-    /// and the lease); reading such a directory (inspect, verify) stays possible.
-    /// </summary>
-    private static FileStatus CheckDirectory(string directory) => DurableFile.RefuseSharedDirectory(directory);
-
-    /// <summary>
-    /// The lease record names this very process although it holds no lease here: this process released it, and a child it
-    /// forked at that moment still shares the lock's open file description until it calls exec (the descriptor is
-    /// close-on-exec, but fork copies it first). Waits up to a second for that child to exec, then answers as flock did.
-    /// </summary>
-    private static int WaitForOwnRelease(SafeFileHandle handle, LeaseInfo? holder)
-    {
-        if (holder is null || holder.ProcessId != Environment.ProcessId
-            || !string.Equals(holder.Host, Environment.MachineName, StringComparison.OrdinalIgnoreCase)
-            || holder.ProcessStartTime != ProcessStartTime(Environment.ProcessId))
-        {
-            return LibC.EWOULDBLOCK;
-        }
-
-        var errno = LibC.EWOULDBLOCK;
-        for (var attempt = 0; attempt < 100 && errno == LibC.EWOULDBLOCK; attempt++)
-        {
-            Thread.Sleep(10);
-            errno = LibC.Flock(FdOf(handle), LibC.LOCK_EX | LibC.LOCK_NB);
-        }
-
-        return errno;
-    }
-
-    private static SafeFileHandle OpenLeaseFile(string path, out FileStatus status)
-    {
-        if (!LibC.IsSupported)
-        {
-            status = default;
-            if (new FileInfo(path).LinkTarget is not null)
-            {
-                throw DurableFile.SymlinkRefused(path);
-            }
-
-            return File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-        }
-
-        var fd = LibC.OpenOrCreateNoFollow(path, 0x180 /* 0600 */);
-        if (fd < 0)
-        {
-            throw SafeFile.Failure(-fd, path, "open the lease file");
-        }
-
-        var handle = new SafeFileHandle(fd, ownsHandle: true);
-        try
-        {
-            // A FIFO, a hard link to another file or a file of another user is never locked, read or written.
-            status = SafeFile.Stat(handle, path);
-            SafeFile.Check(status, path, SafeFile.Rules.SingleLink | SafeFile.Rules.OwnedByUser);
-            if ((status.Permissions & ~(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute)) != 0)
-            {
-                throw new CheckpointException(
-                    CheckpointErrorCode.InsecurePermissions,
-                    $"Lease file '{path}' has insecure permissions {DurableFile.FormatMode(status.Permissions)}. Run: chmod 600 '{path}'")
-                { Path = path };
-            }
-
-            return handle;
-        }
-        catch
-        {
-            handle.Dispose();
-            throw;
-        }
-    }
-
-    /// <summary>Respects a live rustcdc owner on this host (<c>HOSTNAME:PID</c> in <c>.rustcdc_checkpoint.owner</c>).</summary>
-    private static void CheckRustcdcOwner(string directory)
-    {
-        var path = Path.Combine(directory, RustcdcOwnerFileName);
-        byte[]? bytes;
-        try
-        {
-            bytes = DurableFile.ReadPrivate(path, 4096, requirePrivate: false);
-        }
-        catch (CheckpointException)
-        {
-            return; // not a regular file we can read: nothing that names a live owner
-        }
-
-        if (bytes is null)
-        {
-            return;
-        }
-
-        var text = System.Text.Encoding.UTF8.GetString(bytes).Trim();
-        var colon = text.LastIndexOf(':');
-        if (colon <= 0 || !int.TryParse(text.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
-        {
-            return;
-        }
-
-        var host = text[..colon];
-        if (string.Equals(host, Environment.MachineName, StringComparison.OrdinalIgnoreCase) && pid != Environment.ProcessId && IsProcessAlive(pid))
-        {
-            throw new CheckpointException(
-                CheckpointErrorCode.LeaseHeld,
-                $"Checkpoint directory '{directory}' is owned by a rustcdc process ({host} pid {pid}, from '{path}'). Stop it before using this directory here.")
-            { Path = path };
-        }
-    }
-
-    internal static bool IsProcessAlive(int pid) =>
-        pid > 0 && (OperatingSystem.IsLinux() ? System.IO.Directory.Exists($"/proc/{pid}") : ProcessExists(pid));
-
-    private static bool ProcessExists(int pid)
-    {
-        try
-        {
-            using var process = System.Diagnostics.Process.GetProcessById(pid);
-            return !process.HasExited;
-        }
-        catch (ArgumentException)
-        {
-            return false;
-        }
-    }
-
-    /// <summary>Field 22 of /proc/PID/stat: start time in clock ticks after boot; 0 when unavailable.</summary>
-    internal static ulong ProcessStartTime(int pid)
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            var afterName = stat.LastIndexOf(')');
-            if (afterName < 0)
-            {
-                return 0;
-            }
-
-            var fields = stat[(afterName + 2)..].Split(' ');
-            return fields.Length > 19 && ulong.TryParse(fields[19], NumberStyles.None, CultureInfo.InvariantCulture, out var ticks) ? ticks : 0;
-        }
-        catch (IOException)
-        {
-            return 0;
-        }
-        catch (UnauthorizedAccessException)
-        {
-            return 0;
-        }
-    }
-
-    private static void RemoveLeftoverTempFiles(string directory, ILogger logger)
-    {
-        foreach (var path in SafeFile.ListEntries(directory, "checkpoint_*" + DurableFile.TempSuffix))
-        {
-            DurableFile.TryDelete(path);
-            Log.TempFileRemoved(logger, path);
-        }
-    }
-
     private static int FdOf(SafeFileHandle handle) => (int)handle.DangerousGetHandle();
-
-    /// <summary>The largest lease file read; anything larger was not written by us and is refused, never read as "no lease".</summary>
-    internal const int MaxLeaseBytes = 64 * 1024;
-
-    internal static byte[] ReadAll(SafeFileHandle handle, string path)
-    {
-        if (!LibC.IsSupported)
-        {
-            var length = RandomAccess.GetLength(handle);
-            var buffer = new byte[Math.Min(length, MaxLeaseBytes)];
-            return buffer[..RandomAccess.Read(handle, buffer, 0)];
-        }
-
-        var status = SafeFile.Stat(handle, path);
-        SafeFile.Check(status, path, SafeFile.Rules.None);
-
-        // The lease file is read through the descriptor that locks it, sometimes twice (who holds it, then the epoch
-        // to continue from): each read starts at the beginning, or the second would see nothing and restart the epoch.
-        var errno = LibC.SeekToStart(FdOf(handle));
-        if (errno != 0)
-        {
-            throw SafeFile.Failure(errno, path, "seek");
-        }
-
-        return SafeFile.Read(handle, path, status, MaxLeaseBytes);
-    }
-
-    private static void WriteInPlace(SafeFileHandle handle, string path, byte[] bytes)
-    {
-        try
-        {
-            RandomAccess.Write(handle, bytes, 0);
-            RandomAccess.SetLength(handle, bytes.Length);
-        }
-        catch (IOException ex)
-        {
-            throw new CheckpointException(CheckpointErrorCode.WriteFailed, $"Could not write the lease file '{path}': {ex.Message}", ex) { Path = path };
-        }
-
-        if (LibC.IsSupported)
-        {
-            var errno = LibC.Fsync(FdOf(handle));
-            if (errno != 0)
-            {
-                throw new CheckpointException(CheckpointErrorCode.WriteFailed, $"fsync of the lease file '{path}' failed: {LibC.Describe(errno)}. Check the disk.") { Path = path };
-            }
-        }
-    }
-
-    /// <summary>Reports who holds the lease of <paramref name="directory"/> without taking it.</summary>
-    public static LeaseStatus Probe(string directory)
-    {
-        var fullPath = Path.GetFullPath(directory);
-        var mine = HeldByThisProcess(fullPath);
-        if (mine is not null)
-        {
-            return new LeaseStatus(LeaseState.Held, mine, RustcdcOwner(fullPath));
-        }
-
-        var path = Path.Combine(fullPath, FileName);
-        if (!LibC.IsSupported)
-        {
-            return new LeaseStatus(File.Exists(path) ? LeaseState.Free : LeaseState.None, null, RustcdcOwner(fullPath));
-        }
-
-        using var handle = SafeFile.OpenRead(path, SafeFile.Rules.SingleLink | SafeFile.Rules.OwnedByUser, out var status);
-        if (handle is null)
-        {
-            return new LeaseStatus(LeaseState.None, null, RustcdcOwner(fullPath));
-        }
-
-        var info = LeaseInfo.TryParse(SafeFile.Read(handle, path, status, MaxLeaseBytes));
-        var fd = FdOf(handle);
-        var errno = LibC.Flock(fd, LibC.LOCK_EX | LibC.LOCK_NB);
-        if (errno == 0)
-        {
-            _ = LibC.Flock(fd, LibC.LOCK_UN);
-            return new LeaseStatus(LeaseState.Free, info, RustcdcOwner(fullPath));
-        }
-
-        return new LeaseStatus(LeaseState.Held, info, RustcdcOwner(fullPath));
-    }
-
-    private static string? RustcdcOwner(string directory)
-    {
-        try
-        {
-            var bytes = DurableFile.ReadPrivate(Path.Combine(directory, RustcdcOwnerFileName), 4096, requirePrivate: false);
-            return bytes is null ? null : System.Text.Encoding.UTF8.GetString(bytes).Trim();
-        }
-        catch (CheckpointException)
-        {
-            return null;
-        }
-    }
 }

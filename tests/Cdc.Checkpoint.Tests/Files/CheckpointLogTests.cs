@@ -227,6 +227,24 @@ public sealed class CheckpointLogTests : IDisposable
     }
 
     [Fact]
+    public async Task FileCheckpoint_OnADirectoryThisProcessLeasedForALog_RefusedAndTheLogKeepsWorking()
+    {
+        // The log holds the lease but has written no segment yet: only the lease's claim tells the two stores apart.
+        using var log = new CheckpointLog(_dir.Path, Options());
+        await log.AcquireLeaseAsync(Ct);
+        using (var file = new FileCheckpoint(_dir.Path, new FileCheckpointOptions { Codecs = OffsetCodecRegistry.Empty.WithPostgres() }))
+        {
+            var ex = await Should.ThrowAsync<CheckpointException>(async () => await file.SaveAsync(At(1), 1, Ct));
+            ex.ErrorCode.ShouldBe(CheckpointErrorCode.Misconfigured);
+            ex.Message.ShouldContain("CheckpointLog");
+        }
+
+        await log.SaveAsync(At(2), 2, Ct);
+        (await log.LoadLatestAsync(Ct)).ShouldNotBeNull().CommittedEventCount.ShouldBe(2UL);
+        Directory.GetFiles(_dir.Path, "checkpoint_*.json").ShouldBeEmpty();
+    }
+
+    [Fact]
     public async Task Save_AnotherFamily_RefusedAsMixedFamilies()
     {
         await SaveRangeAsync(1, 1);
@@ -258,6 +276,24 @@ public sealed class CheckpointLogTests : IDisposable
         File.SetUnixFileMode(Segment, UnixFileMode.UserRead | UnixFileMode.UserWrite);
 
         (await Should.ThrowAsync<CheckpointException>(async () => await log.SaveAsync(At(3), 3, Ct))).ErrorCode.ShouldBe(CheckpointErrorCode.ModifiedExternally);
+    }
+
+    [Fact]
+    public async Task Save_SegmentReplacedByAnIdenticalCopyWithItsTimes_RefusedAsModifiedExternally()
+    {
+        // After an append the owner remembers the segment through its descriptor: a copy renamed over it, byte for byte
+        // and with the same modification time, is still another file.
+        using var log = new CheckpointLog(_dir.Path, Options());
+        await log.SaveAsync(At(1), 1, Ct);
+        await log.SaveAsync(At(2), 2, Ct);
+        var copy = _dir.File("copy.seg");
+        File.Copy(Segment, copy);
+        File.SetLastWriteTimeUtc(copy, File.GetLastWriteTimeUtc(Segment));
+        File.Move(copy, Segment, overwrite: true);
+        var planted = File.ReadAllBytes(Segment);
+
+        (await Should.ThrowAsync<CheckpointException>(async () => await log.SaveAsync(At(3), 3, Ct))).ErrorCode.ShouldBe(CheckpointErrorCode.ModifiedExternally);
+        File.ReadAllBytes(Segment).ShouldBe(planted);
     }
 
     [Fact]

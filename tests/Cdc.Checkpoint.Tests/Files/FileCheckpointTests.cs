@@ -257,6 +257,44 @@ public sealed class FileCheckpointTests : IDisposable
     }
 
     [Fact]
+    public async Task Save_RecordSwappedForASymbolicLinkWhileOwned_RefusedAndNeitherFileWritten()
+    {
+        // The check before a save looks the record up through the lease's directory descriptor (no path walk): it must
+        // still see the link itself, never its target.
+        using var checkpoint = Open();
+        await checkpoint.SaveAsync(new ConformanceOffset(1), 1, Ct);
+        using var elsewhere = new TempDirectory();
+        var record = _dir.File("checkpoint_conformance.json");
+        File.Copy(record, elsewhere.File("real.json"));
+        var target = File.ReadAllBytes(elsewhere.File("real.json"));
+        File.Delete(record);
+        File.CreateSymbolicLink(record, elsewhere.File("real.json"));
+
+        var ex = await Should.ThrowAsync<CheckpointException>(async () => await checkpoint.SaveAsync(new ConformanceOffset(2), 2, Ct));
+        ex.ErrorCode.ShouldBe(CheckpointErrorCode.ModifiedExternally);
+        new FileInfo(record).LinkTarget.ShouldBe(elsewhere.File("real.json"));
+        File.ReadAllBytes(elsewhere.File("real.json")).ShouldBe(target);
+    }
+
+    [Fact]
+    public async Task Save_LeaseFileSwappedForASymbolicLinkToItself_LeaseLostNothingWritten()
+    {
+        // The lease file is looked up through the held directory descriptor once the directory at the path is proved to
+        // be the held one; a link in its place (even to the locked file itself) is not the file this process locked.
+        using var checkpoint = Open();
+        await checkpoint.SaveAsync(new ConformanceOffset(1), 1, Ct);
+        var record = File.ReadAllBytes(_dir.File("checkpoint_conformance.json"));
+        var lease = _dir.File(FileCheckpoint.LeaseFileName);
+        File.Move(lease, _dir.File("lease.real"));
+        File.CreateSymbolicLink(lease, _dir.File("lease.real"));
+
+        var ex = await Should.ThrowAsync<CheckpointException>(async () => await checkpoint.SaveAsync(new ConformanceOffset(2), 2, Ct));
+        ex.ErrorCode.ShouldBe(CheckpointErrorCode.LeaseLost);
+        ex.Message.ShouldContain("no longer the file this process locked");
+        File.ReadAllBytes(_dir.File("checkpoint_conformance.json")).ShouldBe(record);
+    }
+
+    [Fact]
     public async Task Load_OversizedRecord_RefusedBySizeCap()
     {
         _dir.Write("checkpoint_conformance.json", new string(' ', 2048) + "{}");

@@ -67,13 +67,30 @@ internal static class LogSegment
     /// Builds a whole segment: header, one frame per record in sequence order, zeros up to at least
     /// <paramref name="segmentBytes"/> (more when the frames need it: then twice their length).
     /// </summary>
-    /// <returns>The segment bytes and where the frames end (the tail).</returns>
-    public static (byte[] Bytes, int Tail) Build(ulong segmentId, IEnumerable<CheckpointRecord> records, int segmentBytes)
+    /// <param name="segmentId">The new segment's id.</param>
+    /// <param name="records">The records it holds.</param>
+    /// <param name="segmentBytes">Its least length.</param>
+    /// <param name="reuse">
+    /// A buffer of an earlier segment that may be cleared and written again when it has exactly the new segment's length
+    /// (a compaction then allocates no 1 MiB array on the large object heap); <see langword="null"/>: a new array.
+    /// </param>
+    /// <returns>The segment bytes (<paramref name="reuse"/> or a new array) and where the frames end (the tail).</returns>
+    public static (byte[] Bytes, int Tail) Build(ulong segmentId, IEnumerable<CheckpointRecord> records, int segmentBytes, byte[]? reuse = null)
     {
         var payloads = records.OrderBy(r => r.Sequence).Select(r => (r.Sequence, Payload: CheckpointRecordFile.Serialize(r))).ToList();
         var framesLength = payloads.Sum(p => FrameLength(p.Payload.Length));
         var length = Math.Max(segmentBytes, HeaderBytes + (2 * framesLength));
-        var bytes = new byte[length];
+        byte[] bytes;
+        if (reuse is not null && reuse.Length == length)
+        {
+            bytes = reuse;
+            Array.Clear(bytes);
+        }
+        else
+        {
+            bytes = new byte[length];
+        }
+
         WriteHeader(bytes, segmentId);
         var tail = HeaderBytes;
         foreach (var (sequence, payload) in payloads)

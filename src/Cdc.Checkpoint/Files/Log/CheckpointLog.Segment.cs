@@ -1,0 +1,158 @@
+using System.Globalization;
+using Cdc.Checkpoint.Diagnostics;
+using Cdc.Checkpoint.Internal;
+using Cdc.Checkpoint.Leasing;
+
+namespace Cdc.Checkpoint.Files;
+
+// The segment file of a CheckpointLog: recovery reads it frame by frame, a save appends one frame and flushes it, and a
+// compaction (a new owner, or a full segment) writes the live records into a fresh segment through the durable replace.
+// Every access first proves the segment is the one this owner last read or wrote. Callers hold the lease's write gate.
+public sealed partial class CheckpointLog
+{
+    /// <summary>Appends one frame at the tail and flushes it: the whole cost of a save.</summary>
+    private void Append(OwnerLease lease, LogState state, ulong sequence, ReadOnlySpan<byte> payload)
+    {
+        var frame = state.FrameBuffer(LogSegment.FrameLength(payload.Length));
+        LogSegment.WriteFrame(frame, sequence, payload);
+        var fd = state.Fd >= 0 ? state.Fd : OpenSegment(lease, state);
+        var errno = LibC.PwriteAll(fd, frame, state.Tail);
+        if (errno != 0)
+        {
+            throw state.Fail(_segmentPath, string.Create(CultureInfo.InvariantCulture, $"writing the frame of sequence {sequence} at byte {state.Tail} failed: {LibC.Describe(errno)}"), errno == LibC.ENOSPC || errno == LibC.EDQUOT);
+        }
+
+        errno = LibC.Fdatasync(fd);
+        if (errno != 0)
+        {
+            throw state.Fail(_segmentPath, string.Create(CultureInfo.InvariantCulture, $"fdatasync after the frame of sequence {sequence} failed: {LibC.Describe(errno)}"), diskFull: false);
+        }
+
+        state.Tail += frame.Length;
+
+        // The stamp of the inode just written, through its descriptor (no path walk). The load before this save proved
+        // the path names this inode; if anything replaces it later, the next load's lstat of the path differs from
+        // this stamp. (A stamp taken by path here could describe a file swapped in since, and so miss the swap.)
+        lease.Remember(_segmentPath, LibC.Fstat(fd, out var written) == 0 ? written : null);
+    }
+
+    /// <summary>Writes the live records and <paramref name="record"/> to a fresh segment through the durable replace.</summary>
+    private void Compact(OwnerLease lease, LogState state, CheckpointRecord record)
+    {
+        var live = state.Records.Values.Where(r => !string.Equals(r.SourceType, record.SourceType, StringComparison.Ordinal)).Append(record);
+        var (bytes, tail) = LogSegment.Build(state.SegmentId + 1, live, _options.SegmentBytes, state.SegmentBuffer);
+        state.SegmentBuffer = bytes;
+        state.CloseSegment();
+        try
+        {
+            DurableFile.Replace(DirectoryPath, SegmentFileName, bytes);
+        }
+        catch (CheckpointException)
+        {
+            // The old segment may or may not have been replaced (a directory fsync can fail after the rename): read it
+            // again next time, and start a fresh segment before appending anything.
+            state.Loaded = false;
+            state.Fresh = false;
+            lease.Remember(_segmentPath, null);
+            throw;
+        }
+
+        lease.Remember(_segmentPath, OwnedDirectory.StatAfterWrite(_segmentPath));
+        state.SegmentId++;
+        state.SegmentLength = bytes.Length;
+        state.Tail = tail;
+        state.Exists = true;
+        state.Fresh = true;
+        Log.LogSegmentWritten(_directory.Logger, _segmentPath, state.SegmentId, state.Records.Count + (state.Records.ContainsKey(record.SourceType) ? 0 : 1), bytes.Length);
+    }
+
+    /// <summary>Opens the segment this owner wrote, for appends: the same inode it remembers, a private regular file.</summary>
+    private int OpenSegment(OwnerLease lease, LogState state)
+    {
+        _ = DurableFile.RefuseSharedDirectory(DirectoryPath, _segmentPath);
+        var fd = LibC.OpenWriteNoFollow(_segmentPath);
+        if (fd < 0)
+        {
+            throw SafeFile.Failure(-fd, _segmentPath, "open the segment for writing");
+        }
+
+        try
+        {
+            var errno = LibC.Fstat(fd, out var status);
+            if (errno != 0)
+            {
+                throw SafeFile.Failure(errno, _segmentPath, "fstat");
+            }
+
+            SafeFile.Check(status, _segmentPath, SafeFile.Rules.All);
+            CheckUnchanged(lease, status);
+            if (status.Size != state.SegmentLength)
+            {
+                throw ModifiedExternally(string.Create(CultureInfo.InvariantCulture, $"it is {status.Size} bytes, not the {state.SegmentLength} this owner wrote"));
+            }
+        }
+        catch
+        {
+            LibC.Close(fd);
+            throw;
+        }
+
+        state.Fd = fd;
+        return fd;
+    }
+
+    private void Load(OwnerLease lease, LogState state)
+    {
+        if (state.Loaded)
+        {
+            CheckUnchanged(lease, OwnedDirectory.StatNow(_segmentPath));
+            return;
+        }
+
+        var bytes = SafeFile.ReadAll(_segmentPath, ReadLimit, SafeFile.Rules.All, out var status);
+        if (bytes is not null)
+        {
+            CheckUnchanged(lease, status);
+        }
+        else if (state.Exists)
+        {
+            CheckUnchanged(lease, null);
+        }
+
+        if (bytes is null)
+        {
+            state.Records = new Dictionary<string, CheckpointRecord>(StringComparer.Ordinal);
+            state.MaxSequence = 0;
+            state.SegmentId = 0;
+            state.Exists = false;
+            state.Fresh = false;
+        }
+        else
+        {
+            var contents = LogSegment.Read(bytes, _segmentPath, state.Codecs, _options.MaxRecordBytes);
+            if (contents.TornTail is { } torn)
+            {
+                Log.LogTornTailIgnored(_directory.Logger, _segmentPath, torn.Position, torn.Reason);
+            }
+
+            state.Records = contents.Latest;
+            state.MaxSequence = contents.Frames.Count == 0 ? 0 : contents.Frames[^1].Record.Sequence;
+            state.SegmentId = contents.SegmentId;
+            state.SegmentLength = contents.Length;
+            state.Tail = contents.Tail;
+            state.Fresh &= contents.TornTail is null;
+            state.Exists = true;
+            lease.Remember(_segmentPath, status);
+        }
+
+        state.Loaded = true;
+    }
+
+    /// <summary>The most a segment can be: the largest configured segment, or twice the frames of a compaction.</summary>
+    private long ReadLimit => Math.Max(CheckpointLogOptions.MaxSegmentBytes, _options.SegmentBytes);
+
+    private void CheckUnchanged(OwnerLease lease, FileStatus? now) =>
+        _directory.RefuseIfChanged(lease, _segmentPath, now, expectedToExist: true, SegmentWhat);
+
+    private CheckpointException ModifiedExternally(string reason) => _directory.ModifiedExternally(_segmentPath, SegmentWhat, reason);
+}

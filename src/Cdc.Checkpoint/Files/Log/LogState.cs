@@ -1,0 +1,85 @@
+using Cdc.Checkpoint.Internal;
+using Cdc.Checkpoint.Offsets;
+
+namespace Cdc.Checkpoint.Files;
+
+/// <summary>What the owner of a directory knows about its log; shared by every instance of the process on it.</summary>
+internal sealed class LogState(OffsetCodecRegistry codecs)
+{
+    public OffsetCodecRegistry Codecs { get; set; } = codecs;
+
+    public Dictionary<string, CheckpointRecord> Records { get; set; } = new(StringComparer.Ordinal);
+
+    public ulong MaxSequence { get; set; }
+
+    public ulong SegmentId { get; set; }
+
+    public int SegmentLength { get; set; }
+
+    /// <summary>Where the next frame goes.</summary>
+    public int Tail { get; set; }
+
+    public bool Loaded { get; set; }
+
+    public bool Exists { get; set; }
+
+    /// <summary>The segment was written by this owner (appends go only into such a segment).</summary>
+    public bool Fresh { get; set; }
+
+    public int Fd { get; set; } = -1;
+
+    public int Users { get; set; }
+
+    /// <summary>The buffers saves serialise into (used under the lease's write gate).</summary>
+    public CheckpointRecordFile.RecordWriter Writer { get; } = new();
+
+    /// <summary>The bytes of the last segment this owner built, cleared and reused by the next compaction (under the write gate).</summary>
+    public byte[]? SegmentBuffer { get; set; }
+
+    private byte[] _frame = [];
+
+    /// <summary>A buffer of <paramref name="length"/> bytes for the next frame, reused from save to save (under the write gate).</summary>
+    public Span<byte> FrameBuffer(int length)
+    {
+        if (_frame.Length < length)
+        {
+            _frame = new byte[Math.Max(length, 2 * _frame.Length)];
+        }
+
+        return _frame.AsSpan(0, length);
+    }
+
+    private CheckpointException? _failure;
+
+    public void ThrowIfFailed(string path)
+    {
+        if (_failure is not null)
+        {
+            throw new CheckpointException(
+                CheckpointErrorCode.WriteFailed,
+                $"The checkpoint log '{path}' failed earlier and writes nothing more: {_failure.Message}",
+                _failure)
+            { Path = path };
+        }
+    }
+
+    /// <summary>Fails the store for good (until every instance is disposed): a flush is never retried on the same file.</summary>
+    public CheckpointException Fail(string path, string what, bool diskFull)
+    {
+        CloseSegment();
+        _failure = new CheckpointException(
+            CheckpointErrorCode.WriteFailed,
+            $"Saving to the checkpoint log '{path}' failed: {what}. The save was not acknowledged and may or may not be on disk; this store writes nothing more. {(diskFull ? "Free disk space, then d" : "Check the disk (dmesg), then d")}ispose every CheckpointLog of the directory and open a new one: it recovers from what is on disk and starts a fresh segment.")
+        { Path = path };
+        return _failure;
+    }
+
+    public void CloseSegment()
+    {
+        if (Fd >= 0)
+        {
+            LibC.Close(Fd);
+            Fd = -1;
+        }
+    }
+}
