@@ -26,17 +26,20 @@ public sealed record LeaseStatus(LeaseState State, LeaseInfo? Owner, string? Rus
     /// while it does, every writer refuses the directory. An owner file naming another host or a dead process is ignored.
     /// </summary>
     /// <returns>Whether a live rustcdc process owns the directory.</returns>
-    public bool HasLiveRustcdcOwner()
-    {
-        if (RustcdcOwner is not { } owner)
-        {
-            return false;
-        }
+    public bool HasLiveRustcdcOwner() => RustcdcOwner is { } owner && NamesLiveOtherProcess(owner, out _, out _);
 
+    /// <summary>
+    /// The one rule for a rustcdc owner file's text (<c>HOSTNAME:PID</c>, trimmed): it names this host, a process other
+    /// than this one, and that process is alive. Used by <see cref="HasLiveRustcdcOwner"/> and by the lease acquisition.
+    /// </summary>
+    internal static bool NamesLiveOtherProcess(string owner, out string host, out int pid)
+    {
         var colon = owner.LastIndexOf(':');
+        host = colon > 0 ? owner[..colon] : string.Empty;
+        pid = 0;
         return colon > 0
-            && int.TryParse(owner.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var pid)
-            && string.Equals(owner[..colon], Environment.MachineName, StringComparison.OrdinalIgnoreCase)
+            && int.TryParse(owner.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out pid)
+            && string.Equals(host, Environment.MachineName, StringComparison.OrdinalIgnoreCase)
             && pid != Environment.ProcessId
             && OwnerLease.IsProcessAlive(pid);
     }

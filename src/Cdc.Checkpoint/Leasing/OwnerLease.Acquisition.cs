@@ -177,14 +177,7 @@ internal sealed partial class OwnerLease
         }
 
         var text = System.Text.Encoding.UTF8.GetString(bytes).Trim();
-        var colon = text.LastIndexOf(':');
-        if (colon <= 0 || !int.TryParse(text.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
-        {
-            return;
-        }
-
-        var host = text[..colon];
-        if (string.Equals(host, Environment.MachineName, StringComparison.OrdinalIgnoreCase) && pid != Environment.ProcessId && IsProcessAlive(pid))
+        if (LeaseStatus.NamesLiveOtherProcess(text, out var host, out var pid))
         {
             throw new CheckpointException(
                 CheckpointErrorCode.LeaseHeld,
