@@ -395,7 +395,7 @@ public sealed class StreamCheckpointPersistenceTests
         }
 
         using var files = new FileManifestStore(dir.Path);
-        var store = storeListsIds ? new CountingStoreThatListsIds(files) : new CountingStore(files);
+        var store = storeListsIds ? new IdListingStore(files) : new InstrumentedStore(files);
         await using var manager = await OpenAsync(new StreamCheckpointOptions { MaxRetainedCheckpoints = 3 }, store);
 
         manager.GetRetainedCheckpoints().Select(c => c.Id).ShouldBe([10ul, 11ul, 12ul]);
@@ -407,50 +407,8 @@ public sealed class StreamCheckpointPersistenceTests
         store.Loads.ShouldBe(2); // checkpoints 11 and 10; the walk validated 12 itself
     }
 
-    // Forwards to a FileManifestStore and counts the whole-store listings and the single manifest loads.
-    private class CountingStore(FileManifestStore inner) : IManifestStore
-    {
-        protected FileManifestStore Inner => inner;
-
-        public int Lists { get; private set; }
-
-        public int Loads { get; private set; }
-
-        public ValueTask<IReadOnlyList<ManifestListEntry>> ListAsync(CancellationToken cancellationToken = default)
-        {
-            Lists++;
-            return inner.ListAsync(cancellationToken);
-        }
-
-        public ValueTask<CheckpointManifest?> LoadAsync(ulong checkpointId, CancellationToken cancellationToken = default)
-        {
-            Loads++;
-            return inner.LoadAsync(checkpointId, cancellationToken);
-        }
-
-        public ValueTask<CheckpointManifest> SaveAsync(CheckpointManifest manifest, ReadOnlyMemory<byte> sidecar = default, CancellationToken cancellationToken = default) =>
-            inner.SaveAsync(manifest, sidecar, cancellationToken);
-
-        public ValueTask<CheckpointManifest?> LoadLatestAsync(CancellationToken cancellationToken = default) => inner.LoadLatestAsync(cancellationToken);
-
-        public ValueTask<int> PruneAsync(int keep, CancellationToken cancellationToken = default) => inner.PruneAsync(keep, cancellationToken);
-
-        public ValueTask<byte[]?> LoadSidecarAsync(ulong checkpointId, CancellationToken cancellationToken = default) => inner.LoadSidecarAsync(checkpointId, cancellationToken);
-
-        public ValueTask<System.Collections.Immutable.ImmutableSortedDictionary<string, ReadOnlyMemory<byte>>> LoadOperatorStatesAsync(CheckpointManifest manifest, CancellationToken cancellationToken = default) =>
-            inner.LoadOperatorStatesAsync(manifest, cancellationToken);
-
-        public ValueTask<CheckpointManifest> UpdateSinkStatusesAsync(ulong checkpointId, IReadOnlyDictionary<string, SinkCommitStatus> statuses, CancellationToken cancellationToken = default) =>
-            inner.UpdateSinkStatusesAsync(checkpointId, statuses, cancellationToken);
-
-        public ValueTask<ManifestValidationResult> ValidateAsync(ulong checkpointId, CancellationToken cancellationToken = default) => inner.ValidateAsync(checkpointId, cancellationToken);
-
-        public ValueTask<ManifestRecovery?> RecoverLatestValidAsync(CancellationToken cancellationToken = default) => inner.RecoverLatestValidAsync(cancellationToken);
-
-        public ValueTask<OrphanCleanupResult> CleanupOrphansAsync(CancellationToken cancellationToken = default) => inner.CleanupOrphansAsync(cancellationToken);
-    }
-
-    private sealed class CountingStoreThatListsIds(FileManifestStore inner) : CountingStore(inner), IListsCheckpointIds
+    // A store that can also list its ids without reading the manifests, as FileManifestStore can.
+    private sealed class IdListingStore(FileManifestStore files) : InstrumentedStore(files), IListsCheckpointIds
     {
         public ValueTask<IReadOnlyList<ulong>> ListCheckpointIdsAsync(CancellationToken cancellationToken) =>
             ((IListsCheckpointIds)Inner).ListCheckpointIdsAsync(cancellationToken);
