@@ -8,13 +8,12 @@ using Npgsql;
 namespace Cdc.Checkpoint.Postgres.Hosting;
 
 /// <summary>Validates a consumer's options when the host starts; every message names the configuration key and the fix.</summary>
-internal sealed class PostgresReplicationConsumerOptionsValidator(IEnumerable<ConfigurationKeys> keys) : IValidateOptions<PostgresReplicationConsumerOptions>
+internal sealed class PostgresReplicationConsumerOptionsValidator(IEnumerable<ConfigurationKeys> keys) : HostedConsumerOptionsValidator<PostgresReplicationConsumerOptions>(keys)
 {
-    public ValidateOptionsResult Validate(string? name, PostgresReplicationConsumerOptions options)
+    protected override string DescribeConsumer(string? name) => $"PostgreSQL replication consumer '{name}'";
+
+    protected override void ValidateSource(PostgresReplicationConsumerOptions options, ConfigurationKeys key, string prefix, IList<string> errors)
     {
-        var key = ConfigurationKeys.For<PostgresReplicationConsumerOptions>(keys, name);
-        var prefix = $"PostgreSQL replication consumer '{name}':";
-        var errors = new List<string>();
         PostgresHostingValidation.ConnectionString(options.ConnectionString, key.Of(nameof(options.ConnectionString)), prefix, "the database whose changes are streamed", errors);
         if (string.IsNullOrWhiteSpace(options.SlotName))
         {
@@ -30,11 +29,6 @@ internal sealed class PostgresReplicationConsumerOptionsValidator(IEnumerable<Co
             errors.Add($"{prefix} {key.Of(nameof(options.Publications))} must name at least one publication (an array; no empty names), for example [\"orders_pub\"].");
         }
 
-        if (options.Store is { } store && string.IsNullOrWhiteSpace(store))
-        {
-            errors.Add($"{prefix} {key.Of(nameof(options.Store))} is empty: name a registered checkpoint store, or remove the key to use the store named '{name}'.");
-        }
-
         if (options.IdleAdvanceInterval <= TimeSpan.Zero && options.IdleAdvanceInterval != Timeout.InfiniteTimeSpan)
         {
             errors.Add($"{prefix} {key.Of(nameof(options.IdleAdvanceInterval))} must be positive, not {options.IdleAdvanceInterval}.");
@@ -44,9 +38,6 @@ internal sealed class PostgresReplicationConsumerOptionsValidator(IEnumerable<Co
         {
             errors.Add($"{prefix} {key.Of(nameof(options.AcknowledgeLag))} must be 0 to {ReplicationAcknowledgerOptions.MaxAcknowledgeLag}, not {options.AcknowledgeLag}.");
         }
-
-        ConsumerOptionsValidation.Validate(options.Checkpoint, options.Retry, options.Health, options.OnFailure, key, prefix, errors);
-        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }
 
@@ -88,7 +79,7 @@ internal sealed class PostgresCheckpointStoreRegistrationOptionsValidator(IEnume
 
 internal static class PostgresHostingValidation
 {
-    public static void ConnectionString(string? value, string key, string prefix, string what, List<string> errors)
+    public static void ConnectionString(string? value, string key, string prefix, string what, ICollection<string> errors)
     {
         if (string.IsNullOrWhiteSpace(value))
         {

@@ -1,12 +1,9 @@
 using Cdc.Checkpoint.Hosting.Consumers;
-using Cdc.Checkpoint.Hosting.Diagnostics;
+using Cdc.Checkpoint.Postgres.Hosting.Diagnostics;
 using Cdc.Checkpoint.Postgres.Replication;
 using Cdc.Checkpoint.Postgres.Store;
 using Cdc.Checkpoint.Postgres.Validation;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using Npgsql.Replication.PgOutput.Messages;
 
@@ -18,66 +15,30 @@ namespace Cdc.Checkpoint.Postgres.Hosting;
 /// the session acknowledge only durable checkpoints, retries transient failures and fails stop on the others; on host
 /// shutdown it stops between transactions and saves a final checkpoint.
 /// </summary>
-internal sealed class PostgresReplicationConsumer : BackgroundService
+internal sealed class PostgresReplicationConsumer : HostedConsumer
 {
-    private readonly string _name;
     private readonly PostgresReplicationConsumerOptions _options;
-    private readonly IServiceProvider _services;
     private readonly Func<IServiceProvider, IPostgresTransactionHandler> _handlerFactory;
-    private readonly ConsumerStatusRegistry _registry;
-    private readonly ConsumerStatusTracker _tracker;
-    private readonly ILoggerFactory _loggerFactory;
-    private readonly TimeProvider _timeProvider;
-    private readonly ILogger _logger;
 
     public PostgresReplicationConsumer(
         string name,
         PostgresReplicationConsumerOptions options,
         IServiceProvider services,
         Func<IServiceProvider, IPostgresTransactionHandler> handlerFactory)
+        : base(name, options, services)
     {
-        _name = name;
         _options = options;
-        _services = services;
         _handlerFactory = handlerFactory;
-        _loggerFactory = services.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance;
-        _timeProvider = services.GetService<TimeProvider>() ?? TimeProvider.System;
-        _logger = _loggerFactory.CreateLogger<PostgresReplicationConsumer>();
-        _registry = services.GetRequiredService<ConsumerStatusRegistry>();
-        _tracker = _registry.Register(name, options.Health);
     }
 
     /// <summary>Whether a failure is retried: transient refusals and connection failures (the sink's too).</summary>
-    internal static bool IsTransient(Exception exception) => exception switch
-    {
-        CheckpointException checkpoint => checkpoint.IsTransient,
-        NpgsqlException npgsql => npgsql.IsTransient,
-        _ => false,
-    };
+    protected override bool IsTransient(Exception exception) =>
+        base.IsTransient(exception) || exception is NpgsqlException { IsTransient: true };
 
-    public override void Dispose()
+    protected override async Task RunStreamAsync(ConsumerStreamContext stream, CancellationToken stoppingToken)
     {
-        _registry.Unregister(_tracker);
-        base.Dispose();
-    }
-
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        // Let the host finish starting (and the web server listen) before the first connection attempt.
-        await Task.Yield();
-        var runner = new ConsumerRunner(
-            _name, _options.Retry, _options.OnFailure, IsTransient, _tracker, _services.GetService<IHostApplicationLifetime>(), _timeProvider, _logger);
-        await runner.RunAsync(RunStreamAsync, stoppingToken).ConfigureAwait(false);
-    }
-
-    private async Task RunStreamAsync(StreamProgress progress, CancellationToken stoppingToken)
-    {
-        _tracker.Update(s => s with { State = ConsumerState.Starting });
-        var storeName = _options.Store ?? _name;
-        var store = _services.GetKeyedService<ICheckpointStore>(storeName) ?? throw new CheckpointException(
-            CheckpointErrorCode.Misconfigured,
-            $"Consumer '{_name}' uses checkpoint store '{storeName}', but no store of that name is registered. Register one (AddPostgresCheckpointStore, AddCdcFileCheckpointStore, …) with that name, or set the consumer's Store option.");
-        var sinkStore = _services.GetKeyedService<PostgresStoreRegistration>(storeName);
+        var store = GetCheckpointStore();
+        var sinkStore = Services.GetKeyedService<PostgresStoreRegistration>(StoreName);
         if (sinkStore is { Options.CreateSchema: true })
         {
             await sinkStore.Store.CreateSchemaAsync(stoppingToken).ConfigureAwait(false);
@@ -90,33 +51,30 @@ internal sealed class PostgresReplicationConsumer : BackgroundService
             Acknowledgement = new ReplicationAcknowledgerOptions { IdleAdvanceInterval = _options.IdleAdvanceInterval, AcknowledgeLag = _options.AcknowledgeLag },
         };
 
-        var session = await PostgresReplicationSession.OpenAsync(_options.ConnectionString!, store, sessionOptions, _loggerFactory, _timeProvider, stoppingToken).ConfigureAwait(false);
+        var session = await PostgresReplicationSession.OpenAsync(_options.ConnectionString!, store, sessionOptions, LoggerFactory, TimeProvider, stoppingToken).ConfigureAwait(false);
         await using (session.ConfigureAwait(false))
         {
-            using var stream = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+            using var streamCancellation = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
             var background = new BackgroundFailure();
-            _tracker.SetLive(status => Live(status, session.GetStatus()));
-            var verdict = session.Validation.Verdict.ToString();
-            var start = session.StartPosition.ToString();
-            _tracker.Update(s => s with { State = ConsumerState.Streaming, RetryAttempt = 0, LastError = null, LastErrorCode = null, LastVerdict = verdict });
-            Log.ConsumerStreaming(_logger, _name, start, verdict);
-            var slotCheck = CheckSlotAsync(session, stream.Token);
+            stream.SetLiveStatus(status => Live(status, session.GetStatus()));
+            stream.ReportStreaming(session.StartPosition.ToString(), session.Validation.Verdict.ToString());
+            var slotCheck = CheckSlotAsync(session, stream, streamCancellation.Token);
             var transactional = sinkStore is not null && ReferenceEquals(sinkStore.Store, store);
             var interval = transactional || _options.Checkpoint.Interval is not { } every
                 ? Task.CompletedTask
-                : CheckpointEveryAsync(session, every, background, stream);
+                : CheckpointEveryAsync(session, stream, every, background, streamCancellation);
             try
             {
-                await StreamAsync(session, transactional ? sinkStore : null, progress, stream.Token).ConfigureAwait(false);
+                await StreamAsync(session, transactional ? sinkStore : null, stream, streamCancellation.Token).ConfigureAwait(false);
             }
-            catch (OperationCanceledException) when (stream.IsCancellationRequested)
+            catch (OperationCanceledException) when (streamCancellation.IsCancellationRequested)
             {
                 // Host shutdown (or a background failure, rethrown below): stop between transactions.
             }
             finally
             {
-                _tracker.SetLive(null);
-                await stream.CancelAsync().ConfigureAwait(false);
+                stream.SetLiveStatus(null);
+                await streamCancellation.CancelAsync().ConfigureAwait(false);
                 await Task.WhenAll(slotCheck, interval).ConfigureAwait(false);
             }
 
@@ -129,15 +87,13 @@ internal sealed class PostgresReplicationConsumer : BackgroundService
             }
 
             var final = session.GetStatus().Durable;
-            var finalText = final.ToString();
-            _tracker.Update(s => s with { DurableCheckpoint = finalText, CommittedEventCount = final.CommittedEventCount });
-            Log.ConsumerStopped(_logger, _name, finalText);
+            stream.ReportStopped(final.ToString(), final.CommittedEventCount);
         }
     }
 
-    private async Task StreamAsync(PostgresReplicationSession session, PostgresStoreRegistration? sink, StreamProgress progress, CancellationToken cancellationToken)
+    private async Task StreamAsync(PostgresReplicationSession session, PostgresStoreRegistration? sink, ConsumerStreamContext stream, CancellationToken cancellationToken)
     {
-        var scope = _services.CreateAsyncScope();
+        var scope = Services.CreateAsyncScope();
         await using (scope.ConfigureAwait(false))
         {
             var handler = _handlerFactory(scope.ServiceProvider);
@@ -150,7 +106,7 @@ internal sealed class PostgresReplicationConsumer : BackgroundService
                 {
                     while (await messages.MoveNextAsync().ConfigureAwait(false))
                     {
-                        progress.Streaming = true;
+                        stream.MarkReceiving();
                         if (messages.Current is not BeginMessage begin)
                         {
                             continue; // pgoutput sends everything else inside a transaction.
@@ -167,7 +123,7 @@ internal sealed class PostgresReplicationConsumer : BackgroundService
                             continue;
                         }
 
-                        var transaction = new PostgresTransaction(_name, begin, messages, null, null);
+                        var transaction = new PostgresTransaction(Name, begin, messages, null, null);
                         await handler.HandleAsync(transaction, cancellationToken).ConfigureAwait(false);
                         await transaction.DrainAsync().ConfigureAwait(false);
                         session.Acknowledger.MarkProcessed(transaction.Commit!, transaction.EventCount);
@@ -184,7 +140,7 @@ internal sealed class PostgresReplicationConsumer : BackgroundService
                     // Only the host stops a consumer: a stream that ends by itself is reopened from the checkpoint.
                     throw new CheckpointException(
                         CheckpointErrorCode.ConnectionLost,
-                        $"The replication stream of consumer '{_name}' on slot '{_options.SlotName}' ended; reopening it from the durable checkpoint (transient).");
+                        $"The replication stream of consumer '{Name}' on slot '{_options.SlotName}' ended; reopening it from the durable checkpoint (transient).");
                 }
             }
             finally
@@ -210,7 +166,7 @@ internal sealed class PostgresReplicationConsumer : BackgroundService
         var sinkTransaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await using (sinkTransaction.ConfigureAwait(false))
         {
-            var transaction = new PostgresTransaction(_name, begin, messages, connection, sinkTransaction);
+            var transaction = new PostgresTransaction(Name, begin, messages, connection, sinkTransaction);
             await handler.HandleAsync(transaction, cancellationToken).ConfigureAwait(false);
             await transaction.DrainAsync().ConfigureAwait(false);
             var position = session.Acknowledger.MarkProcessed(transaction.Commit!, transaction.EventCount);
@@ -222,16 +178,16 @@ internal sealed class PostgresReplicationConsumer : BackgroundService
         }
     }
 
-    private async Task CheckpointEveryAsync(PostgresReplicationSession session, TimeSpan interval, BackgroundFailure failure, CancellationTokenSource stream)
+    private async Task CheckpointEveryAsync(PostgresReplicationSession session, ConsumerStreamContext consumerStream, TimeSpan interval, BackgroundFailure failure, CancellationTokenSource stream)
     {
         try
         {
             while (true)
             {
-                await Task.Delay(interval, _timeProvider, stream.Token).ConfigureAwait(false);
+                await Task.Delay(interval, TimeProvider, stream.Token).ConfigureAwait(false);
                 if (await session.Acknowledger.CheckpointAsync(stream.Token).ConfigureAwait(false))
                 {
-                    Log.PolicyCheckpoint(_logger, _name, "interval");
+                    consumerStream.ReportPolicyCheckpoint("interval");
                 }
             }
         }
@@ -246,7 +202,7 @@ internal sealed class PostgresReplicationConsumer : BackgroundService
         }
     }
 
-    private async Task CheckSlotAsync(PostgresReplicationSession session, CancellationToken cancellationToken)
+    private async Task CheckSlotAsync(PostgresReplicationSession session, ConsumerStreamContext stream, CancellationToken cancellationToken)
     {
         try
         {
@@ -255,7 +211,7 @@ internal sealed class PostgresReplicationConsumer : BackgroundService
                 try
                 {
                     var health = await session.ReadSlotHealthAsync(cancellationToken).ConfigureAwait(false);
-                    _tracker.Update(s => s with
+                    stream.UpdateStatus(s => s with
                     {
                         SlotWalStatus = health?.WalStatus.ToString().ToLowerInvariant(),
                         SlotSafeWalSizeBytes = health?.SafeWalSize,
@@ -263,10 +219,10 @@ internal sealed class PostgresReplicationConsumer : BackgroundService
                 }
                 catch (NpgsqlException ex)
                 {
-                    Log.SlotCheckFailed(_logger, _name, _options.SlotName!, ex);
+                    Log.SlotCheckFailed(Logger, Name, _options.SlotName!, ex);
                 }
 
-                await Task.Delay(_options.Health.SlotCheckInterval, _timeProvider, cancellationToken).ConfigureAwait(false);
+                await Task.Delay(_options.Health.SlotCheckInterval, TimeProvider, cancellationToken).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

@@ -1,13 +1,13 @@
 using Cdc.Checkpoint.Hosting.Consumers;
-using Cdc.Checkpoint.Hosting.Health;
 
 namespace Cdc.Checkpoint.Postgres.Hosting;
 
 /// <summary>
 /// Options of a hosted PostgreSQL replication consumer, bound from a configuration section (keys as the property names,
-/// nested sections <c>Checkpoint</c>, <c>Retry</c> and <c>Health</c>) and validated when the host starts.
+/// nested sections <c>Checkpoint</c>, <c>Retry</c> and <c>Health</c>, which with <c>Store</c> and <c>OnFailure</c> every
+/// hosted consumer shares through <see cref="HostedConsumerOptions"/>) and validated when the host starts.
 /// </summary>
-public sealed class PostgresReplicationConsumerOptions
+public sealed class PostgresReplicationConsumerOptions : HostedConsumerOptions
 {
     /// <summary>
     /// The Npgsql connection string of the database whose changes are streamed (key <c>ConnectionString</c>); the user
@@ -24,10 +24,6 @@ public sealed class PostgresReplicationConsumerOptions
     /// <value>Empty.</value>
     public IList<string> Publications { get; } = [];
 
-    /// <summary>The name of the registered checkpoint store (key <c>Store</c>).</summary>
-    /// <value>Default: the consumer's name.</value>
-    public string? Store { get; set; }
-
     /// <summary>How often an idle stream checkpoints and acknowledges the server's WAL end (key <c>IdleAdvanceInterval</c>).</summary>
     /// <value>Default 10 seconds; positive.</value>
     public TimeSpan IdleAdvanceInterval { get; set; } = TimeSpan.FromSeconds(10);
@@ -35,17 +31,4 @@ public sealed class PostgresReplicationConsumerOptions
     /// <summary>How many durable checkpoints the acknowledgement to the server stays behind (key <c>AcknowledgeLag</c>).</summary>
     /// <value>Default 0; 0 to 1000.</value>
     public int AcknowledgeLag { get; set; }
-
-    /// <summary>When checkpoints are saved through a store that is not the sink's transaction (section <c>Checkpoint</c>).</summary>
-    public CheckpointPolicyOptions Checkpoint { get; } = new();
-
-    /// <summary>Retries of transient refusals and connection failures (section <c>Retry</c>).</summary>
-    public ConsumerRetryOptions Retry { get; } = new();
-
-    /// <summary>Health check thresholds (section <c>Health</c>).</summary>
-    public ConsumerHealthOptions Health { get; } = new();
-
-    /// <summary>What happens when resuming is refused for a reason a retry cannot fix (key <c>OnFailure</c>).</summary>
-    /// <value>Default <see cref="ConsumerFailureBehavior.StopHost"/>.</value>
-    public ConsumerFailureBehavior OnFailure { get; set; } = ConsumerFailureBehavior.StopHost;
 }

@@ -54,7 +54,7 @@ public sealed class CheckpointException : Exception
         || ErrorCode is CheckpointErrorCode.LeaseHeld or CheckpointErrorCode.InUse
             or CheckpointErrorCode.ResourceExhausted or CheckpointErrorCode.ConnectionLost;
 
-    /// <summary>Set by a provider package when the underlying failure is one a retry may clear.</summary>
+    /// <summary>Set by the table-store core (<c>TableStoreErrors</c>) when the database reports a failure a retry may clear.</summary>
     internal bool TransientCause { get; init; }
 
     /// <summary>The path of the file or directory involved, when there is one.</summary>

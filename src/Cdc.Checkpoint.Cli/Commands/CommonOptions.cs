@@ -17,10 +17,31 @@ internal static class CommonOptions
         new("DIR") { Description = "The checkpoint directory; or address a table store's row with --postgres/--mysql CONNSTR (or --connection-env VAR) and --name NAME.", Arity = ArgumentArity.ZeroOrOne };
 
     /// <summary>
-    /// The record file of a source type in a checkpoint directory, <c>checkpoint_&lt;source type&gt;.json</c>, as
-    /// docs/file-format.md specifies it (new code uses only the public API; the name is part of the on-disk format).
+    /// A read-only verb (<c>inspect</c>, <c>verify</c>, <c>lease</c>) on a checkpoint directory or a table store's row:
+    /// DIR, or the table options, and <c>--json</c>; the directory form runs <paramref name="runDirectory"/>, the table
+    /// form <paramref name="runTable"/>.
     /// </summary>
-    public static string RecordFileName(string sourceType) => $"checkpoint_{sourceType}.json";
+    public static Command DirectoryOrTableCommand(
+        string name,
+        string description,
+        Func<string, bool, int> runDirectory,
+        Func<TableOptions, ParseResult, bool, CancellationToken, Task<int>> runTable)
+    {
+        var directory = DirectoryOrTable();
+        var table = new TableOptions();
+        var json = Json();
+        var command = new Command(name, description)
+        {
+            directory,
+            json,
+        };
+        table.AddTo(command);
+        table.RequireDirectoryOrTable(command, directory);
+        command.SetAction((parseResult, cancellationToken) => parseResult.GetValue(directory) is { } dir
+            ? Task.FromResult(runDirectory(dir, parseResult.GetValue(json)))
+            : runTable(table, parseResult, parseResult.GetValue(json), cancellationToken));
+        return command;
+    }
 
     public static Option<bool> Json() =>
         new("--json") { Description = "Print one JSON document on standard output instead of tables." };

@@ -125,7 +125,7 @@ internal static class ImportDebeziumCommand
         string directory, CheckpointOffset offset, ulong count, string reason, bool createDirectory, bool dryRun, CancellationToken cancellationToken)
     {
         var full = Path.GetFullPath(directory);
-        var path = Path.Combine(full, CommonOptions.RecordFileName(offset.SourceType));
+        var path = Path.Combine(full, CheckpointFileNames.ForRecord(offset.SourceType));
         if (!(createDirectory && !Directory.Exists(full) && !File.Exists(full)))
         {
             var scan = Reading.CheckpointDirectoryScan.Read(full);

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Cdc.Checkpoint.Cli.Output;
 using Cdc.Checkpoint.Cli.Reading;
+using Cdc.Checkpoint.Leasing;
 using Cdc.Checkpoint.Offsets;
 using Spectre.Console;
 
@@ -10,26 +11,12 @@ namespace Cdc.Checkpoint.Cli.Commands;
 /// <summary><c>inspect DIR [--json]</c>: every record of a checkpoint directory, read-only.</summary>
 internal static class InspectCommand
 {
-    public static Command Create(Terminal terminal)
-    {
-        var directory = CommonOptions.DirectoryOrTable();
-        var table = new TableOptions();
-        var json = CommonOptions.Json();
-        var command = new Command(
-            "inspect",
-            "Show every record of a checkpoint directory: source type, format version, committed count, typed offset, file mode, sequence, save time and checksum (verified), and the lease holder. "
-            + "Read-only: takes no lease and changes nothing. A record that cannot be used is shown with its problem; the exit code is then 1.")
-        {
-            directory,
-            json,
-        };
-        table.AddTo(command);
-        table.RequireDirectoryOrTable(command, directory);
-        command.SetAction((parseResult, cancellationToken) => parseResult.GetValue(directory) is { } dir
-            ? Task.FromResult(Run(terminal, dir, parseResult.GetValue(json)))
-            : TableCommands.InspectAsync(terminal, table, parseResult, parseResult.GetValue(json), cancellationToken));
-        return command;
-    }
+    public static Command Create(Terminal terminal) => CommonOptions.DirectoryOrTableCommand(
+        "inspect",
+        "Show every record of a checkpoint directory: source type, format version, committed count, typed offset, file mode, sequence, save time and checksum (verified), and the lease holder. "
+            + "Read-only: takes no lease and changes nothing. A record that cannot be used is shown with its problem; the exit code is then 1.",
+        (directory, json) => Run(terminal, directory, json),
+        (table, parseResult, json, cancellationToken) => TableCommands.InspectAsync(terminal, table, parseResult, json, cancellationToken));
 
     private static int Run(Terminal terminal, string directory, bool json)
     {
@@ -46,7 +33,7 @@ internal static class InspectCommand
         }
         else
         {
-            Render(terminal, report);
+            Render(terminal, report, scan.Lease);
         }
 
         // A lease file that cannot be probed (a FIFO, a link, another user's file) stops every consumer, like a bad record.
@@ -66,7 +53,7 @@ internal static class InspectCommand
                 CommittedEventCount = record.CommittedEventCount,
                 Sequence = record.FormatVersion >= 2 ? record.Sequence : null,
                 SavedAt = record.SavedAt,
-                Crc32C = file.Crc32C,
+                Crc32C = file.Checksum,
                 Mode = file.Mode is { } mode ? FileModes.Format(mode) : null,
                 Offset = record.Offset.ToString(),
                 OffsetJson = record.Offset.ToJsonElement(),
@@ -79,7 +66,7 @@ internal static class InspectCommand
                 SourceType = file.SourceType,
                 Mode = file.Mode is { } badMode ? FileModes.Format(badMode) : null,
                 LinkTarget = file.LinkTarget,
-                Error = new ErrorReport { Code = file.Error!.ErrorCode.ToString(), Message = file.Error.Message },
+                Error = new ErrorReport { Code = file.Problem!.ErrorCode.ToString(), Message = file.Problem.Message },
             }).ToList();
 
         var problems = new List<string>();
@@ -98,7 +85,7 @@ internal static class InspectCommand
         };
     }
 
-    private static void Render(Terminal terminal, InspectReport report)
+    private static void Render(Terminal terminal, InspectReport report, LeaseStatus? lease)
     {
         terminal.Line($"Checkpoint directory {report.Directory} (mode {report.DirectoryMode})");
         terminal.Line($"Lease: {report.Lease.Summary}");
@@ -107,9 +94,9 @@ internal static class InspectCommand
             terminal.Line($"       {note}");
         }
 
-        if (report.Lease.RustcdcOwner is not null)
+        if (lease is not null && LeaseText.DescribeRustcdcOwner(lease) is { } rustcdc)
         {
-            terminal.Line($"       {LeaseText.DescribeRustcdcOwner(report.Lease.RustcdcOwner)}");
+            terminal.Line($"       {rustcdc}");
         }
 
         if (report.Records.Count == 0)

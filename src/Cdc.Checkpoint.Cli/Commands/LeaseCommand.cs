@@ -10,31 +10,19 @@ namespace Cdc.Checkpoint.Cli.Commands;
 /// <summary><c>lease DIR [--json]</c>: who owns a checkpoint directory, probed without taking the lease.</summary>
 internal static class LeaseCommand
 {
-    public static Command Create(Terminal terminal)
-    {
-        var directory = CommonOptions.DirectoryOrTable();
-        var table = new TableOptions();
-        var json = CommonOptions.Json();
-        var command = new Command(
-            "lease",
-            "Show the owner of a checkpoint directory (host, pid, since, epoch) or that the lease is free or stale. Read-only: the lease is probed, never taken.")
-        {
-            directory,
-            json,
-        };
-        table.AddTo(command);
-        table.RequireDirectoryOrTable(command, directory);
-        command.SetAction((parseResult, cancellationToken) => parseResult.GetValue(directory) is { } dir
-            ? Task.FromResult(Run(terminal, dir, parseResult.GetValue(json)))
-            : TableCommands.LeaseAsync(terminal, table, parseResult, parseResult.GetValue(json), cancellationToken));
-        return command;
-    }
+    public static Command Create(Terminal terminal) => CommonOptions.DirectoryOrTableCommand(
+        "lease",
+        "Show the owner of a checkpoint directory (host, pid, since, epoch) or that the lease is free or stale. Read-only: the lease is probed, never taken.",
+        (directory, json) => Run(terminal, directory, json),
+        (table, parseResult, json, cancellationToken) => TableCommands.LeaseAsync(terminal, table, parseResult, json, cancellationToken));
 
     private static int Run(Terminal terminal, string directory, bool json)
     {
-        var full = Path.GetFullPath(directory);
-        CheckpointDirectoryScan.RequireDirectory(full);
-        var report = BuildReport(FileCheckpoint.GetLeaseStatus(full), null);
+        // The reader refuses a missing directory with the library's message, and probes the lease without taking it.
+        var contents = CheckpointDirectoryReader.ReadAsync(directory).AsTask().GetAwaiter().GetResult();
+        var full = contents.DirectoryPath;
+        var status = contents.Lease ?? throw contents.LeaseProblem!;
+        var report = BuildReport(status, null);
 
         if (json)
         {
@@ -59,7 +47,7 @@ internal static class LeaseCommand
 
             if (report.RustcdcOwner is not null)
             {
-                terminal.Line($"  {LeaseText.DescribeRustcdcOwner(report.RustcdcOwner)}");
+                terminal.Line($"  {LeaseText.DescribeRustcdcOwner(status)}");
             }
         }
 

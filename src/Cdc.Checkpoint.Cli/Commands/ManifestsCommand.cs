@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text;
 using Cdc.Checkpoint.Cli.Output;
 using Cdc.Checkpoint.Cli.Reading;
 using Cdc.Checkpoint.Files;
@@ -111,7 +110,16 @@ internal static class ManifestsCommand
     private static FileManifestStore OpenStore(string root)
     {
         var full = Path.GetFullPath(root);
-        CheckpointDirectoryScan.RequireDirectory(full);
+        if (!Directory.Exists(full))
+        {
+            throw new CheckpointException(
+                CheckpointErrorCode.DirectoryNotFound,
+                File.Exists(full)
+                    ? $"'{full}' is a file, not a manifest store. Pass the store's root directory (the one given to FileManifestStore)."
+                    : $"Manifest store root '{full}' does not exist. Check the path.")
+            { Path = full };
+        }
+
         var store = new FileManifestStore(full, new FileManifestStoreOptions { Codecs = CheckpointDirectoryScan.Codecs, RetainCount = 0 });
         if (!Directory.Exists(store.CheckpointsDirectory))
         {
@@ -377,7 +385,7 @@ internal static class ManifestsCommand
             notes.Add(new FindingReport { Path = store.LatestPointerPath, Message = $"latest pointer '{store.LatestPointerPath}' {pointerProblem}; recovery scans the checkpoints instead." });
         }
 
-        foreach (var temp in Directory.EnumerateFiles(store.CheckpointsDirectory, "*" + DurableFile.TempSuffix).Order(StringComparer.Ordinal))
+        foreach (var temp in Directory.EnumerateFiles(store.CheckpointsDirectory, "*" + CheckpointFileNames.TempFileSuffix).Order(StringComparer.Ordinal))
         {
             notes.Add(new FindingReport { Path = temp, Message = $"'{temp}' is a leftover temp file of an interrupted write (`manifests recover --cleanup-orphans` removes it)." });
         }
@@ -390,12 +398,12 @@ internal static class ManifestsCommand
                 continue;
             }
 
-            if (!File.Exists(Path.Combine(directory.FullName, ManifestFormat.FileName)))
+            if (!File.Exists(Path.Combine(directory.FullName, FileManifestStore.ManifestFileName)))
             {
                 notes.Add(new FindingReport { Path = directory.FullName, Message = $"checkpoint {id} ('{directory.FullName}') has no manifest: an interrupted save, ignored by recovery (`manifests recover --cleanup-orphans` removes it when it is older than the latest checkpoint)." });
             }
 
-            foreach (var temp in directory.EnumerateFiles("*" + DurableFile.TempSuffix))
+            foreach (var temp in directory.EnumerateFiles("*" + CheckpointFileNames.TempFileSuffix))
             {
                 notes.Add(new FindingReport { Path = temp.FullName, Message = $"'{temp.FullName}' is a leftover temp file of an interrupted write." });
             }
@@ -417,27 +425,17 @@ internal static class ManifestsCommand
         }
     }
 
-    /// <summary>Reads the latest pointer the way the store does, without changing it.</summary>
+    /// <summary>Reads the latest pointer the way the store's recovery does, without changing it.</summary>
     private static (ulong? Id, string? Problem) ReadPointer(FileManifestStore store)
     {
-        byte[]? bytes;
         try
         {
-            bytes = DurableFile.ReadPrivate(store.LatestPointerPath, 64);
+            var reading = store.ReadLatestPointerAsync().AsTask().GetAwaiter().GetResult();
+            return (reading.CheckpointId, reading.Problem);
         }
         catch (CheckpointException ex)
         {
-            return (null, ex.ErrorCode == CheckpointErrorCode.RecordTooLarge ? "is too large to be a pointer" : ex.Message);
+            return (null, ex.Message);
         }
-
-        if (bytes is null)
-        {
-            return (null, null);
-        }
-
-        var text = Encoding.ASCII.GetString(bytes).Trim();
-        return text.Length is > 0 and <= 20 && text.All(char.IsAsciiDigit) && ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var id) && id > 0
-            ? (id, null)
-            : (null, $"holds '{(text.Length > 40 ? text[..40] + "..." : text)}', which is not a checkpoint id");
     }
 }

@@ -74,10 +74,10 @@ internal static class MigrateCommand
         return ExitCodes.Success;
     }
 
-    private static string BackupPath(RecordFile file) => $"{file.Path}.v{file.Record!.FormatVersion}.bak";
+    private static string BackupPath(CheckpointRecordFileStatus file) => $"{file.Path}.v{file.Record!.FormatVersion}.bak";
 
     /// <summary>Refuses to replace an existing backup that holds other bytes than the record: that original would be lost.</summary>
-    private static void EnsureBackupFree(RecordFile file)
+    private static void EnsureBackupFree(CheckpointRecordFileStatus file)
     {
         var backup = BackupPath(file);
         var info = new FileInfo(backup);
@@ -94,9 +94,10 @@ internal static class MigrateCommand
                 $"Refusing to migrate: the backup path '{backup}' is taken by a {(info.LinkTarget is not null ? "symbolic link" : "directory")}. Move it away and run the command again.");
         }
 
-        var maxBytes = new FileCheckpointOptions().MaxRecordBytes;
-        var current = DurableFile.ReadPrivate(file.Path, maxBytes);
-        var kept = DurableFile.ReadPrivate(backup, maxBytes);
+        // A check made before the lease is taken, so that a refusal changes no byte; FileCheckpoint.UpgradeAsync makes it
+        // again under the lease with its private, no-symlink reads before it writes anything.
+        var current = ReadForComparison(file.Path);
+        var kept = ReadForComparison(backup);
         if (current is null || kept is null || !current.AsSpan().SequenceEqual(kept))
         {
             throw MutationGuard.Refusal(
@@ -104,5 +105,12 @@ internal static class MigrateCommand
                 backup,
                 $"Refusing to migrate: backup '{backup}' already exists and differs from '{file.Path}'; migrating would replace it and lose that original. Move the backup away and run the command again.");
         }
+    }
+
+    // The bytes of a regular file no larger than a record may be; null for anything else (which then counts as different).
+    private static byte[]? ReadForComparison(string path)
+    {
+        var info = new FileInfo(path);
+        return info.Exists && info.LinkTarget is null && info.Length <= new FileCheckpointOptions().MaxRecordBytes ? File.ReadAllBytes(path) : null;
     }
 }

@@ -32,7 +32,7 @@ internal static class MutationGuard
                 $"Refusing to {verb}: checkpoint directory '{dir}' is owned by {owner}. Only one process may write a checkpoint directory: stop that process (see `cdc-checkpoint lease '{dir}'`) and run the command again.");
         }
 
-        if (LeaseText.IsLiveRustcdcOwner(lease.RustcdcOwner))
+        if (lease.HasLiveRustcdcOwner())
         {
             throw Refusal(
                 CheckpointErrorCode.LeaseHeld,
@@ -54,7 +54,7 @@ internal static class MutationGuard
         if (bad.Count > 0)
         {
             var more = bad.Count > 1 ? $" ({bad.Count - 1} more unusable record(s): run `cdc-checkpoint verify '{dir}'`)" : string.Empty;
-            throw Refusal(bad[0].Error!.ErrorCode, bad[0].Path, $"Refusing to {verb}: {bad[0].Error!.Message}{more}");
+            throw Refusal(bad[0].Problem!.ErrorCode, bad[0].Path, $"Refusing to {verb}: {bad[0].Problem!.Message}{more}");
         }
 
         if (scan.MixedFamiliesError is { } mixed)

@@ -56,7 +56,7 @@ internal static class RewindCommand
         var scan = CheckpointDirectoryScan.Read(directory);
         MutationGuard.EnsureWritable(scan, "rewind");
         MutationGuard.EnsureFamily(scan, offset, "rewind");
-        var path = Path.Combine(scan.DirectoryPath, CheckpointRecordFile.FileNameFor(offset.SourceType));
+        var path = Path.Combine(scan.DirectoryPath, CheckpointFileNames.ForRecord(offset.SourceType));
         var existing = scan.ReadableRecords.FirstOrDefault(r => r.SourceType == offset.SourceType)
             ?? throw MutationGuard.Refusal(
                 CheckpointErrorCode.DirectoryNotFound,

@@ -62,7 +62,7 @@ internal static class SeedCommand
             MutationGuard.EnsureWritable(scan, "seed");
             MutationGuard.EnsureFamily(scan, offset, "seed");
             existing = scan.ReadableRecords.FirstOrDefault(r => r.SourceType == offset.SourceType);
-            var recordPath = Path.Combine(full, CheckpointRecordFile.FileNameFor(offset.SourceType));
+            var recordPath = Path.Combine(full, CheckpointFileNames.ForRecord(offset.SourceType));
             if (ProgressGuard.Check(recordPath, existing, offset, count) == ProgressGuard.Verdict.Repeat)
             {
                 terminal.Line($"{recordPath} already holds {offset} (count {count}); nothing was written.");
@@ -77,7 +77,7 @@ internal static class SeedCommand
             await checkpoint.SaveAsync(offset, count, cancellationToken).ConfigureAwait(false);
         }
 
-        var path = Path.Combine(full, CheckpointRecordFile.FileNameFor(offset.SourceType));
+        var path = Path.Combine(full, CheckpointFileNames.ForRecord(offset.SourceType));
         terminal.Line($"Seeded {path}:");
         terminal.Line($"  was {(existing is null ? "(no record)" : $"{existing.Offset} (count {existing.CommittedEventCount})")}");
         terminal.Line($"  now {offset} (count {count})");

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Cdc.Checkpoint.Cli.Output;
 using Cdc.Checkpoint.Cli.Reading;
+using Cdc.Checkpoint.Files;
 using Cdc.Checkpoint.MySql;
 using Cdc.Checkpoint.MySql.Validation;
 using Cdc.Checkpoint.Offsets;
@@ -115,11 +116,11 @@ internal static class ValidateCommand
         var scan = CheckpointDirectoryScan.Read(directory);
         if (scan.BadRecords.FirstOrDefault() is { } bad)
         {
-            throw new CheckpointException(bad.Error!.ErrorCode, $"Cannot validate: {bad.Error.Message}") { Path = bad.Path };
+            throw new CheckpointException(bad.Problem!.ErrorCode, $"Cannot validate: {bad.Problem.Message}") { Path = bad.Path };
         }
 
         var record = Pick(scan.ReadableRecords.ToList(), provider, wanted, $"directory '{scan.DirectoryPath}'");
-        return (record, Path.Combine(scan.DirectoryPath, CommonOptions.RecordFileName(record.SourceType)));
+        return (record, Path.Combine(scan.DirectoryPath, CheckpointFileNames.ForRecord(record.SourceType)));
     }
 
     private static async Task<(CheckpointRecord Record, string Where)> ReadFromTableAsync(TableOptions options, ParseResult parseResult, Provider provider, string? wanted, CancellationToken cancellationToken)

@@ -10,28 +10,14 @@ namespace Cdc.Checkpoint.Cli.Commands;
 internal static class VerifyCommand
 {
     private const string AuditLogFileName = FileCheckpoint.AuditLogFileName;
-    private const string RustcdcOwnerFileName = ".rustcdc_checkpoint.owner";
+    private const string RustcdcOwnerFileName = CheckpointFileNames.RustcdcOwnerFileName;
 
-    public static Command Create(Terminal terminal)
-    {
-        var directory = CommonOptions.DirectoryOrTable();
-        var table = new TableOptions();
-        var json = CommonOptions.Json();
-        var command = new Command(
-            "verify",
-            "Check a checkpoint directory: record format versions and checksums, permissions (files 0600, directory not writable by group or other), one source family, "
-            + "the lease file, leftover temp files and symbolic links. Exits 0 only when all is well and lists every problem otherwise. Read-only.")
-        {
-            directory,
-            json,
-        };
-        table.AddTo(command);
-        table.RequireDirectoryOrTable(command, directory);
-        command.SetAction((parseResult, cancellationToken) => parseResult.GetValue(directory) is { } dir
-            ? Task.FromResult(Run(terminal, dir, parseResult.GetValue(json)))
-            : TableCommands.VerifyAsync(terminal, table, parseResult, parseResult.GetValue(json), cancellationToken));
-        return command;
-    }
+    public static Command Create(Terminal terminal) => CommonOptions.DirectoryOrTableCommand(
+        "verify",
+        "Check a checkpoint directory: record format versions and checksums, permissions (files 0600, directory not writable by group or other), one source family, "
+            + "the lease file, leftover temp files and symbolic links. Exits 0 only when all is well and lists every problem otherwise. Read-only.",
+        (directory, json) => Run(terminal, directory, json),
+        (table, parseResult, json, cancellationToken) => TableCommands.VerifyAsync(terminal, table, parseResult, json, cancellationToken));
 
     private static int Run(Terminal terminal, string directory, bool json)
     {
@@ -90,7 +76,7 @@ internal static class VerifyCommand
 
         foreach (var record in scan.Records)
         {
-            if (record.Error is { } error)
+            if (record.Problem is { } error)
             {
                 Problem(record.Path, error.Message);
             }
@@ -130,7 +116,7 @@ internal static class VerifyCommand
             return;
         }
 
-        if (name.EndsWith(DurableFile.TempSuffix, StringComparison.Ordinal))
+        if (name.EndsWith(CheckpointFileNames.TempFileSuffix, StringComparison.Ordinal))
         {
             problem(path, $"'{path}' is a leftover temp file of an interrupted write; it is never read. Remove it (the next owner of the directory removes checkpoint_*.tmp files too).");
             return;
@@ -195,7 +181,7 @@ internal static class VerifyCommand
             note(leasePath, $"Lease: {holderNote}.");
         }
 
-        if (LeaseText.DescribeRustcdcOwner(status.RustcdcOwner) is { } rustcdc)
+        if (LeaseText.DescribeRustcdcOwner(status) is { } rustcdc)
         {
             note(Path.Combine(scan.DirectoryPath, RustcdcOwnerFileName), $"{char.ToUpperInvariant(rustcdc[0])}{rustcdc[1..]}.");
         }

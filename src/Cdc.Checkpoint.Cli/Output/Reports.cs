@@ -317,14 +317,21 @@ internal sealed class TableAuditReport
     public required DateTimeOffset At { get; init; }
 }
 
-internal sealed class TableInspectReport
+/// <summary>What every table-store report starts with: the table, the checkpoint name (the row) and the server.</summary>
+internal abstract class TableReport
 {
+    [JsonPropertyOrder(-1)]
     public required string Table { get; init; }
 
+    [JsonPropertyOrder(-1)]
     public required string Name { get; init; }
 
+    [JsonPropertyOrder(-1)]
     public required string Server { get; init; }
+}
 
+internal sealed class TableInspectReport : TableReport
+{
     public TableFenceReport? Fence { get; init; }
 
     public required IReadOnlyList<TableRecordReport> Records { get; init; }
@@ -333,14 +340,8 @@ internal sealed class TableInspectReport
     public required IReadOnlyList<TableAuditReport> Audit { get; init; }
 }
 
-internal sealed class TableVerifyReport
+internal sealed class TableVerifyReport : TableReport
 {
-    public required string Table { get; init; }
-
-    public required string Name { get; init; }
-
-    public required string Server { get; init; }
-
     public required bool Ok { get; init; }
 
     public required IReadOnlyList<string> Problems { get; init; }
@@ -348,14 +349,8 @@ internal sealed class TableVerifyReport
     public required IReadOnlyList<string> Notes { get; init; }
 }
 
-internal sealed class TableLeaseReport
+internal sealed class TableLeaseReport : TableReport
 {
-    public required string Table { get; init; }
-
-    public required string Name { get; init; }
-
-    public required string Server { get; init; }
-
     public TableFenceReport? Fence { get; init; }
 }
 

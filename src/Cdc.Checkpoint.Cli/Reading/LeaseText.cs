@@ -1,4 +1,3 @@
-using System.Globalization;
 using Cdc.Checkpoint.Files;
 using Cdc.Checkpoint.Leasing;
 
@@ -37,37 +36,21 @@ internal static class LeaseText
             return $"the owner record names host '{owner.Host}', not this host ('{Environment.MachineName}'): the directory is on storage shared with it";
         }
 
-        return OwnerLease.IsProcessAlive(owner.ProcessId)
+        return owner.IsProcessRunningOnThisHost()
             ? null
             : $"pid {owner.ProcessId} is not running on this host: the lock is held by a process that inherited it or runs in another PID namespace";
     }
 
     /// <summary>Describes a rustcdc owner file (<c>HOSTNAME:PID</c>), or <see langword="null"/> when there is none.</summary>
-    public static string? DescribeRustcdcOwner(string? owner)
+    public static string? DescribeRustcdcOwner(LeaseStatus status)
     {
-        if (owner is null)
+        if (status.RustcdcOwner is not { } owner)
         {
             return null;
         }
 
-        return IsLiveRustcdcOwner(owner)
+        return status.HasLiveRustcdcOwner()
             ? $"rustcdc owner file names '{owner}', a live process on this host: every writer refuses the directory until it exits"
             : $"rustcdc owner file names '{owner}', which is not a live process on this host (ignored)";
-    }
-
-    /// <summary>Whether a rustcdc owner file names a live process on this host other than this one (the library's rule).</summary>
-    public static bool IsLiveRustcdcOwner(string? owner)
-    {
-        if (owner is null)
-        {
-            return false;
-        }
-
-        var colon = owner.LastIndexOf(':');
-        return colon > 0
-            && int.TryParse(owner.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var pid)
-            && string.Equals(owner[..colon], Environment.MachineName, StringComparison.OrdinalIgnoreCase)
-            && pid != Environment.ProcessId
-            && OwnerLease.IsProcessAlive(pid);
     }
 }

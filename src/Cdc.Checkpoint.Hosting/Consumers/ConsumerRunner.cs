@@ -46,12 +46,12 @@ internal sealed class ConsumerRunner
     public bool IsTransient(Exception exception) => exception is not OperationCanceledException && _isTransient(exception);
 
     /// <summary>
-    /// Runs <paramref name="runStream"/> until it returns (the host is stopping) or fails for good. The stream reports
-    /// through its <see cref="StreamProgress"/> argument once it is streaming, which starts a fresh series of retries
-    /// after its next transient failure.
+    /// Runs <paramref name="runStream"/> until it returns (the host is stopping) or fails for good. Each attempt gets a
+    /// fresh <see cref="ConsumerStreamContext"/>; once the stream has delivered data, its next transient failure starts a
+    /// fresh series of retries.
     /// </summary>
     /// <returns><see langword="true"/> after a clean stop; <see langword="false"/> after a failure.</returns>
-    public async Task<bool> RunAsync(Func<StreamProgress, CancellationToken, Task> runStream, CancellationToken stoppingToken)
+    public async Task<bool> RunAsync(Func<ConsumerStreamContext, CancellationToken, Task> runStream, CancellationToken stoppingToken)
     {
         Log.ConsumerStarting(_logger, _name);
         var pipeline = CreatePipeline();
@@ -59,17 +59,16 @@ internal sealed class ConsumerRunner
         {
             while (true)
             {
-                var progress = new StreamProgress();
                 var restart = await pipeline.ExecuteAsync(
                     async ct =>
                     {
-                        progress.Streaming = false;
+                        var stream = new ConsumerStreamContext(_tracker, _logger);
                         try
                         {
-                            await runStream(progress, ct).ConfigureAwait(false);
+                            await runStream(stream, ct).ConfigureAwait(false);
                             return false;
                         }
-                        catch (Exception ex) when (progress.Streaming && !ct.IsCancellationRequested && IsTransient(ex))
+                        catch (Exception ex) when (stream.IsReceiving && !ct.IsCancellationRequested && IsTransient(ex))
                         {
                             // The stream ran and then broke: reopen with a fresh series of attempts (and their short delays).
                             Retrying(ex, 1, TimeSpan.Zero);
@@ -148,11 +147,4 @@ internal sealed class ConsumerRunner
             _lifetime.StopApplication();
         }
     }
-}
-
-/// <summary>What a running stream tells its <see cref="ConsumerRunner"/>.</summary>
-internal sealed class StreamProgress
-{
-    /// <summary>Set once the stream is open and validated.</summary>
-    public bool Streaming { get; set; }
 }

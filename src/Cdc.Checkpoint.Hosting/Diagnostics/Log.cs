@@ -29,6 +29,4 @@ internal static partial class Log
     [LoggerMessage(EventId = HostingEventId.PolicyCheckpoint, Level = LogLevel.Debug, Message = "Consumer {Consumer}: checkpoint saved by policy ({Trigger})")]
     public static partial void PolicyCheckpoint(ILogger logger, string consumer, string trigger);
 
-    [LoggerMessage(EventId = HostingEventId.SlotCheckFailed, Level = LogLevel.Warning, Message = "Consumer {Consumer}: reading slot {Slot} for the health check failed")]
-    public static partial void SlotCheckFailed(ILogger logger, string consumer, string slot, Exception exception);
 }

@@ -4,9 +4,10 @@ namespace Cdc.Checkpoint.Postgres.Replication;
 
 /// <summary>
 /// The acknowledgement rules of a logical replication consumer as pure state: which positions are processed, durable,
-/// received and in flight, what may be reported to the server, and when an idle advance is allowed. No I/O, no clock,
-/// no locks, no Npgsql types (LSNs are <see cref="ulong"/>): the owner (<see cref="ReplicationAcknowledger"/>) serializes
-/// calls, does the saves and status updates the answers ask for, and passes time in as timestamps.
+/// received and in flight, what may be reported to the server, when a status update is sent (at once, deferred, or
+/// due on the session's schedule), and when an idle advance is allowed. No I/O, no clock, no locks, no Npgsql types
+/// (LSNs are <see cref="ulong"/>): the owner (<see cref="AcknowledgementDriver"/>) serializes calls, does the saves and
+/// status updates the answers ask for, and passes time in as timestamps of its <see cref="TimeProvider"/>.
 /// </summary>
 /// <remarks>
 /// <para>Invariants, each kept by every method and checked by the unit tests:</para>
@@ -15,7 +16,10 @@ namespace Cdc.Checkpoint.Postgres.Replication;
 /// <item><see cref="Durable"/> is never ahead of <see cref="Processed"/>; neither moves backwards;</item>
 /// <item>a transaction in flight (begun, not committed) is never acknowledged: an idle advance waits for its commit,
 /// and a processed position is at most the last commit received (<see cref="Received"/>);</item>
-/// <item>every new position carries a higher committed event count than the one before it.</item>
+/// <item>every new position carries a higher committed event count than the one before it;</item>
+/// <item>with a <see cref="StatusSchedule"/>, a status update is due one interval after the last one sent (or after the
+/// stream was confirmed), one deferred retry after a deferral, always in the future once decided, and never without a
+/// stream.</item>
 /// </list>
 /// </remarks>
 internal sealed class AcknowledgementState
@@ -24,7 +28,11 @@ internal sealed class AcknowledgementState
     private readonly string _slotName;
     private readonly int _acknowledgeLag;
     private readonly ulong _idleAdvanceMinimumBytes;
+    private readonly StatusSchedule? _schedule;
     private Mark? _idleAdvance;
+    private long _lastStatusAt; // the last update sent, or the stream's confirmation
+    private long? _deferredAt; // an update deferred because nothing was received yet
+    private bool _ended; // the stream stopped: it is not confirmed again
 
     /// <summary>Creates the state of a stream that starts at a durable checkpoint.</summary>
     /// <param name="slotName">The slot, for messages.</param>
@@ -37,13 +45,18 @@ internal sealed class AcknowledgementState
     /// confirmed. <see langword="false"/> for an acknowledger beside a stream the caller runs itself.
     /// </param>
     /// <param name="now">The timestamp of the start checkpoint's durability (for <see cref="DurableAt"/>).</param>
-    public AcknowledgementState(string slotName, Mark start, int acknowledgeLag, ulong idleAdvanceMinimumBytes, bool sessionOwned, long now)
+    /// <param name="schedule">
+    /// When status updates are due while streaming (a session's own status timer), or <see langword="null"/> when the
+    /// caller runs the stream and Npgsql's <c>WalReceiverStatusInterval</c> timer sends the periodic updates.
+    /// </param>
+    public AcknowledgementState(string slotName, Mark start, int acknowledgeLag, ulong idleAdvanceMinimumBytes, bool sessionOwned, long now, StatusSchedule? schedule = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(acknowledgeLag);
         _slotName = slotName;
         _acknowledgeLag = acknowledgeLag;
         _idleAdvanceMinimumBytes = idleAdvanceMinimumBytes;
         SessionOwned = sessionOwned;
+        _schedule = schedule;
         Processed = Durable = start;
         Received = start.Lsn;
         DurableAt = now;
@@ -56,11 +69,18 @@ internal sealed class AcknowledgementState
         /// <summary>Send the status update now.</summary>
         Now,
 
-        /// <summary>Leave the status set; Npgsql's first update of the stream carries it (nothing received yet).</summary>
+        /// <summary>
+        /// Leave the status set: nothing was received on the stream yet, so Npgsql is not ready for an update. A session's
+        /// status timer tries again after <see cref="StatusSchedule.DeferredRetry"/>; beside the caller's own stream,
+        /// Npgsql's next update carries it.
+        /// </summary>
         Deferred,
 
         /// <summary>Leave the status set; no stream to send on (not confirmed, ended, or its feedback is broken).</summary>
         Held,
+
+        /// <summary>The status timer fired before the next update is due (<see cref="StatusDueAt"/>): nothing to send yet.</summary>
+        NotDue,
     }
 
     /// <summary>Whether a session owns the stream (see the constructor).</summary>
@@ -165,19 +185,59 @@ internal sealed class AcknowledgementState
         return TakeFeedback();
     }
 
-    /// <summary>The session holds the slot: status updates may be sent, and the idle advance may run.</summary>
-    /// <returns>The LSN to set as the status (the durable checkpoint, subject to the lag), or <see langword="null"/>.</returns>
-    public ulong? ConfirmStreaming()
+    /// <summary>
+    /// The timestamp at which the next status update is due: one interval after the last update sent (or after the
+    /// stream was confirmed), or, while an update is deferred, the deferred retry after the deferral.
+    /// <see langword="null"/> when none is ever due: no schedule (the caller runs the stream), no stream, or feedback
+    /// broken.
+    /// </summary>
+    public long? StatusDueAt
     {
+        get
+        {
+            if (_schedule is not { } schedule || !Streaming || FeedbackUnusable)
+            {
+                return null;
+            }
+
+            // A deferral counts from itself: an update cannot go before the stream has received something, so a tick
+            // that defers must not find the next update already due (it would spin).
+            return _deferredAt is { } deferred ? deferred + schedule.DeferredRetry : _lastStatusAt + schedule.Interval;
+        }
+    }
+
+    /// <summary>The session holds the slot: status updates may be sent, and the idle advance may run.</summary>
+    /// <param name="now">The timestamp of the confirmation: the first periodic update is due one interval later.</param>
+    /// <returns>The LSN to set as the status (the durable checkpoint, subject to the lag), or <see langword="null"/>.</returns>
+    /// <remarks>
+    /// A stream stops for good: a confirmation after <see cref="StopStreaming"/> changes nothing (the session's check
+    /// after <c>START_REPLICATION</c> can succeed just as the caller cancels, and the stop must win).
+    /// </remarks>
+    public ulong? ConfirmStreaming(long now)
+    {
+        if (_ended)
+        {
+            return null;
+        }
+
         Streaming = true;
+        _lastStatusAt = now;
+        _deferredAt = null;
         return TakeFeedback();
     }
 
-    /// <summary>The stream ended: no status update and no idle advance without a stream.</summary>
-    public void StopStreaming() => Streaming = false;
+    /// <summary>The stream ended, for good: no status update and no idle advance without a stream.</summary>
+    public void StopStreaming()
+    {
+        Streaming = false;
+        _ended = true;
+    }
 
-    /// <summary>Decides whether a status update is sent now, given the last WAL position the connection received.</summary>
-    public Send DecideSend(ulong lastReceived)
+    /// <summary>
+    /// Decides whether a status update that carries a new acknowledgement is sent now, given the last WAL position the
+    /// connection received. A deferral makes the next update due <see cref="StatusSchedule.DeferredRetry"/> later.
+    /// </summary>
+    public Send DecideSend(ulong lastReceived, long now)
     {
         if (FeedbackUnusable || (SessionOwned && !Streaming))
         {
@@ -185,7 +245,36 @@ internal sealed class AcknowledgementState
         }
 
         // Npgsql's stream is only ready for an update once it has received something from the server.
-        return lastReceived == 0 ? Send.Deferred : Send.Now;
+        if (lastReceived == 0)
+        {
+            _deferredAt = now;
+            return Send.Deferred;
+        }
+
+        return Send.Now;
+    }
+
+    /// <summary>
+    /// Decides whether the status timer sends an update at <paramref name="now"/>: <see cref="Send.NotDue"/> before
+    /// <see cref="StatusDueAt"/>, <see cref="Send.Held"/> when none is ever due, otherwise as <see cref="DecideSend"/>.
+    /// The update carries the status already set (the last durable checkpoint reported), so it keeps the walsender from
+    /// ending a stream whose consumer is busy, and delivers a deferred acknowledgement.
+    /// </summary>
+    public Send DecideScheduledSend(ulong lastReceived, long now)
+    {
+        if (StatusDueAt is not { } due)
+        {
+            return Send.Held;
+        }
+
+        return now < due ? Send.NotDue : DecideSend(lastReceived, now);
+    }
+
+    /// <summary>A status update reached Npgsql at <paramref name="now"/> (sent, or failed in the network): the next one is due an interval later.</summary>
+    public void StatusSent(long now)
+    {
+        _lastStatusAt = now;
+        _deferredAt = null;
     }
 
     /// <summary>Npgsql failed a status update in a way that leaves its feedback lock taken: never send on this connection again.</summary>
@@ -292,6 +381,11 @@ internal sealed class AcknowledgementState
         Acknowledged = target;
         return target;
     }
+
+    /// <summary>When status updates are due, in the timestamp units of the owner's clock.</summary>
+    /// <param name="Interval">An update is due this long after the last one (or after the stream was confirmed).</param>
+    /// <param name="DeferredRetry">How soon an update deferred because nothing was received yet is tried again.</param>
+    internal readonly record struct StatusSchedule(long Interval, long DeferredRetry);
 
     /// <summary>A position: an LSN and the committed event count stored with it.</summary>
     /// <param name="Lsn">The LSN.</param>

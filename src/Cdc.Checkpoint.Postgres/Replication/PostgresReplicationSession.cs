@@ -38,10 +38,12 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
     private readonly PostgresReplicationSessionOptions _options;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
+    private readonly AcknowledgementDriver _acknowledgement; // the saves and status updates (Acknowledger is its public face)
 
     private int _reading;
     private int _disposed;
-    private IdleAdvanceTimer? _idleAdvance; // while the stream is confirmed
+    private SessionTimer? _statusUpdates; // while the stream is confirmed
+    private SessionTimer? _idleAdvance; // while the stream is confirmed, unless turned off
 
     /// <summary>How long a cancelled stream may take to end before its walsender is terminated from SQL.</summary>
     private static readonly TimeSpan StreamStopTimeout = TimeSpan.FromSeconds(5);
@@ -62,6 +64,7 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
         Validation = validation;
         StartPosition = start;
         Acknowledger = acknowledger;
+        _acknowledgement = acknowledger.Driver;
         _timeProvider = timeProvider;
         _logger = logger;
     }
@@ -76,8 +79,9 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
     public ReplicationAcknowledger Acknowledger { get; }
 
     /// <summary>
-    /// The interval at which standby status updates go to the server while streaming: <see cref="PostgresReplicationSessionOptions.StatusInterval"/>,
-    /// or derived from the walsender's <c>wal_sender_timeout</c>.
+    /// The interval at which the session sends standby status updates while streaming (at most this long after the
+    /// previous one, whatever the consumer does): <see cref="PostgresReplicationSessionOptions.StatusInterval"/>, or
+    /// derived from the walsender's <c>wal_sender_timeout</c>.
     /// </summary>
     public TimeSpan StatusInterval { get; private init; }
 
@@ -122,13 +126,17 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
         {
             await replication.Open(cancellationToken).ConfigureAwait(false);
 
-            // Npgsql sends a status update on its own timer, independent of the consumer reading, every
-            // WalReceiverStatusInterval (10 s by default); the server ends a walsender that heard nothing for
-            // wal_sender_timeout. Ask the walsender itself (the connection string, role and database can all set it).
+            // The server ends a walsender that heard nothing for wal_sender_timeout, so status updates must go out
+            // whatever the consumer does; ask the walsender itself (the connection string, role and database can all set
+            // it). The session sends them on its own timer, when the acknowledgement state says one is due; Npgsql's own
+            // timer (WalReceiverStatusInterval, 10 s by default) is turned off: Timeout.InfiniteTimeSpan arms its timer
+            // never (ReplicationConnection in Npgsql 10.0.3). Npgsql still answers keepalives that request a reply, and
+            // after half of WalReceiverTimeout without a message asks for one itself; both carry only the status set
+            // through SetReplicationStatus, the durable checkpoint.
             var walSenderTimeoutText = await replication.Show("wal_sender_timeout", cancellationToken).ConfigureAwait(false);
             var walSenderTimeout = StatusIntervals.ParseSetting(walSenderTimeoutText);
             var statusInterval = options.StatusInterval ?? StatusIntervals.Derive(walSenderTimeout);
-            replication.WalReceiverStatusInterval = statusInterval;
+            replication.WalReceiverStatusInterval = Timeout.InfiniteTimeSpan;
             Log.StatusIntervalChosen(logger, options.SlotName, statusInterval, walSenderTimeoutText);
             var record = await store.LoadAsync(PostgresOffset.StreamingSourceType, cancellationToken).ConfigureAwait(false);
             PostgresOffset? checkpoint = null;
@@ -147,9 +155,10 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
             // with the facts of this same validation.
             var validation = await new PostgresResumeValidator(dataSource, options.Validation, loggerFactory).ValidateAsync(replication, options.SlotName, checkpoint, cancellationToken).ConfigureAwait(false);
             var start = await CarryOutAsync(validation, record, replication, store, options, logger, cancellationToken).ConfigureAwait(false);
-            acknowledger = new ReplicationAcknowledger(
-                new NpgsqlReplicationFeedback(replication), store, start.Offset, start.CommittedEventCount, options.Acknowledgement, loggerFactory, timeProvider, sessionOwned: true);
-            acknowledger.Apply(static (s, wal) => s.SetServerWalHint(wal), (ulong)validation.Facts.ServerWalPosition);
+            var acknowledgement = new AcknowledgementDriver(
+                new NpgsqlReplicationFeedback(replication), store, start.Offset, start.CommittedEventCount, options.Acknowledgement, loggerFactory, timeProvider, statusInterval);
+            acknowledgement.SetServerWalHint(validation.Facts.ServerWalPosition);
+            acknowledger = new ReplicationAcknowledger(acknowledgement);
             return new PostgresReplicationSession(replication, dataSource, options, validation, start, acknowledger, timeProvider, logger)
             {
                 StatusInterval = statusInterval,
@@ -304,7 +313,7 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
     /// durable and acknowledged positions, lag and checkpoint age (no I/O; thread-safe, also after disposal).
     /// </summary>
     /// <returns>The status.</returns>
-    public PostgresReplicationStatus GetStatus() => Acknowledger.GetStatus(Validation.Verdict);
+    public PostgresReplicationStatus GetStatus() => _acknowledgement.GetStatus(Validation.Verdict);
 
     /// <summary>Reads the session's slot's WAL retention (<c>wal_status</c>, <c>safe_wal_size</c>) from the server.</summary>
     /// <param name="cancellationToken">Cancels the query.</param>
@@ -326,11 +335,7 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
             return;
         }
 
-        if (Volatile.Read(ref _idleAdvance) is { } idle)
-        {
-            await idle.DisposeAsync().ConfigureAwait(false);
-        }
-
+        await StopTimersAsync().ConfigureAwait(false);
         await Acknowledger.DisposeAsync().ConfigureAwait(false);
         await _replication.DisposeAsync().ConfigureAwait(false);
         await _dataSource.DisposeAsync().ConfigureAwait(false);
@@ -359,18 +364,13 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
                     continue;
                 case BeginMessage:
                     // A transaction that begins while an idle advance is being saved waits until it is durable.
-                    while (!Acknowledger.Apply(static s => s.TryBeginTransaction()))
-                    {
-                        await Acknowledger.WaitForIdleAdvanceAsync(cancellationToken).ConfigureAwait(false);
-                    }
-
+                    await _acknowledgement.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
                     break;
                 case CommitMessage when skipping:
                     skipping = false;
                     continue;
                 case CommitMessage commit:
-                    Acknowledger.Apply(static (s, lsn) => s.Commit(lsn), (ulong)commit.TransactionEndLsn);
-                    Acknowledger.RecordCommitTimestamp(commit.TransactionCommitTimestamp);
+                    _acknowledgement.Commit(commit.TransactionEndLsn, commit.TransactionCommitTimestamp);
                     break;
                 default:
                     if (skipping)
@@ -385,18 +385,16 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
         }
     }
 
-    // The slot is confirmed held by this stream: acknowledge the durable checkpoint and start the idle-advance timer.
+    // The slot is confirmed held by this stream: acknowledge the durable checkpoint, then start the status timer (due
+    // when the acknowledgement state says) and the idle-advance timer.
     private async Task OnStreamingConfirmedAsync(CancellationToken cancellationToken)
     {
-        if (Acknowledger.Apply(static s => s.ConfirmStreaming()) is not null)
-        {
-            await Acknowledger.SendStatusAsync(cancellationToken).ConfigureAwait(false);
-        }
-
+        await _acknowledgement.ConfirmStreamingAsync(cancellationToken).ConfigureAwait(false);
+        Volatile.Write(ref _statusUpdates, new SessionTimer(_ => _acknowledgement.SendDueStatusAsync(), _acknowledgement.TimeUntilStatusDue, _timeProvider));
         var interval = _options.Acknowledgement.IdleAdvanceInterval;
         if (interval != Timeout.InfiniteTimeSpan)
         {
-            Volatile.Write(ref _idleAdvance, new IdleAdvanceTimer(Acknowledger, interval, _timeProvider, _logger));
+            Volatile.Write(ref _idleAdvance, new SessionTimer(_acknowledgement.IdleAdvanceTickAsync, () => interval, _timeProvider));
         }
     }
 
@@ -404,13 +402,22 @@ public sealed class PostgresReplicationSession : IAsyncDisposable
     // that is still in flight when replication stops. Called when cancellation begins and again when the stream ends.
     private async Task OnStreamingStoppedAsync()
     {
-        Acknowledger.Apply(static s => s.StopStreaming());
+        _acknowledgement.StopStreaming();
+        await StopTimersAsync().ConfigureAwait(false);
+        await _acknowledgement.WaitForSendsAsync().ConfigureAwait(false);
+    }
+
+    private async Task StopTimersAsync()
+    {
+        if (Volatile.Read(ref _statusUpdates) is { } status)
+        {
+            await status.DisposeAsync().ConfigureAwait(false);
+        }
+
         if (Volatile.Read(ref _idleAdvance) is { } idle)
         {
             await idle.DisposeAsync().ConfigureAwait(false);
         }
-
-        await Acknowledger.WaitForSendsAsync().ConfigureAwait(false);
     }
 
     private async IAsyncEnumerable<PgOutputReplicationMessage> StartAndRecheckAsync([EnumeratorCancellation] CancellationToken cancellationToken)

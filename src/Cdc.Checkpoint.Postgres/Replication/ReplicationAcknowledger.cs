@@ -1,8 +1,5 @@
-using System.Diagnostics;
 using Cdc.Checkpoint.Postgres.Diagnostics;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
-using Npgsql;
 using Npgsql.Replication;
 using Npgsql.Replication.PgOutput.Messages;
 using NpgsqlTypes;
@@ -25,9 +22,10 @@ namespace Cdc.Checkpoint.Postgres.Replication;
 /// </para>
 /// <para>
 /// Keepalives that request a reply are answered by Npgsql itself with the status set here, so they too never carry
-/// more than the durable checkpoint. Inside a <see cref="PostgresReplicationSession"/>, the session drives the stream's
-/// lifecycle and the idle advance (<see cref="ReplicationAcknowledgerOptions.IdleAdvanceInterval"/>,
-/// <see cref="TryIdleAdvanceAsync"/>); the rules themselves are a pure state the acknowledger only locks.
+/// more than the durable checkpoint. Inside a <see cref="PostgresReplicationSession"/> this is the session's own
+/// acknowledgement: the session drives the stream's lifecycle, the periodic status updates and the idle advance
+/// (<see cref="ReplicationAcknowledgerOptions.IdleAdvanceInterval"/>, <see cref="TryIdleAdvanceAsync"/>). Beside a
+/// stream the caller runs itself, Npgsql's <c>WalReceiverStatusInterval</c> timer sends the periodic updates.
 /// </para>
 /// <para>
 /// The committed event count of a position grows by the transaction's event count, and by 1 for a transaction without
@@ -38,21 +36,8 @@ namespace Cdc.Checkpoint.Postgres.Replication;
 /// </remarks>
 public sealed class ReplicationAcknowledger : IAsyncDisposable
 {
-    private readonly Lock _gate = new();
-    private readonly AcknowledgementState _state; // guarded by _gate
-    private readonly IReplicationFeedback _feedback;
-    private readonly ICheckpointStore _store;
-    private readonly PostgresOffset _identity;
-    private readonly ILogger _logger;
-    private readonly TimeProvider _timeProvider;
-
-    // Saves one at a time, so a later position never reaches the store before an earlier one; an idle advance holds it
-    // from its decision to its acknowledgement, which is what a beginning transaction waits for.
-    private readonly SemaphoreSlim _saveGate = new(1, 1);
-
-    // Status updates one at a time: Npgsql fails an update that overlaps another or the end of the stream.
-    private readonly SemaphoreSlim _sendGate = new(1, 1);
-    private bool _disposed; // guarded by _gate
+    // Everything is done by the driver, which the session shares: this class adds only the public contract.
+    private readonly AcknowledgementDriver _driver;
 
     /// <summary>Creates an acknowledger for a replication connection, starting from a durable checkpoint.</summary>
     /// <param name="connection">The replication connection the consumer streams on.</param>
@@ -73,90 +58,61 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
         ReplicationAcknowledgerOptions? options = null,
         ILoggerFactory? loggerFactory = null,
         TimeProvider? timeProvider = null)
-        : this(new NpgsqlReplicationFeedback(connection ?? throw new ArgumentNullException(nameof(connection))), store, checkpoint, committedEventCount, options, loggerFactory, timeProvider, sessionOwned: false)
+        : this(new AcknowledgementDriver(
+            new NpgsqlReplicationFeedback(connection ?? throw new ArgumentNullException(nameof(connection))),
+            store,
+            checkpoint,
+            committedEventCount,
+            options,
+            loggerFactory,
+            timeProvider,
+            sessionStatusInterval: null))
     {
     }
 
-    internal ReplicationAcknowledger(
-        IReplicationFeedback feedback,
-        ICheckpointStore store,
-        PostgresOffset checkpoint,
-        ulong committedEventCount,
-        ReplicationAcknowledgerOptions? options,
-        ILoggerFactory? loggerFactory,
-        TimeProvider? timeProvider,
-        bool sessionOwned)
+    internal ReplicationAcknowledger(AcknowledgementDriver driver)
     {
-        ArgumentNullException.ThrowIfNull(store);
-        ArgumentNullException.ThrowIfNull(checkpoint);
-        if (!string.Equals(checkpoint.SourceType, PostgresOffset.StreamingSourceType, StringComparison.Ordinal))
-        {
-            throw new ArgumentException($"The acknowledger streams '{PostgresOffset.StreamingSourceType}' offsets, not '{checkpoint.SourceType}'.", nameof(checkpoint));
-        }
-
-        options ??= new ReplicationAcknowledgerOptions();
-        _feedback = feedback;
-        _store = store;
-        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<ReplicationAcknowledger>();
-        _timeProvider = timeProvider ?? TimeProvider.System;
-        _identity = checkpoint;
-        var idleAdvanceMinimumBytes = (ulong)(options.IdleAdvanceMinimumBytes
-            ?? (store is Store.PostgresCheckpointStore ? ReplicationAcknowledgerOptions.DefaultIdleAdvanceMinimumBytes : 0));
-        _state = new AcknowledgementState(
-            checkpoint.SlotName,
-            new AcknowledgementState.Mark((ulong)checkpoint.Lsn, committedEventCount),
-            options.AcknowledgeLag,
-            idleAdvanceMinimumBytes,
-            sessionOwned,
-            _timeProvider.GetTimestamp());
+        _driver = driver;
         PostgresMetrics.Register(this);
     }
 
     /// <summary>The slot the acknowledger reports for.</summary>
-    public string SlotName => _identity.SlotName;
+    public string SlotName => _driver.SlotName;
 
     /// <summary>The latest position marked processed (possibly not durable yet).</summary>
-    public CheckpointPosition Processed => ToPosition(Apply(static s => s.Processed));
+    public CheckpointPosition Processed => _driver.Processed;
 
     /// <summary>The latest durable position.</summary>
-    public CheckpointPosition Durable => ToPosition(Apply(static s => s.Durable));
+    public CheckpointPosition Durable => _driver.Durable;
 
     /// <summary>The LSN last reported to the server as flushed and applied; 0 before the first report.</summary>
-    public NpgsqlLogSequenceNumber Acknowledged => new(Apply(static s => s.Acknowledged));
+    public NpgsqlLogSequenceNumber Acknowledged => _driver.Acknowledged;
 
     /// <summary>The server's WAL end as last seen (keepalives, message ends, or the WAL position at validation).</summary>
-    public NpgsqlLogSequenceNumber ServerWalEnd => new(Apply(static (s, received) => s.ServerWalEnd(received), (ulong)_feedback.LastReceivedLsn));
+    public NpgsqlLogSequenceNumber ServerWalEnd => _driver.ServerWalEnd;
 
     /// <summary>Bytes of WAL between the server's WAL end and the durable checkpoint (0 when caught up).</summary>
     /// <remarks>Thread-safe, no I/O. Also the <c>cdc.checkpoint.lag</c> gauge.</remarks>
-    public long LagBytes => Apply(static (s, received) => s.LagBytes(received), (ulong)_feedback.LastReceivedLsn);
+    public long LagBytes => _driver.LagBytes;
 
     /// <summary>Time since the last durable checkpoint (or since the acknowledger was created), on the injected clock.</summary>
     /// <remarks>Thread-safe, no I/O. Also the <c>cdc.checkpoint.age</c> gauge.</remarks>
-    public TimeSpan CheckpointAge => _timeProvider.GetElapsedTime(Apply(static s => s.DurableAt));
+    public TimeSpan CheckpointAge => _driver.CheckpointAge;
+
+    /// <summary>The driver the session shares (and tests reach).</summary>
+    internal AcknowledgementDriver Driver => _driver;
 
     /// <summary>Takes a consistent snapshot of the positions, lag and age (no I/O).</summary>
     /// <returns>The status; <see cref="PostgresReplicationStatus.Verdict"/> is <see langword="null"/> (a session adds it).</returns>
     /// <remarks>Thread-safe; callable after disposal (it then shows the last state).</remarks>
-    public PostgresReplicationStatus GetStatus() => GetStatus(verdict: null);
+    public PostgresReplicationStatus GetStatus() => _driver.GetStatus(verdict: null);
 
     /// <summary>Marks a transaction processed: its changes are applied (not necessarily durably).</summary>
     /// <param name="commit">The transaction's commit message.</param>
     /// <param name="eventCount">How many changes of the transaction the consumer applied.</param>
     /// <returns>The position to checkpoint.</returns>
     /// <exception cref="ArgumentOutOfRangeException">The commit is not after the last processed position, or (in a session) was not received.</exception>
-    public CheckpointPosition MarkProcessed(CommitMessage commit, ulong eventCount)
-    {
-        ArgumentNullException.ThrowIfNull(commit);
-        var position = MarkProcessed(commit.TransactionEndLsn, eventCount);
-        if (!_state.SessionOwned)
-        {
-            // Inside a session the stream records the commit timestamp as the commit arrives.
-            RecordCommitTimestamp(commit.TransactionCommitTimestamp);
-        }
-
-        return position;
-    }
+    public CheckpointPosition MarkProcessed(CommitMessage commit, ulong eventCount) => _driver.MarkProcessed(commit, eventCount);
 
     /// <summary>Marks the transaction that ends at <paramref name="transactionEndLsn"/> processed (no I/O).</summary>
     /// <param name="transactionEndLsn">The transaction's end LSN (<see cref="CommitMessage.TransactionEndLsn"/>).</param>
@@ -166,17 +122,7 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
     /// <paramref name="transactionEndLsn"/> is not after the last processed position (never backwards), or, in a
     /// session, is past the last commit received (never ahead).
     /// </exception>
-    public CheckpointPosition MarkProcessed(NpgsqlLogSequenceNumber transactionEndLsn, ulong eventCount)
-    {
-        AcknowledgementState.Mark position;
-        lock (_gate)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            position = _state.MarkProcessed((ulong)transactionEndLsn, eventCount);
-        }
-
-        return ToPosition(position);
-    }
+    public CheckpointPosition MarkProcessed(NpgsqlLogSequenceNumber transactionEndLsn, ulong eventCount) => _driver.MarkProcessed(transactionEndLsn, eventCount);
 
     /// <summary>
     /// Saves the latest processed position through the store (if it is not durable yet), then acknowledges it.
@@ -184,34 +130,7 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
     /// <param name="cancellationToken">Cancels the save before it is written.</param>
     /// <returns><see langword="true"/> when a position was saved; <see langword="false"/> when everything processed was already durable.</returns>
     /// <exception cref="CheckpointException">The store refused or failed the save; nothing is acknowledged.</exception>
-    public async ValueTask<bool> CheckpointAsync(CancellationToken cancellationToken = default)
-    {
-        CheckpointPosition position;
-        await _saveGate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            lock (_gate)
-            {
-                ObjectDisposedException.ThrowIf(_disposed, this);
-                if (_state.PendingSave is not { } pending)
-                {
-                    return false;
-                }
-
-                position = ToPosition(pending);
-            }
-
-            await _store.SaveAsync(position.Offset, position.CommittedEventCount, cancellationToken).ConfigureAwait(false);
-            Log.PositionCheckpointed(_logger, SlotName, position.Lsn, position.CommittedEventCount);
-        }
-        finally
-        {
-            _saveGate.Release();
-        }
-
-        await MarkDurableAsync(position, cancellationToken).ConfigureAwait(false);
-        return true;
-    }
+    public ValueTask<bool> CheckpointAsync(CancellationToken cancellationToken = default) => _driver.CheckpointAsync(cancellationToken);
 
     /// <summary>
     /// Reports that <paramref name="position"/> is durably checkpointed (the caller saved it, for example in its sink's
@@ -222,22 +141,7 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
     /// <param name="cancellationToken">Cancels sending the status update (the status is still set and goes with the next update).</param>
     /// <returns>A task that completes when the status update is sent (not when the server has applied it).</returns>
     /// <exception cref="ArgumentException"><paramref name="position"/> was never marked processed: acknowledging it would be ahead.</exception>
-    public ValueTask MarkDurableAsync(CheckpointPosition position, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(position);
-        var mark = new AcknowledgementState.Mark((ulong)position.Lsn, position.CommittedEventCount);
-        var now = _timeProvider.GetTimestamp();
-        lock (_gate)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            if (_state.MarkDurable(mark, now) is null)
-            {
-                return ValueTask.CompletedTask;
-            }
-        }
-
-        return SendStatusAsync(cancellationToken);
-    }
+    public ValueTask MarkDurableAsync(CheckpointPosition position, CancellationToken cancellationToken = default) => _driver.MarkDurableAsync(position, cancellationToken);
 
     /// <summary>
     /// Performs one idle advance if the conditions hold: the stream is confirmed (inside a session), no transaction is
@@ -252,233 +156,14 @@ public sealed class ReplicationAcknowledger : IAsyncDisposable
     /// was sent before that keepalive, so when none is in flight none is skipped. A transaction that begins while the
     /// advance is being saved is held back until the save has finished.
     /// </remarks>
-    public async ValueTask<bool> TryIdleAdvanceAsync(CancellationToken cancellationToken = default)
-    {
-        await _saveGate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            AcknowledgementState.Mark mark;
-            lock (_gate)
-            {
-                if (_disposed || _state.TryBeginIdleAdvance((ulong)_feedback.LastReceivedLsn) is not { } begun)
-                {
-                    return false;
-                }
-
-                mark = begun;
-            }
-
-            var position = ToPosition(mark);
-            var saved = false;
-            ulong? report = null;
-            try
-            {
-                await _store.SaveAsync(position.Offset, position.CommittedEventCount, cancellationToken).ConfigureAwait(false);
-                saved = true;
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                Log.IdleAdvanceFailed(_logger, SlotName, position.Lsn, ex);
-                return false;
-            }
-            finally
-            {
-                var now = _timeProvider.GetTimestamp();
-                lock (_gate)
-                {
-                    report = _state.EndIdleAdvance(saved, now);
-                }
-            }
-
-            PostgresMetrics.RecordIdleAdvance(SlotName);
-            Log.IdleAdvanced(_logger, SlotName, position.Lsn, position.CommittedEventCount);
-            if (report is not null)
-            {
-                // Still under the save gate: a transaction that began meanwhile proceeds only after the acknowledgement.
-                await SendStatusAsync(cancellationToken).ConfigureAwait(false);
-            }
-
-            return true;
-        }
-        finally
-        {
-            _saveGate.Release();
-        }
-    }
+    public ValueTask<bool> TryIdleAdvanceAsync(CancellationToken cancellationToken = default) => _driver.TryIdleAdvanceAsync(cancellationToken);
 
     /// <summary>Stops acknowledging and unregisters the metrics. Does not close the connection.</summary>
     /// <returns>A task that completes when the acknowledger is stopped.</returns>
     public ValueTask DisposeAsync()
     {
-        lock (_gate)
-        {
-            if (_disposed)
-            {
-                return ValueTask.CompletedTask;
-            }
-
-            _disposed = true;
-        }
-
-        // The semaphores are not disposed: they hold no wait handle, and a save still in flight releases its gate.
+        _driver.Dispose();
         PostgresMetrics.Unregister(this);
         return ValueTask.CompletedTask;
     }
-
-    /// <summary>Runs <paramref name="read"/> on the state under the lock.</summary>
-    internal T Apply<T>(Func<AcknowledgementState, T> read)
-    {
-        lock (_gate)
-        {
-            return read(_state);
-        }
-    }
-
-    /// <summary>Runs <paramref name="change"/> on the state under the lock, without a closure.</summary>
-    internal T Apply<TArg, T>(Func<AcknowledgementState, TArg, T> change, TArg argument)
-    {
-        lock (_gate)
-        {
-            return change(_state, argument);
-        }
-    }
-
-    /// <summary>Runs <paramref name="change"/> on the state under the lock.</summary>
-    internal void Apply(Action<AcknowledgementState> change)
-    {
-        lock (_gate)
-        {
-            change(_state);
-        }
-    }
-
-    /// <summary>Runs <paramref name="change"/> on the state under the lock, without a closure.</summary>
-    internal void Apply<TArg>(Action<AcknowledgementState, TArg> change, TArg argument)
-    {
-        lock (_gate)
-        {
-            change(_state, argument);
-        }
-    }
-
-    internal PostgresReplicationStatus GetStatus(Validation.PostgresResumeVerdict? verdict)
-    {
-        var received = (ulong)_feedback.LastReceivedLsn;
-        lock (_gate)
-        {
-            return new PostgresReplicationStatus
-            {
-                SlotName = SlotName,
-                Verdict = verdict,
-                Streaming = _state.Streaming,
-                Processed = ToPosition(_state.Processed),
-                Durable = ToPosition(_state.Durable),
-                Acknowledged = new NpgsqlLogSequenceNumber(_state.Acknowledged),
-                ServerWalEnd = new NpgsqlLogSequenceNumber(_state.ServerWalEnd(received)),
-                LagBytes = _state.LagBytes(received),
-                CheckpointAge = _timeProvider.GetElapsedTime(_state.DurableAt),
-                LastCommitTimestamp = _state.LastCommitTimestamp,
-                SourceLag = _state.SourceLag,
-            };
-        }
-    }
-
-    /// <summary>Waits until no idle advance is being saved (a beginning transaction must not overtake one).</summary>
-    internal async ValueTask WaitForIdleAdvanceAsync(CancellationToken cancellationToken)
-    {
-        await _saveGate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        _saveGate.Release();
-    }
-
-    /// <summary>Waits until no status update is being sent (Npgsql fails one still in flight when replication stops).</summary>
-    internal async ValueTask WaitForSendsAsync()
-    {
-        await _sendGate.WaitAsync().ConfigureAwait(false);
-        _sendGate.Release();
-    }
-
-    // The time behind the source: the local clock at receipt minus the server's commit timestamp (clamped at 0, since
-    // the two clocks may disagree by a little).
-    internal void RecordCommitTimestamp(DateTime commitTimestamp)
-    {
-        var committed = new DateTimeOffset(DateTime.SpecifyKind(commitTimestamp, DateTimeKind.Utc));
-        var now = _timeProvider.GetUtcNow();
-        TimeSpan lag;
-        lock (_gate)
-        {
-            lag = _state.RecordCommitTimestamp(committed, now);
-        }
-
-        PostgresMetrics.RecordSourceLag(SlotName, lag);
-    }
-
-    /// <summary>
-    /// Sets the state's acknowledged LSN as the connection's replication status and sends a status update if the state
-    /// allows one now. The status is set under the lock, so concurrent calls never set an older LSN after a newer one.
-    /// </summary>
-    internal async ValueTask SendStatusAsync(CancellationToken cancellationToken)
-    {
-        NpgsqlLogSequenceNumber lsn;
-        NpgsqlLogSequenceNumber durable;
-        lock (_gate)
-        {
-            lsn = new NpgsqlLogSequenceNumber(_state.Acknowledged);
-            durable = new NpgsqlLogSequenceNumber(_state.Durable.Lsn);
-            _feedback.SetReplicationStatus(lsn);
-        }
-
-        using var activity = PostgresActivitySource.Source.StartActivity("cdc.checkpoint.acknowledge", ActivityKind.Client);
-        activity?.SetTag("cdc.source_type", PostgresOffset.StreamingSourceType);
-        activity?.SetTag("cdc.slot", SlotName);
-        activity?.SetTag("cdc.lsn", PostgresOffset.FormatLsn(lsn));
-        await _sendGate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            var send = Apply(static (s, received) => s.DecideSend(received), (ulong)_feedback.LastReceivedLsn);
-            if (send != AcknowledgementState.Send.Now)
-            {
-                // Held: the stream has ended or is not confirmed yet; the status goes with the next stream's first update.
-                // Deferred: Npgsql's replication stream is only ready for a status update once it has received something
-                // from the server (it creates its feedback timers after CopyBothResponse, and an update sent before that
-                // dereferences them and leaves its feedback lock taken, which stalls the stream at the next keepalive).
-                // The server sends a keepalive as soon as decoding has caught up; the status goes with Npgsql's first update.
-                if (send == AcknowledgementState.Send.Deferred)
-                {
-                    Log.AcknowledgeDeferred(_logger, SlotName, lsn);
-                }
-
-                activity?.SetTag("cdc.acknowledge.sent", false);
-                return;
-            }
-
-            await _feedback.SendStatusUpdateAsync(cancellationToken).ConfigureAwait(false);
-            activity?.SetTag("cdc.acknowledge.sent", true);
-            Log.Acknowledged(_logger, SlotName, lsn, durable);
-        }
-        catch (InvalidOperationException)
-        {
-            // Not streaming (yet, or any more): the status is set and goes with the next status update.
-        }
-        catch (NullReferenceException ex)
-        {
-            // Npgsql 10 throws this from SendStatusUpdate when its stream ends while the update is being sent (the
-            // stream's cleanup clears the feedback timers the update re-arms), and then never releases its feedback
-            // lock: any further update would wait forever, so none is sent on this connection again.
-            Apply(static s => s.FeedbackBroken());
-            PostgresActivitySource.SetError(activity, ex.GetType().FullName!, ex.Message);
-            Log.AcknowledgeFailed(_logger, SlotName, lsn, ex);
-        }
-        catch (Exception ex) when (ex is NpgsqlException or IOException)
-        {
-            PostgresActivitySource.SetError(activity, ex.GetType().FullName!, ex.Message);
-            Log.AcknowledgeFailed(_logger, SlotName, lsn, ex);
-        }
-        finally
-        {
-            _sendGate.Release();
-        }
-    }
-
-    private CheckpointPosition ToPosition(AcknowledgementState.Mark mark) =>
-        new(mark.Lsn == (ulong)_identity.Lsn ? _identity : _identity.WithLsn(new NpgsqlLogSequenceNumber(mark.Lsn)), mark.Count);
 }

@@ -12,6 +12,16 @@ internal static class StatusIntervals
     internal static readonly TimeSpan Minimum = TimeSpan.FromMilliseconds(50);
 
     /// <summary>
+    /// How soon a status update deferred because the stream has received nothing yet is tried again (at most the
+    /// interval): PostgreSQL sends a keepalive as soon as decoding has caught up, so the deferral is short.
+    /// </summary>
+    internal static readonly TimeSpan DeferredRetry = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>The status schedule of a session: <paramref name="interval"/>, in the timestamp units of its clock.</summary>
+    internal static AcknowledgementState.StatusSchedule Schedule(TimeSpan interval, long timestampFrequency) =>
+        new(ToTimestamp(interval, timestampFrequency), ToTimestamp(interval < DeferredRetry ? interval : DeferredRetry, timestampFrequency));
+
+    /// <summary>
     /// A third of the timeout: the server ends a walsender that has heard nothing for the whole timeout, and asks for a
     /// reply after half of it; a third leaves one update of slack for a late timer tick.
     /// </summary>
@@ -25,6 +35,9 @@ internal static class StatusIntervals
         var third = timeout / 3;
         return third > Maximum ? Maximum : third < Minimum ? Minimum : third;
     }
+
+    private static long ToTimestamp(TimeSpan duration, long frequency) =>
+        checked((long)((Int128)duration.Ticks * frequency / TimeSpan.TicksPerSecond));
 
     /// <summary>Parses a PostgreSQL time setting as <c>SHOW</c> prints it (<c>60s</c>, <c>1min</c>, <c>500ms</c>, <c>0</c>).</summary>
     /// <returns>The duration, or <see langword="null"/> when the text is not a time setting.</returns>

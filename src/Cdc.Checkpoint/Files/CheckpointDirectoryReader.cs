@@ -31,30 +31,27 @@ public static class CheckpointDirectoryReader
         RequireDirectory(full);
         codecs ??= OffsetCodecRegistry.Empty;
         var limit = maxRecordBytes ?? new FileCheckpointOptions().MaxRecordBytes;
-        var records = new List<CheckpointRecord>();
+        var files = new List<CheckpointRecordFileStatus>();
         var problems = new List<CheckpointException>();
         // Every entry at a record's name counts, whatever it is: a directory or a link there is a problem to report, never
         // "no record" (SafeFile refuses it when it is read).
         foreach (var path in SafeFile.ListEntries(full, CheckpointRecordFile.Prefix + "*" + CheckpointRecordFile.Suffix).Order(StringComparer.Ordinal))
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (CheckpointRecordFile.SourceTypeOf(Path.GetFileName(path)) is null)
+            if (CheckpointRecordFile.SourceTypeOf(Path.GetFileName(path)) is not { } sourceType)
             {
                 continue;
             }
 
-            var (record, problem, _) = ReadRecordFile(path, codecs, limit);
-            if (record is not null)
+            var file = ReadRecordFile(path, sourceType, codecs, limit);
+            files.Add(file);
+            if (file.Problem is not null)
             {
-                records.Add(record);
-            }
-
-            if (problem is not null)
-            {
-                problems.Add(problem);
+                problems.Add(file.Problem);
             }
         }
 
+        var records = files.Where(f => f.Record is not null).Select(f => f.Record!).ToList();
         var families = records.Select(r => SourceTypeName.FamilyOf(r.SourceType)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         if (families.Count > 1)
         {
@@ -65,12 +62,14 @@ public static class CheckpointDirectoryReader
         }
 
         LeaseStatus? lease = null;
+        CheckpointException? leaseProblem = null;
         try
         {
             lease = FileCheckpoint.GetLeaseStatus(full);
         }
         catch (CheckpointException ex)
         {
+            leaseProblem = ex;
             problems.Add(ex);
         }
 
@@ -79,7 +78,11 @@ public static class CheckpointDirectoryReader
             [.. records.OrderBy(r => r.SourceType, StringComparer.Ordinal)],
             FileCheckpoint.Latest(records),
             lease,
-            problems));
+            problems)
+        {
+            RecordFiles = files,
+            LeaseProblem = leaseProblem,
+        });
     }
 
     /// <summary>Throws <see cref="CheckpointErrorCode.DirectoryNotFound"/>, naming the fix, when <paramref name="fullPath"/> is not an existing directory.</summary>
@@ -98,26 +101,49 @@ public static class CheckpointDirectoryReader
         { Path = fullPath };
     }
 
-    /// <summary>Reads one record file: the record, or why it cannot be used (the library's own message).</summary>
-    internal static (CheckpointRecord? Record, CheckpointException? Problem, string? Crc32C) ReadRecordFile(string path, OffsetCodecRegistry codecs, long maxRecordBytes)
+    /// <summary>Reads one record file: the record and its checksum, or why it cannot be used (the library's own message).</summary>
+    private static CheckpointRecordFileStatus ReadRecordFile(string path, string sourceType, OffsetCodecRegistry codecs, long maxRecordBytes)
     {
+        var (mode, linkTarget) = Describe(path);
         try
         {
             var bytes = DurableFile.ReadPrivate(path, maxRecordBytes);
             if (bytes is null)
             {
-                return (null, new CheckpointException(CheckpointErrorCode.Corrupt, $"'{path}' disappeared while it was read; read the directory again.") { Path = path }, null);
+                return new(path, sourceType, null, new CheckpointException(CheckpointErrorCode.Corrupt, $"'{path}' disappeared while it was read; read the directory again.") { Path = path })
+                {
+                    Mode = mode,
+                    LinkTarget = linkTarget,
+                };
             }
 
-            return (CheckpointRecordFile.Parse(bytes, path, codecs), null, CheckpointRecordFile.StoredChecksum(bytes));
+            return new(path, sourceType, CheckpointRecordFile.Parse(bytes, path, codecs), null)
+            {
+                Checksum = CheckpointRecordFile.StoredChecksum(bytes),
+                Mode = mode,
+                LinkTarget = linkTarget,
+            };
         }
         catch (CheckpointException ex)
         {
-            return (null, ex, null);
+            return new(path, sourceType, null, ex) { Mode = mode, LinkTarget = linkTarget };
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            return (null, SafeFile.Failure(ex, path, "read"), null);
+            return new(path, sourceType, null, SafeFile.Failure(ex, path, "read")) { Mode = mode, LinkTarget = linkTarget };
+        }
+    }
+
+    // What the entry is, without following it: its permission bits, or where it points when it is a link.
+    private static (UnixFileMode? Mode, string? LinkTarget) Describe(string path)
+    {
+        try
+        {
+            return new FileInfo(path).LinkTarget is { } target ? (null, target) : OperatingSystem.IsWindows() ? (null, null) : (File.GetUnixFileMode(path), null);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return (null, null);
         }
     }
 }
@@ -137,4 +163,11 @@ public sealed record CheckpointDirectoryContents(
 {
     /// <summary>Whether a consumer could load this directory: no problem was found.</summary>
     public bool IsUsable => Problems.Count == 0;
+
+    /// <summary>Every entry at a record file's name, by name, each with its record or problem, checksum and mode.</summary>
+    /// <value>Empty when the directory holds no record file.</value>
+    public IReadOnlyList<CheckpointRecordFileStatus> RecordFiles { get; init; } = [];
+
+    /// <summary>Why the owner lease could not be probed (also in <see cref="Problems"/>), or <see langword="null"/>.</summary>
+    public CheckpointException? LeaseProblem { get; init; }
 }

@@ -27,6 +27,18 @@ public sealed record LeaseInfo(string Host, int ProcessId, ulong ProcessStartTim
     public override string ToString() =>
         string.Create(CultureInfo.InvariantCulture, $"{Host} pid {ProcessId} since {AcquiredAt.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ} (epoch {Epoch})");
 
+    /// <summary>Whether <see cref="Host"/> is this machine (compared without case, as host names are).</summary>
+    public bool IsOnThisHost => string.Equals(Host, Environment.MachineName, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Whether the recorded process is running here: the owner is on this host and <see cref="ProcessId"/> is a live
+    /// process. <see langword="false"/> for an owner on another host, whose processes cannot be seen from here. The kernel
+    /// lock decides ownership, not this: a held lease whose process is not running here was inherited by a child or
+    /// taken in another PID namespace.
+    /// </summary>
+    /// <returns>Whether the process is alive on this host.</returns>
+    public bool IsProcessRunningOnThisHost() => IsOnThisHost && OwnerLease.IsProcessAlive(ProcessId);
+
     internal byte[] ToJsonBytes() => JsonSerializer.SerializeToUtf8Bytes(
         new LeaseFileDto
         {

@@ -47,6 +47,9 @@ public sealed class FileManifestStore : IManifestStore, IListsCheckpointIds, IDi
     /// <summary>The latest-pointer file name, inside <see cref="CheckpointsDirectoryName"/>.</summary>
     public const string LatestPointerFileName = "latest";
 
+    /// <summary>The name of the manifest file in each checkpoint directory.</summary>
+    public const string ManifestFileName = ManifestFormat.FileName;
+
     private readonly FileManifestStoreOptions _options;
     private readonly ILogger _logger;
     private readonly FileManifestObjects _objects;
@@ -331,7 +334,28 @@ public sealed class FileManifestStore : IManifestStore, IListsCheckpointIds, IDi
     internal static string DirectoryNameOf(ulong id) => FileManifestObjects.DirectoryNameOf(id);
 
     /// <summary>Parses <c>checkpoint_000042</c>; only the canonical spelling of an id ≥ 1 is accepted, so two names never alias one id.</summary>
-    internal static bool TryParseDirectoryName(string name, out ulong id) => FileManifestObjects.TryParseDirectoryName(name, out id);
+    /// <summary>Whether <paramref name="name"/> is the canonical name of a checkpoint directory (<c>checkpoint_000042</c>), and of which id.</summary>
+    /// <param name="name">A directory name (not a path) under <see cref="CheckpointsDirectory"/>.</param>
+    /// <param name="id">The checkpoint id it names.</param>
+    /// <returns><see langword="true"/> for a canonical name; the store ignores every other entry.</returns>
+    public static bool TryParseDirectoryName(string name, out ulong id)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        return FileManifestObjects.TryParseDirectoryName(name, out id);
+    }
+
+    /// <summary>
+    /// Reads the latest pointer as recovery does, without changing it: the id it names, or what is wrong with it (recovery
+    /// then scans the checkpoints instead); both <see langword="null"/> when there is no pointer.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The reading.</returns>
+    /// <exception cref="CheckpointException">The pointer is a symbolic link, has insecure permissions or cannot be read.</exception>
+    public ValueTask<LatestPointerReading> ReadLatestPointerAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult(_objects.ReadPointer());
+    }
 
     internal static string Sha256Hex(ReadOnlySpan<byte> data) => ManifestObjects.Sha256Hex(data);
 }

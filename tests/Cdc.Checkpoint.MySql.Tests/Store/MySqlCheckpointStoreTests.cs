@@ -1,91 +1,23 @@
 using System.Data.Common;
 using System.Diagnostics.Metrics;
-using Cdc.Checkpoint.Conformance;
 using Cdc.Checkpoint.MySql.Gtid;
 using Cdc.Checkpoint.MySql.Store;
 using Cdc.Checkpoint.MySql.Tests.Integration;
-using Cdc.Checkpoint.Offsets;
-using Cdc.Checkpoint.TestServers.MariaDb;
-using MySqlConnector;
 using Shouldly;
 using Xunit;
 
 namespace Cdc.Checkpoint.MySql.Tests.Store;
 
-/// <summary>A database of its own on the shared MariaDB, with the checkpoint tables created once.</summary>
-public sealed class StoreDatabase : IAsyncLifetime
-{
-    public MariaDbTestServer Server { get; private set; } = null!;
-
-    public string Database { get; private set; } = null!;
-
-    public MySqlDataSource DataSource { get; private set; } = null!;
-
-    public MySqlCheckpointStoreOptions Options { get; } = new()
-    {
-        Codecs = OffsetCodecRegistry.Empty.WithMySql().With(ConformanceOffset.OffsetCodec),
-    };
-
-    public async ValueTask InitializeAsync()
-    {
-        Server = await MariaDbTestServer.GetAsync();
-        Database = await Server.CreateDatabaseAsync("store");
-        DataSource = Server.CreateDataSource(Database);
-        await new MySqlCheckpointStore(DataSource, "schema", Options).CreateSchemaAsync();
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (DataSource is not null)
-        {
-            await DataSource.DisposeAsync();
-        }
-    }
-
-    public MySqlCheckpointStore NewStore(string? name = null, MySqlCheckpointStoreOptions? options = null) =>
-        new(DataSource, name ?? "store-" + Guid.NewGuid().ToString("N"), options ?? Options);
-}
-
-/// <summary>The shared store conformance suite, on the real MariaDB.</summary>
-public sealed class MySqlCheckpointStoreConformanceTests(StoreDatabase database) : CheckpointStoreConformanceTests, IClassFixture<StoreDatabase>
-{
-    protected override Task<ICheckpointStore> CreateStoreAsync() => Task.FromResult<ICheckpointStore>(database.NewStore());
-
-    protected override Task<ICheckpointStore> ReopenAsync(ICheckpointStore store) =>
-        Task.FromResult<ICheckpointStore>(database.NewStore(((MySqlCheckpointStore)store).Name));
-}
-
-/// <summary>What only the table store does: fencing, saving in the caller's transaction, guards under the row lock.</summary>
+/// <summary>
+/// What the MySQL/MariaDB table store does beyond the shared suites (<see cref="MySqlStoreFenceTests"/> and the others in
+/// MySqlStoreSuites.cs): saving in the caller's transaction with sink rows, typed guards under the row lock, errors, metrics.
+/// </summary>
 public sealed class MySqlCheckpointStoreTests(StoreDatabase database) : IClassFixture<StoreDatabase>
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     private static MariaDbOffset Gtid(string position, string? binlog = null) =>
         new(MariaDbGtidPosition.Parse(position), binlog is null ? null : BinlogPosition.Parse(binlog), 1);
-
-    [Fact]
-    public async Task SaveAsync_AfterAnotherOwnerAcquired_FailsWithStaleEpochAndKeepsTheNewOwnersRow()
-    {
-        var first = database.NewStore();
-        var epoch1 = await first.AcquireAsync(Ct);
-        await first.SaveAsync(Gtid("0-1-10"), 10, Ct);
-
-        var second = database.NewStore(first.Name);
-        var epoch2 = await second.AcquireAsync(Ct);
-        epoch2.ShouldBe(epoch1 + 1);
-        await second.SaveAsync(Gtid("0-1-12"), 12, Ct);
-
-        var ex = await Should.ThrowAsync<CheckpointException>(async () => await first.SaveAsync(Gtid("0-1-20"), 20, Ct));
-        ex.ErrorCode.ShouldBe(CheckpointErrorCode.StaleEpoch);
-        ex.Message.ShouldContain($"epoch {epoch1}");
-        ex.Message.ShouldContain($"epoch {epoch2}");
-        ex.IsTransient.ShouldBeFalse();
-
-        var record = (await second.LoadAsync(MariaDbOffset.DefaultSourceType, Ct)).ShouldNotBeNull();
-        record.Offset.ShouldBe(Gtid("0-1-12"));
-        record.Epoch.ShouldBe(epoch2);
-        (await Should.ThrowAsync<CheckpointException>(async () => await first.RewindAsync(Gtid("0-1-1"), 1, "old owner", Ct))).ErrorCode.ShouldBe(CheckpointErrorCode.StaleEpoch);
-    }
 
     [Fact]
     public async Task SaveAsync_InTheCallersTransaction_CommitsOrRollsBackWithTheSinkRows()
@@ -116,21 +48,6 @@ public sealed class MySqlCheckpointStoreTests(StoreDatabase database) : IClassFi
 
         (await store.LoadAsync(MariaDbOffset.DefaultSourceType, Ct)).ShouldNotBeNull().CommittedEventCount.ShouldBe(5UL);
         (await SinkRowsAsync(store.Name)).ShouldBe(1L);
-    }
-
-    [Fact]
-    public async Task SaveAsync_InTheCallersTransactionWithAStaleEpoch_RefusedBeforeWriting()
-    {
-        var stale = database.NewStore();
-        await stale.AcquireAsync(Ct);
-        await database.NewStore(stale.Name).AcquireAsync(Ct);
-        await using var connection = await database.DataSource.OpenConnectionAsync(Ct);
-        await using var transaction = await connection.BeginTransactionAsync(Ct);
-
-        var ex = await Should.ThrowAsync<CheckpointException>(async () => await stale.SaveAsync(transaction, Gtid("0-1-5"), 5, Ct));
-        ex.ErrorCode.ShouldBe(CheckpointErrorCode.StaleEpoch);
-        await transaction.RollbackAsync(Ct);
-        (await stale.LoadAsync(MariaDbOffset.DefaultSourceType, Ct)).ShouldBeNull();
     }
 
     [Fact]
@@ -209,32 +126,6 @@ public sealed class MySqlCheckpointStoreTests(StoreDatabase database) : IClassFi
         reader.GetFieldValue<ulong>(1).ShouldBe(20UL);
         reader.GetString(2).ShouldBe("replay after a sink bug");
         reader.GetString(3).ShouldBe(Gtid("0-1-50").ToJsonString());
-    }
-
-    [Fact]
-    public async Task LoadAsync_RowThatCannotBeTrusted_CorruptOrUnsupportedVersion()
-    {
-        var store = database.NewStore();
-        await store.SaveAsync(Gtid("0-1-5"), 5, Ct);
-        await using var connection = await database.DataSource.OpenConnectionAsync(Ct);
-
-        await MariaDbSql.ExecuteAsync(connection, "UPDATE cdc_checkpoint SET `offset` = @bad WHERE name = @name", ("@bad", "{\"gtid_position\":\"0-1-x\"}"), ("@name", store.Name));
-        var corrupt = await Should.ThrowAsync<CheckpointException>(async () => await store.LoadAsync(MariaDbOffset.DefaultSourceType, Ct));
-        corrupt.ErrorCode.ShouldBe(CheckpointErrorCode.Corrupt);
-        corrupt.Message.ShouldContain(store.Name);
-
-        await MariaDbSql.ExecuteAsync(connection, "UPDATE cdc_checkpoint SET `offset` = @good, format_version = 99 WHERE name = @name", ("@good", Gtid("0-1-5").ToJsonString()), ("@name", store.Name));
-        (await Should.ThrowAsync<CheckpointException>(async () => await store.LoadAsync(MariaDbOffset.DefaultSourceType, Ct))).ErrorCode.ShouldBe(CheckpointErrorCode.UnsupportedFormatVersion);
-    }
-
-    [Fact]
-    public async Task Operations_WithoutTheTables_MisconfiguredNamingTheSchemaCall()
-    {
-        var store = database.NewStore(options: new MySqlCheckpointStoreOptions { TableName = "never_created" });
-        var load = await Should.ThrowAsync<CheckpointException>(async () => await store.LoadAsync(MariaDbOffset.DefaultSourceType, Ct));
-        load.ErrorCode.ShouldBe(CheckpointErrorCode.Misconfigured);
-        load.Message.ShouldContain("CreateSchemaAsync");
-        (await Should.ThrowAsync<CheckpointException>(async () => await store.SaveAsync(Gtid("0-1-1"), 1, Ct))).ErrorCode.ShouldBe(CheckpointErrorCode.Misconfigured);
     }
 
     [Fact]

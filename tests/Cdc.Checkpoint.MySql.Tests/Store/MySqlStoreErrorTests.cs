@@ -1,4 +1,4 @@
-using Cdc.Checkpoint.MySql.Gtid;
+using Cdc.Checkpoint.Conformance.TableStores;
 using Cdc.Checkpoint.MySql.Store;
 using Cdc.Checkpoint.MySql.Tests.Integration;
 using Cdc.Checkpoint.TestServers.MariaDb;
@@ -9,14 +9,15 @@ using Xunit;
 namespace Cdc.Checkpoint.MySql.Tests.Store;
 
 /// <summary>
-/// How the store words what MySqlConnector reports: a refused privilege is <see cref="CheckpointErrorCode.Misconfigured"/>
-/// naming the GRANT, a lock-wait timeout is a transient <see cref="CheckpointErrorCode.WriteFailed"/>.
+/// The shared typed-error suite on a real MariaDB, and how the store words what MySqlConnector reports: a refused
+/// privilege is <see cref="CheckpointErrorCode.Misconfigured"/> naming the GRANT, a lock-wait timeout is a transient
+/// <see cref="CheckpointErrorCode.WriteFailed"/>.
 /// </summary>
-public sealed class MySqlStoreErrorTests(StoreDatabase database) : IClassFixture<StoreDatabase>
+public sealed class MySqlStoreErrorTests(StoreDatabase database) : TableStoreErrorTests, IClassFixture<StoreDatabase>
 {
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+    private static MariaDbOffset Gtid(ulong sequence) => MySqlStoreHarness.Gtid(sequence);
 
-    private static MariaDbOffset Gtid(ulong sequence) => new(MariaDbGtidPosition.Parse($"0-1-{sequence}"), null, 1);
+    protected override TableStoreHarness Harness { get; } = new MySqlStoreHarness(database);
 
     [Fact]
     public async Task Operations_UserWithoutWritePrivileges_MisconfiguredNamingTheGrant()

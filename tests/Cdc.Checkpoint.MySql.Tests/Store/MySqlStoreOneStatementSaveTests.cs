@@ -1,3 +1,4 @@
+using Cdc.Checkpoint.Conformance.TableStores;
 using Cdc.Checkpoint.MySql.Gtid;
 using Cdc.Checkpoint.MySql.Store;
 using Cdc.Checkpoint.MySql.Tests.Integration;
@@ -10,73 +11,14 @@ using Xunit;
 namespace Cdc.Checkpoint.MySql.Tests.Store;
 
 /// <summary>
-/// The one-statement save a store makes when it knows what its row holds: it must decide exactly as the full save
-/// would, however the row or the fence changed behind its back.
+/// The shared one-statement save suite, run against <see cref="MySqlCheckpointStore"/> on a real MariaDB, and what only
+/// MariaDB needs: the wait under READ COMMITTED, and the proof that a known row's save is one UPDATE.
 /// </summary>
-public sealed class MySqlStoreOneStatementSaveTests(StoreDatabase database) : IClassFixture<StoreDatabase>
+public sealed class MySqlStoreOneStatementSaveTests(StoreDatabase database) : TableStoreOneStatementSaveTests, IClassFixture<StoreDatabase>
 {
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+    private static MariaDbOffset Gtid(ulong sequence) => MySqlStoreHarness.Gtid(sequence);
 
-    private static MariaDbOffset Gtid(ulong sequence) => new(MariaDbGtidPosition.Parse($"0-1-{sequence}"), null, 1);
-
-    [Fact]
-    public async Task SaveAsync_RowChangedBehindTheStoresBack_IsJudgedAgainstTheStoredRowNotTheRememberedOne()
-    {
-        var store = database.NewStore();
-        await store.SaveAsync(Gtid(100), 10, Ct);
-
-        // Someone moves the row forward directly (an operator, another tool): the store still remembers count 10.
-        await using (var connection = await database.DataSource.OpenConnectionAsync(Ct))
-        {
-            (await MariaDbSql.ExecuteAsync(
-                connection,
-                "UPDATE cdc_checkpoint SET `offset` = @offset, committed_event_count = 20 WHERE name = @name",
-                ("@offset", Gtid(200).ToJsonString()),
-                ("@name", store.Name))).ShouldBe(1);
-        }
-
-        var ex = await Should.ThrowAsync<CheckpointException>(async () => await store.SaveAsync(Gtid(150), 15, Ct));
-
-        ex.ErrorCode.ShouldBe(CheckpointErrorCode.OffsetRegression);
-        var stored = (await store.LoadAsync(MariaDbOffset.DefaultSourceType, Ct)).ShouldNotBeNull();
-        stored.CommittedEventCount.ShouldBe(20UL);
-        stored.Offset.ShouldBe(Gtid(200));
-
-        // Once the store has read the row again (in the full path), saves go on from it.
-        await store.SaveAsync(Gtid(300), 30, Ct);
-        (await store.LoadAsync(MariaDbOffset.DefaultSourceType, Ct))!.CommittedEventCount.ShouldBe(30UL);
-    }
-
-    [Fact]
-    public async Task SaveAsync_AcquisitionInFlightWhileSaving_WaitsForItAndFailsWithStaleEpochWithoutWriting()
-    {
-        var store = database.NewStore();
-        await store.SaveAsync(Gtid(100), 10, Ct);
-
-        // A new owner's acquisition, held open: the fence row is updated but not committed yet; the checkpoint row is
-        // untouched, so only the epoch condition can stop the one-statement save.
-        await using var intruder = await database.DataSource.OpenConnectionAsync(Ct);
-        await using var acquisition = await intruder.BeginTransactionAsync(Ct);
-        await using (var bump = new MySqlCommand("UPDATE cdc_checkpoint_fence SET epoch = epoch + 1 WHERE name = @name", intruder, acquisition))
-        {
-            bump.Parameters.AddWithValue("@name", store.Name);
-            (await bump.ExecuteNonQueryAsync(Ct)).ShouldBe(1);
-        }
-
-        var saving = Task.Run(async () => await store.SaveAsync(Gtid(200), 20, Ct), Ct);
-        // MariaDB 10.11 does not show this wait in information_schema (the UPDATE sits in state "Statistics" while the
-        // optimizer evaluates its LOCK IN SHARE MODE subquery, with no InnoDB lock wait listed), so the proof is that
-        // the save is still pending well after it was sent, and that it fails with StaleEpoch once the fence commits.
-        await Task.Delay(500, Ct);
-        saving.IsCompleted.ShouldBeFalse("the save must wait for the acquisition that locks the fence row");
-        await acquisition.CommitAsync(Ct);
-
-        var ex = await Should.ThrowAsync<CheckpointException>(() => saving);
-        ex.ErrorCode.ShouldBe(CheckpointErrorCode.StaleEpoch);
-        var stored = (await store.LoadAsync(MariaDbOffset.DefaultSourceType, Ct)).ShouldNotBeNull();
-        stored.CommittedEventCount.ShouldBe(10UL);
-        stored.Offset.ShouldBe(Gtid(100));
-    }
+    protected override TableStoreHarness Harness { get; } = new MySqlStoreHarness(database);
 
     [Fact]
     public async Task SaveAsync_AcquisitionInFlightUnderReadCommitted_StillWaitsForItAndFailsWithStaleEpoch()
@@ -90,60 +32,21 @@ public sealed class MySqlStoreOneStatementSaveTests(StoreDatabase database) : IC
         await store.CreateSchemaAsync(Ct);
         await store.SaveAsync(Gtid(100), 10, Ct);
 
-        await using var intruder = await dataSource.OpenConnectionAsync(Ct);
-        (await MariaDbSql.ScalarAsync<string>(intruder, "SELECT @@tx_isolation")).ShouldBe("READ-COMMITTED");
-        await using var acquisition = await intruder.BeginTransactionAsync(Ct);
-        await using (var bump = new MySqlCommand("UPDATE cdc_checkpoint_fence SET epoch = epoch + 1 WHERE name = 'read-committed'", intruder, acquisition))
+        await using (var session = await dataSource.OpenConnectionAsync(Ct))
         {
-            (await bump.ExecuteNonQueryAsync(Ct)).ShouldBe(1);
+            (await MariaDbSql.ScalarAsync<string>(session, "SELECT @@tx_isolation")).ShouldBe("READ-COMMITTED");
         }
 
+        var acquisition = await MySqlStoreHarness.BeginFenceIncrementAsync(dataSource, "read-committed");
+        await using var intruder = acquisition.Connection!;
+        await using var disposeAcquisition = acquisition;
         var saving = Task.Run(async () => await store.SaveAsync(Gtid(200), 20, Ct), Ct);
-        // MariaDB 10.11 does not show this wait in information_schema (the UPDATE sits in state "Statistics" while the
-        // optimizer evaluates its LOCK IN SHARE MODE subquery, with no InnoDB lock wait listed), so the proof is that
-        // the save is still pending well after it was sent, and that it fails with StaleEpoch once the fence commits.
-        await Task.Delay(500, Ct);
+        await Harness.ProveWaitsAsync(acquisition, saving, "cdc_checkpoint");
         saving.IsCompleted.ShouldBeFalse("the save must wait for the acquisition that locks the fence row");
         await acquisition.CommitAsync(Ct);
 
         (await Should.ThrowAsync<CheckpointException>(() => saving)).ErrorCode.ShouldBe(CheckpointErrorCode.StaleEpoch);
         (await store.LoadAsync(MariaDbOffset.DefaultSourceType, Ct))!.Offset.ShouldBe(Gtid(100));
-    }
-
-    [Fact]
-    public async Task SaveAsync_AnotherSourceTypeSavedInBetween_KeepsTheWriteSequenceGrowingAcrossSourceTypes()
-    {
-        var store = database.NewStore();
-        var mysql = new MySqlOffset(GtidSet.Parse("3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5"), null);
-        await store.SaveAsync(Gtid(1), 1, Ct);
-        await store.SaveAsync(mysql, 1, Ct);
-        await store.SaveAsync(Gtid(2), 2, Ct);
-
-        var mariadb = (await store.LoadAsync(MariaDbOffset.DefaultSourceType, Ct)).ShouldNotBeNull();
-        var other = (await store.LoadAsync(MySqlOffset.DefaultSourceType, Ct)).ShouldNotBeNull();
-        mariadb.Sequence.ShouldBeGreaterThan(other.Sequence);
-    }
-
-    [Fact]
-    public async Task SaveAsync_ManySavesInARow_EachIsStoredWithAGrowingSequence()
-    {
-        var store = database.NewStore();
-        ulong previous = 0;
-        for (ulong i = 1; i <= 20; i++)
-        {
-            await store.SaveAsync(Gtid(100 * i), i, Ct);
-            var stored = (await store.LoadAsync(MariaDbOffset.DefaultSourceType, Ct)).ShouldNotBeNull();
-            stored.CommittedEventCount.ShouldBe(i);
-            stored.Offset.ShouldBe(Gtid(100 * i));
-            stored.Epoch.ShouldBe(store.Epoch);
-            stored.Sequence.ShouldBeGreaterThan(previous);
-            previous = stored.Sequence;
-        }
-
-        // A repeat writes nothing and still succeeds; a step back is refused.
-        await store.SaveAsync(Gtid(2000), 20, Ct);
-        (await store.LoadAsync(MariaDbOffset.DefaultSourceType, Ct))!.Sequence.ShouldBe(previous);
-        (await Should.ThrowAsync<CheckpointException>(async () => await store.SaveAsync(Gtid(1900), 19, Ct))).ErrorCode.ShouldBe(CheckpointErrorCode.OffsetRegression);
     }
 
     [Fact]

@@ -63,7 +63,7 @@ public sealed class PostgresMetricsTests
         var feedback = new AcknowledgerTests.FakeFeedback();
         var slot = "metrics_" + Guid.NewGuid().ToString("N")[..10];
         var start = new PostgresOffset(new NpgsqlLogSequenceNumber(1000), slot, 5, 1, "app");
-        await using (var ack = new ReplicationAcknowledger(feedback, new AcknowledgerTests.RecordingStore(), start, 0, null, null, time, sessionOwned: false))
+        await using (var ack = new ReplicationAcknowledger(new AcknowledgementDriver(feedback, new AcknowledgerTests.RecordingStore(), start, 0, null, null, time, sessionStatusInterval: null)))
         {
             await ack.MarkDurableAsync(ack.MarkProcessed(new NpgsqlLogSequenceNumber(1500), 3), Ct);
             feedback.LastReceivedLsn = new NpgsqlLogSequenceNumber(4000);

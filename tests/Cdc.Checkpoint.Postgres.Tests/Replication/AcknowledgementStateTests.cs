@@ -125,12 +125,14 @@ public sealed class AcknowledgementStateTests
     {
         var state = Create();
 
-        state.DecideSend(lastReceived: 5000).ShouldBe(Send.Held); // not confirmed yet
-        state.ConfirmStreaming().ShouldBe(Start.Lsn);
-        state.ConfirmStreaming().ShouldBeNull(); // already reported
-        state.DecideSend(lastReceived: 5000).ShouldBe(Send.Now);
+        state.DecideSend(lastReceived: 5000, now: 0).ShouldBe(Send.Held); // not confirmed yet
+        state.ConfirmStreaming(now: 0).ShouldBe(Start.Lsn);
+        state.ConfirmStreaming(now: 0).ShouldBeNull(); // already reported
+        state.DecideSend(lastReceived: 5000, now: 0).ShouldBe(Send.Now);
         state.StopStreaming();
-        state.DecideSend(lastReceived: 5000).ShouldBe(Send.Held);
+        state.DecideSend(lastReceived: 5000, now: 0).ShouldBe(Send.Held);
+        state.ConfirmStreaming(now: 0).ShouldBeNull(); // a confirmation racing the stop: the stop wins
+        state.Streaming.ShouldBeFalse();
     }
 
     // session-owned, streaming, feedback broken, last received → decision
@@ -152,7 +154,7 @@ public sealed class AcknowledgementStateTests
         var state = Create(session: session);
         if (streaming)
         {
-            state.ConfirmStreaming();
+            state.ConfirmStreaming(now: 0);
         }
 
         if (broken)
@@ -160,7 +162,121 @@ public sealed class AcknowledgementStateTests
             state.FeedbackBroken();
         }
 
-        state.DecideSend(lastReceived).ShouldBe(Enum.Parse<Send>(expected));
+        state.DecideSend(lastReceived, now: 0).ShouldBe(Enum.Parse<Send>(expected));
+    }
+
+    // Status due times on a schedule of interval 1000 and deferred retry 100 (timestamp units). Events: confirm@t,
+    // sent@t (an update reached Npgsql), defer@t (an acknowledgement found nothing received yet), tick0@t (the status
+    // timer at t with nothing received), stop, broken. Then: the due time, and what a tick at tickAt decides.
+    public static TheoryData<string, string, long?, long, ulong, string> DueCases => new()
+    {
+        { "not confirmed: none due", "", null, 5000, 1, nameof(Send.Held) },
+        { "confirmed: due one interval later", "confirm@0", 1000, 999, 1, nameof(Send.NotDue) },
+        { "at the due time: send", "confirm@0", 1000, 1000, 1, nameof(Send.Now) },
+        { "late tick: send", "confirm@0", 1000, 4000, 1, nameof(Send.Now) },
+        { "an update sent restarts the interval", "confirm@0; sent@700", 1700, 1000, 1, nameof(Send.NotDue) },
+        { "deferred: tried again after the retry", "confirm@0; defer@50", 150, 150, 1, nameof(Send.Now) },
+        { "deferred, still nothing received", "confirm@0; defer@50", 150, 150, 0, nameof(Send.Deferred) },
+        { "deferred, before the retry", "confirm@0; defer@50", 150, 149, 1, nameof(Send.NotDue) },
+        { "a deferring tick moves the retry", "confirm@0; tick0@1000", 1100, 1100, 1, nameof(Send.Now) },
+        { "deferred late in the interval: the retry counts", "confirm@0; defer@950", 1050, 1000, 1, nameof(Send.NotDue) },
+        { "deferred, then sent: the interval again", "confirm@0; defer@50; sent@200", 1200, 1199, 1, nameof(Send.NotDue) },
+        { "stream stopped: none due", "confirm@0; stop", null, 5000, 1, nameof(Send.Held) },
+        { "feedback broken: none due", "confirm@0; broken", null, 5000, 1, nameof(Send.Held) },
+        { "confirmed after the stop: the stop wins", "confirm@0; stop; confirm@3000", null, 4000, 1, nameof(Send.Held) },
+    };
+
+    [Theory]
+    [MemberData(nameof(DueCases))]
+    public void StatusDueAt_Cases(string name, string events, long? due, long tickAt, ulong received, string decision)
+    {
+        var state = new AcknowledgementState("slot", Start, 0, 0, sessionOwned: true, now: 0, new AcknowledgementState.StatusSchedule(Interval: 1000, DeferredRetry: 100));
+        foreach (var e in events.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var at = e.Contains('@', StringComparison.Ordinal) ? long.Parse(e[(e.IndexOf('@', StringComparison.Ordinal) + 1)..], System.Globalization.CultureInfo.InvariantCulture) : 0;
+            switch (e.Split('@')[0])
+            {
+                case "confirm": state.ConfirmStreaming(at); break;
+                case "sent": state.StatusSent(at); break;
+                case "defer": state.DecideSend(lastReceived: 0, at).ShouldBe(Send.Deferred, name); break;
+                case "tick0": state.DecideScheduledSend(lastReceived: 0, at).ShouldBe(Send.Deferred, name); break;
+                case "stop": state.StopStreaming(); break;
+                case "broken": state.FeedbackBroken(); break;
+                default: throw new ArgumentException($"Unknown event '{e}'.", nameof(events));
+            }
+        }
+
+        state.StatusDueAt.ShouldBe(due, name);
+        state.DecideScheduledSend(received, tickAt).ShouldBe(Enum.Parse<Send>(decision), name);
+    }
+
+    [Fact]
+    public void StatusDueAt_AnySequenceOfTicks_NextUpdateAlwaysInTheFutureAndAtMostAnIntervalAway()
+    {
+        // 0: the clock moves, 1: a tick with nothing received, 2: a tick with data received (a Now is sent at once),
+        // 3: an acknowledgement sent, 4: an acknowledgement deferred, 5: the stream stops (or a confirmation races the stop)
+        var operations = Gen.ListOf(Gen.Choose(0, 5)).Select(l => l.ToArray());
+        Prop.ForAll(Arb.From(operations), ops =>
+        {
+            var state = new AcknowledgementState("slot", Start, 0, 0, sessionOwned: true, now: 0, new AcknowledgementState.StatusSchedule(Interval: 1000, DeferredRetry: 100));
+            long now = 0;
+            state.ConfirmStreaming(now);
+            foreach (var op in ops)
+            {
+                switch (op)
+                {
+                    case 0:
+                        now += 37 * (1 + (ops.Length % 5));
+                        break;
+                    case 1 or 2:
+                        if (state.DecideScheduledSend(lastReceived: op == 1 ? 0UL : 1UL, now) == Send.Now)
+                        {
+                            state.StatusSent(now);
+                        }
+
+                        break;
+                    case 3 when state.DecideSend(lastReceived: 1, now) == Send.Now:
+                        state.StatusSent(now);
+                        break;
+                    case 4:
+                        state.DecideSend(lastReceived: 0, now);
+                        break;
+                    case 5:
+                        if (state.Streaming)
+                        {
+                            state.StopStreaming();
+                        }
+                        else
+                        {
+                            state.ConfirmStreaming(now);
+                        }
+
+                        break;
+                }
+
+                // After any decision the next update is ahead of the clock (a timer re-armed now never spins), and never
+                // more than an interval away; without a stream none is due.
+                var due = state.StatusDueAt;
+                var tickDecided = op is 1 or 2 or 3 or 4 || (op == 5 && state.Streaming);
+                if (!state.Streaming ? due is not null : due is not { } d || d > now + 1000 || (tickDecided && d <= now))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }).QuickCheckThrowOnFailure();
+    }
+
+    [Fact]
+    public void StatusDueAt_WithoutSchedule_NeverDueAndAcknowledgementsStillSent()
+    {
+        // A session without a schedule does not exist; a standalone acknowledger leaves the periodic updates to Npgsql.
+        var state = Create(session: false);
+
+        state.StatusDueAt.ShouldBeNull();
+        state.DecideScheduledSend(lastReceived: 5000, now: 1_000_000).ShouldBe(Send.Held);
+        state.DecideSend(lastReceived: 5000, now: 0).ShouldBe(Send.Now);
     }
 
     // What blocks an idle advance to WAL end 5000 (minimum 4000 bytes past the durable 1000), one condition per row.
@@ -184,7 +300,7 @@ public sealed class AcknowledgementStateTests
         ulong walEnd = 5000;
         if (condition != "not streaming")
         {
-            state.ConfirmStreaming();
+            state.ConfirmStreaming(now: 0);
         }
 
         switch (condition)
@@ -230,7 +346,7 @@ public sealed class AcknowledgementStateTests
     public void TryBeginIdleAdvance_ExactlyTheMinimum_IsAllowed()
     {
         var state = Create(idleMinimum: 4096);
-        state.ConfirmStreaming();
+        state.ConfirmStreaming(now: 0);
 
         state.TryBeginIdleAdvance(Start.Lsn + 4096).ShouldBe(new Mark(Start.Lsn + 4096, 11));
     }
@@ -239,7 +355,7 @@ public sealed class AcknowledgementStateTests
     public void EndIdleAdvance_Saved_IsDurableAndReported()
     {
         var state = Create();
-        state.ConfirmStreaming();
+        state.ConfirmStreaming(now: 0);
         state.TryBeginIdleAdvance(5000);
 
         state.TryBeginTransaction().ShouldBeFalse(); // a transaction waits for the advance
@@ -257,7 +373,7 @@ public sealed class AcknowledgementStateTests
     public void EndIdleAdvance_SaveFailed_NotDurableAndTheReservedCountIsNeverReused()
     {
         var state = Create();
-        state.ConfirmStreaming();
+        state.ConfirmStreaming(now: 0);
         state.TryBeginIdleAdvance(5000);
 
         state.EndIdleAdvance(saved: false, now: 3).ShouldBeNull();
@@ -308,12 +424,12 @@ public sealed class AcknowledgementStateTests
     {
         // 0: a transaction begins, 1: it commits (or nothing in flight: a keepalive), 2: the consumer processes the last
         // commit, 3: it saves (durable), 4: a keepalive or data message moves the server's WAL end, 5: idle advance
-        // begins, 6: the advance's save ends (odd step: saved; even: failed), 7: the stream stops or is confirmed again
+        // begins, 6: the advance's save ends (odd step: saved; even: failed), 7: the stream stops (or a confirmation races the stop)
         var operations = Gen.ListOf(Gen.Choose(0, 7)).Select(l => l.ToArray());
         Prop.ForAll(Arb.From(operations), Arb.From(Gen.Choose(0, 3)), Arb.From(Gen.Choose(0, 2)), (ops, lag, minimum) =>
         {
             var state = Create(lag: lag, idleMinimum: (ulong)minimum * 100);
-            state.ConfirmStreaming();
+            state.ConfirmStreaming(now: 0);
             ulong wal = Start.Lsn;
             ulong walEnd = 0;
             ulong? inFlight = null; // the end LSN of the transaction in flight
@@ -367,7 +483,7 @@ public sealed class AcknowledgementStateTests
                         }
                         else
                         {
-                            state.ConfirmStreaming();
+                            state.ConfirmStreaming(now: 0);
                         }
 
                         break;

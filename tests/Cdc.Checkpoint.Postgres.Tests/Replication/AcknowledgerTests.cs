@@ -21,28 +21,25 @@ public sealed class AcknowledgerTests
 
     private static NpgsqlLogSequenceNumber Lsn(ulong value) => new(value);
 
+    // session: the acknowledgement of a PostgresReplicationSession (its status timer's interval), else a standalone one.
     private static ReplicationAcknowledger Create(
-        FakeFeedback feedback, RecordingStore store, int lag = 0, TimeProvider? time = null, ulong count = 10, long idleMinimum = 0, bool session = false) =>
-        new(feedback, store, Start, count, new ReplicationAcknowledgerOptions { AcknowledgeLag = lag, IdleAdvanceMinimumBytes = idleMinimum }, null, time ?? new FakeTimeProvider(), sessionOwned: session);
+        FakeFeedback feedback, RecordingStore store, int lag = 0, TimeProvider? time = null, ulong count = 10, long idleMinimum = 0, bool session = false, TimeSpan? statusInterval = null) =>
+        new(new AcknowledgementDriver(
+            feedback,
+            store,
+            Start,
+            count,
+            new ReplicationAcknowledgerOptions { AcknowledgeLag = lag, IdleAdvanceMinimumBytes = idleMinimum },
+            null,
+            time ?? new FakeTimeProvider(),
+            session ? statusInterval ?? TimeSpan.FromSeconds(10) : null));
 
-    // The stream events, applied as PostgresReplicationSession applies them.
-    internal static async ValueTask ConfirmAsync(ReplicationAcknowledger ack)
-    {
-        if (ack.Apply(static s => s.ConfirmStreaming()) is not null)
-        {
-            await ack.SendStatusAsync(CancellationToken.None);
-        }
-    }
+    // The stream events, as PostgresReplicationSession reports them.
+    internal static ValueTask ConfirmAsync(ReplicationAcknowledger ack) => ack.Driver.ConfirmStreamingAsync(CancellationToken.None);
 
-    internal static async ValueTask BeginAsync(ReplicationAcknowledger ack, CancellationToken cancellationToken)
-    {
-        while (!ack.Apply(static s => s.TryBeginTransaction()))
-        {
-            await ack.WaitForIdleAdvanceAsync(cancellationToken);
-        }
-    }
+    internal static ValueTask BeginAsync(ReplicationAcknowledger ack, CancellationToken cancellationToken) => ack.Driver.BeginTransactionAsync(cancellationToken);
 
-    internal static void Commit(ReplicationAcknowledger ack, NpgsqlLogSequenceNumber lsn) => ack.Apply(static (s, l) => s.Commit(l), (ulong)lsn);
+    internal static void Commit(ReplicationAcknowledger ack, NpgsqlLogSequenceNumber lsn) => ack.Driver.Commit(lsn, DateTime.UtcNow);
 
     [Fact]
     public async Task MarkProcessed_CountGrowsByEventsAndAtLeastOne_AndNeverGoesBackwards()
@@ -144,7 +141,7 @@ public sealed class AcknowledgerTests
 
         await ack.MarkDurableAsync(ack.MarkProcessed(Lsn(1100), 1), Ct);
         await ConfirmAsync(ack); // 1100 is already set: nothing new to send
-        ack.Apply(static s => s.StopStreaming());
+        ack.Driver.StopStreaming();
         await ack.MarkDurableAsync(ack.MarkProcessed(Lsn(1200), 1), Ct);
 
         feedback.Statuses.ShouldBe([Lsn(1100), Lsn(1200)]);
@@ -336,7 +333,7 @@ public sealed class AcknowledgerTests
         var store = new RecordingStore();
         await using var ack = Create(feedback, store, time: time);
         await ConfirmAsync(ack);
-        var timer = new IdleAdvanceTimer(ack, TimeSpan.FromSeconds(10), time, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        var timer = new SessionTimer(ack.Driver.IdleAdvanceTickAsync, () => TimeSpan.FromSeconds(10), time);
 
         time.Advance(TimeSpan.FromSeconds(9));
         store.Saved.ShouldBeEmpty();
@@ -348,6 +345,135 @@ public sealed class AcknowledgerTests
         time.Advance(TimeSpan.FromSeconds(30));
 
         store.Saved.ShouldBe([(Start.WithLsn(Lsn(4000)), 11UL)]); // nothing after the stop
+    }
+
+    [Fact]
+    public async Task SessionTimer_RunStillInFlight_NoSecondRunAndDisposeCancelsAndWaitsForIt()
+    {
+        var time = new FakeTimeProvider();
+        var runs = 0;
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var cancelled = false;
+        var timer = new SessionTimer(
+            async cancellationToken =>
+            {
+                Interlocked.Increment(ref runs);
+                try
+                {
+                    await release.Task.WaitAsync(cancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    cancelled = true;
+                    throw;
+                }
+            },
+            () => TimeSpan.FromSeconds(1),
+            time);
+
+        time.Advance(TimeSpan.FromSeconds(1));
+        for (var i = 0; i < 5; i++)
+        {
+            time.Advance(TimeSpan.FromSeconds(1)); // the first run is still waiting: no second one
+        }
+
+        Volatile.Read(ref runs).ShouldBe(1);
+        await timer.DisposeAsync();
+        cancelled.ShouldBeTrue();
+        time.Advance(TimeSpan.FromSeconds(10));
+        Volatile.Read(ref runs).ShouldBe(1);
+    }
+
+    // The session's status timer, wired as PostgresReplicationSession wires it.
+    private static SessionTimer StatusTimer(ReplicationAcknowledger ack, TimeProvider time) =>
+        new(_ => ack.Driver.SendDueStatusAsync(), ack.Driver.TimeUntilStatusDue, time);
+
+    [Fact]
+    public async Task StatusTimer_ConsumerBusy_SendsAnUpdateEachIntervalCarryingOnlyTheDurableCheckpoint()
+    {
+        var time = new FakeTimeProvider();
+        var feedback = new FakeFeedback();
+        await using var ack = Create(feedback, new RecordingStore(), time: time, session: true, statusInterval: TimeSpan.FromSeconds(1));
+        Commit(ack, Lsn(1100));
+        await ConfirmAsync(ack);
+        ack.MarkProcessed(Lsn(1100), 1); // processed, never saved: the updates must not carry it
+        await using var timer = StatusTimer(ack, time);
+        feedback.Sends.ShouldBe(1); // the start checkpoint, at confirmation
+
+        time.Advance(TimeSpan.FromMilliseconds(999));
+        feedback.Sends.ShouldBe(1);
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        await WaitForAsync(() => feedback.Sends == 2);
+        time.Advance(TimeSpan.FromSeconds(1));
+        await WaitForAsync(() => feedback.Sends == 3);
+
+        feedback.Statuses.ShouldBe([Start.Lsn]); // each update repeats the status set, the durable start
+        ack.Acknowledged.ShouldBe(Start.Lsn);
+    }
+
+    [Fact]
+    public async Task StatusTimer_AcknowledgementSentMeanwhile_NextUpdateAnIntervalAfterIt()
+    {
+        var time = new FakeTimeProvider();
+        var feedback = new FakeFeedback();
+        await using var ack = Create(feedback, new RecordingStore(), time: time, session: true, statusInterval: TimeSpan.FromSeconds(1));
+        Commit(ack, Lsn(1100));
+        await ConfirmAsync(ack);
+        await using var timer = StatusTimer(ack, time);
+
+        time.Advance(TimeSpan.FromMilliseconds(600));
+        ack.MarkProcessed(Lsn(1100), 1);
+        (await ack.CheckpointAsync(Ct)).ShouldBeTrue(); // acknowledged at 600 ms
+        feedback.Sends.ShouldBe(2);
+        time.Advance(TimeSpan.FromMilliseconds(400)); // 1000 ms: the old due time, not due any more
+        await Task.Yield();
+        feedback.Sends.ShouldBe(2);
+        time.Advance(TimeSpan.FromMilliseconds(600)); // 1600 ms
+        await WaitForAsync(() => feedback.Sends == 3);
+
+        feedback.Statuses.ShouldBe([Start.Lsn, Lsn(1100)]);
+    }
+
+    [Fact]
+    public async Task StatusTimer_NothingReceivedAtConfirmation_DeferredUpdateSentSoonAfterDataArrives()
+    {
+        // Npgsql 10 is not ready for an update before the stream has received something: the update waits, and the
+        // status timer retries after StatusIntervals.DeferredRetry rather than a whole interval.
+        var time = new FakeTimeProvider();
+        var feedback = new FakeFeedback { LastReceivedLsn = default };
+        await using var ack = Create(feedback, new RecordingStore(), time: time, session: true, statusInterval: TimeSpan.FromSeconds(10));
+        await ConfirmAsync(ack);
+        await using var timer = StatusTimer(ack, time);
+        feedback.Statuses.ShouldBe([Start.Lsn]);
+
+        time.Advance(StatusIntervals.DeferredRetry);
+        await Task.Yield();
+        feedback.SendAttempts.ShouldBe(0); // still nothing received: deferred again
+        feedback.LastReceivedLsn = Lsn(1500);
+        time.Advance(StatusIntervals.DeferredRetry);
+        await WaitForAsync(() => feedback.Sends == 1);
+
+        time.Advance(TimeSpan.FromSeconds(9));
+        feedback.Sends.ShouldBe(1); // then the interval again
+    }
+
+    [Fact]
+    public async Task StatusTimer_StreamStopped_SendsNothingMore()
+    {
+        var time = new FakeTimeProvider();
+        var feedback = new FakeFeedback();
+        await using var ack = Create(feedback, new RecordingStore(), time: time, session: true, statusInterval: TimeSpan.FromSeconds(1));
+        await ConfirmAsync(ack);
+        var timer = StatusTimer(ack, time);
+
+        ack.Driver.StopStreaming();
+        time.Advance(TimeSpan.FromSeconds(1));
+        await timer.DisposeAsync();
+        await ack.Driver.WaitForSendsAsync();
+        time.Advance(TimeSpan.FromSeconds(10));
+
+        feedback.SendAttempts.ShouldBe(1); // the confirmation's only
+        ack.Driver.TimeUntilStatusDue().ShouldBe(Timeout.InfiniteTimeSpan);
     }
 
     [Fact]

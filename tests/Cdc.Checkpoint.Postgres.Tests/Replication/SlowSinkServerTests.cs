@@ -29,6 +29,7 @@ public sealed class SlowSinkServerTests
         var store = await StoreAsync(scenario);
         await using var session = await PostgresReplicationSession.OpenAsync(Impatient(scenario), store, Options(scenario), cancellationToken: Ct);
         session.StatusInterval.ShouldBe(TimeSpan.FromMilliseconds(2000) / 3);
+        session.Connection.WalReceiverStatusInterval.ShouldBe(Timeout.InfiniteTimeSpan); // the updates below are the session's
         var walSender = session.Connection.ProcessID;
         await scenario.InsertAsync(1, 5);
 
@@ -88,6 +89,44 @@ public sealed class SlowSinkServerTests
         (await scenario.ScalarAsync<long>($"SELECT count(*) FROM pg_stat_replication WHERE pid = {walSender}")).ShouldBe(1);
         scenario.Server.ReadLogTail(5000).ShouldNotContain($"[{walSender}] LOG:  terminating walsender process due to replication timeout");
         (await store.LoadAsync("postgres", Ct))!.CommittedEventCount.ShouldBe(5UL);
+    }
+
+    [Fact]
+    public async Task ReadAsync_StatusIntervalLongerThanWalSenderTimeout_ServerEndsTheStreamOfABusySink()
+    {
+        // The counter-test: the session's status timer is what keeps a busy sink's stream; nothing else sends while
+        // nobody reads (Npgsql's own timer is off, and it answers keepalives only while it reads).
+        await using var scenario = await PgScenario.CreateAsync();
+        var store = await StoreAsync(scenario);
+        var options = Options(scenario);
+        options = new PostgresReplicationSessionOptions
+        {
+            SlotName = options.SlotName,
+            PublicationNames = options.PublicationNames,
+            Acknowledgement = options.Acknowledgement,
+            StatusInterval = TimeSpan.FromSeconds(10),
+        };
+        await using var session = await PostgresReplicationSession.OpenAsync(Impatient(scenario), store, options, cancellationToken: Ct);
+        await scenario.InsertAsync(1, 1); // one transaction: nothing buffered behind it
+        var commits = 0;
+        var clock = Stopwatch.StartNew();
+
+        var ex = await Should.ThrowAsync<CheckpointException>(async () =>
+        {
+            await foreach (var message in session.ReadAsync(Ct))
+            {
+                if (message is CommitMessage commit)
+                {
+                    commits++;
+                    await Task.Delay(TimeSpan.FromSeconds(5), Ct); // the busy sink, longer than wal_sender_timeout
+                    session.Acknowledger.MarkProcessed(commit, 1);
+                }
+            }
+        });
+
+        ex.ErrorCode.ShouldBe(CheckpointErrorCode.ConnectionLost);
+        commits.ShouldBe(1);
+        clock.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(10)); // ended before the first periodic update was due
     }
 
     [Fact]

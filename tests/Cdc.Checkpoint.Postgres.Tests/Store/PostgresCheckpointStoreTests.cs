@@ -1,21 +1,22 @@
 using System.Text.Json;
-using Cdc.Checkpoint.Conformance;
 using Cdc.Checkpoint.Postgres.Store;
 using Cdc.Checkpoint.Postgres.Tests.Support;
 using Cdc.Checkpoint.TestServers;
 using Npgsql;
-using NpgsqlTypes;
 using Shouldly;
 using Xunit;
 
 namespace Cdc.Checkpoint.Postgres.Tests.Store;
 
-/// <summary>The table store against a real server: transactions, fencing, atomic guards, the row format.</summary>
+/// <summary>
+/// What the PostgreSQL table store does beyond the shared suites (<see cref="PostgresStoreFenceTests"/> and the others in
+/// PostgresStoreSuites.cs), against a real server: transactions, atomic guards under lock waits, the row format.
+/// </summary>
 public sealed class PostgresCheckpointStoreTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static PostgresOffset Offset(ulong lsn) => new(new NpgsqlLogSequenceNumber(lsn), "store_slot", 7_000_000_000_000_000_001UL, 1, "app");
+    private static PostgresOffset Offset(ulong lsn) => StoreDatabase.Offset(lsn);
 
     [Fact]
     public async Task SaveAsync_InCallerTransactionRolledBack_LeavesNeitherSinkRowNorCheckpoint()
@@ -77,62 +78,6 @@ public sealed class PostgresCheckpointStoreTests
         record.Epoch.ShouldBe(store.Epoch);
         await using var count = dataSource.CreateCommand($"SELECT count(*) FROM {sink}");
         ((long)(await count.ExecuteScalarAsync(Ct))!).ShouldBe(1);
-    }
-
-    [Fact]
-    public async Task SaveAsync_AfterAnotherOwnerAcquired_FailsWithStaleEpochAndKeepsTheNewOwnersRow()
-    {
-        var dataSource = await StoreDatabase.GetAsync();
-        var oldOwner = StoreDatabase.NewStore(dataSource, owner: "host-a");
-        var first = await oldOwner.AcquireAsync(Ct);
-        await oldOwner.SaveAsync(Offset(100), 1, Ct);
-
-        var newOwner = StoreDatabase.NewStore(dataSource, oldOwner.Name, owner: "host-b");
-        (await newOwner.AcquireAsync(Ct)).ShouldBe(first + 1);
-        await newOwner.SaveAsync(Offset(200), 2, Ct);
-
-        var ex = await Should.ThrowAsync<CheckpointException>(async () => await oldOwner.SaveAsync(Offset(300), 3, Ct));
-        ex.ErrorCode.ShouldBe(CheckpointErrorCode.StaleEpoch);
-        ex.Message.ShouldContain($"epoch {first}");
-        ex.IsTransient.ShouldBeFalse();
-
-        await using (var connection = await dataSource.OpenConnectionAsync(Ct))
-        await using (var transaction = await connection.BeginTransactionAsync(Ct))
-        {
-            var inTransaction = await Should.ThrowAsync<CheckpointException>(async () => await oldOwner.SaveAsync(transaction, Offset(300), 3, Ct));
-            inTransaction.ErrorCode.ShouldBe(CheckpointErrorCode.StaleEpoch);
-        }
-
-        var rewind = await Should.ThrowAsync<CheckpointException>(async () => await oldOwner.RewindAsync(Offset(50), 1, "old owner", Ct));
-        rewind.ErrorCode.ShouldBe(CheckpointErrorCode.StaleEpoch);
-
-        var record = (await newOwner.LoadAsync("postgres", Ct)).ShouldNotBeNull();
-        record.Offset.ShouldBe(Offset(200));
-        record.Epoch.ShouldBe(first + 1);
-    }
-
-    [Fact]
-    public async Task AcquireAsync_WhileOldOwnersSaveTransactionIsOpen_WaitsForItThenFencesIt()
-    {
-        var dataSource = await StoreDatabase.GetAsync();
-        var oldOwner = StoreDatabase.NewStore(dataSource);
-        await oldOwner.AcquireAsync(Ct);
-        var newOwner = StoreDatabase.NewStore(dataSource, oldOwner.Name);
-
-        await using var connection = await dataSource.OpenConnectionAsync(Ct);
-        await using var transaction = await connection.BeginTransactionAsync(Ct);
-        await oldOwner.SaveAsync(transaction, Offset(100), 1, Ct);
-
-        var acquire = newOwner.AcquireAsync(Ct);
-        (await LockWaits.PostgresAsync(dataSource, connection.ProcessID, Ct)).ShouldContain("_fence"); // blocked on the fence row lock
-        acquire.IsCompleted.ShouldBeFalse();
-
-        await transaction.CommitAsync(Ct);
-        var epoch = await acquire.WaitAsync(TimeSpan.FromSeconds(30), Ct);
-
-        epoch.ShouldBe(oldOwner.Epoch + 1);
-        (await oldOwner.LoadAsync("postgres", Ct)).ShouldNotBeNull().Offset.ShouldBe(Offset(100));
-        (await Should.ThrowAsync<CheckpointException>(async () => await oldOwner.SaveAsync(Offset(200), 2, Ct))).ErrorCode.ShouldBe(CheckpointErrorCode.StaleEpoch);
     }
 
     [Fact]
@@ -267,56 +212,6 @@ public sealed class PostgresCheckpointStoreTests
     }
 
     [Fact]
-    public async Task LoadAsync_RowWithUnreadableOffset_ThrowsCorruptAndSaveDoesNotOverwriteIt()
-    {
-        var dataSource = await StoreDatabase.GetAsync();
-        var store = StoreDatabase.NewStore(dataSource);
-        await store.SaveAsync(Offset(100), 1, Ct);
-        await using (var damage = dataSource.CreateCommand("UPDATE cdc_checkpoint SET \"offset\" = '{\"lsn\":\"zz\"}' WHERE name = $1"))
-        {
-            damage.Parameters.Add(new NpgsqlParameter { Value = store.Name });
-            await damage.ExecuteNonQueryAsync(Ct);
-        }
-
-        var load = await Should.ThrowAsync<CheckpointException>(async () => await store.LoadAsync("postgres", Ct));
-        load.ErrorCode.ShouldBe(CheckpointErrorCode.Corrupt);
-        load.Message.ShouldContain(store.Name);
-
-        var save = await Should.ThrowAsync<CheckpointException>(async () => await store.SaveAsync(Offset(200), 2, Ct));
-        save.ErrorCode.ShouldBe(CheckpointErrorCode.Corrupt);
-    }
-
-    [Fact]
-    public async Task LoadAsync_UnknownFormatVersion_ThrowsUnsupportedFormatVersion()
-    {
-        var dataSource = await StoreDatabase.GetAsync();
-        var store = StoreDatabase.NewStore(dataSource);
-        await store.SaveAsync(Offset(100), 1, Ct);
-        await using (var future = dataSource.CreateCommand("UPDATE cdc_checkpoint SET format_version = 99 WHERE name = $1"))
-        {
-            future.Parameters.Add(new NpgsqlParameter { Value = store.Name });
-            await future.ExecuteNonQueryAsync(Ct);
-        }
-
-        (await Should.ThrowAsync<CheckpointException>(async () => await store.LoadAsync("postgres", Ct))).ErrorCode.ShouldBe(CheckpointErrorCode.UnsupportedFormatVersion);
-    }
-
-    [Fact]
-    public async Task Operations_TablesNotCreated_ThrowMisconfiguredNamingTheFix()
-    {
-        var server = await PostgresTestServer.GetAsync(Ct);
-        await using var dataSource = NpgsqlDataSource.Create(await server.CreateDatabaseAsync("nostore", Ct));
-        var store = new PostgresCheckpointStore(dataSource, "orders");
-
-        var save = await Should.ThrowAsync<CheckpointException>(async () => await store.SaveAsync(Offset(1), 1, Ct));
-        var load = await Should.ThrowAsync<CheckpointException>(async () => await store.LoadAsync("postgres", Ct));
-
-        save.ErrorCode.ShouldBe(CheckpointErrorCode.Misconfigured);
-        save.Message.ShouldContain("CreateSchemaAsync");
-        load.ErrorCode.ShouldBe(CheckpointErrorCode.Misconfigured);
-    }
-
-    [Fact]
     public async Task CreateSchemaAsync_CalledConcurrentlyAndRepeatedly_Succeeds()
     {
         var server = await PostgresTestServer.GetAsync(Ct);
@@ -330,21 +225,6 @@ public sealed class PostgresCheckpointStoreTests
         await store.SaveAsync(Offset(1), 1, Ct);
         (await store.LoadAsync("postgres", Ct)).ShouldNotBeNull().Epoch.ShouldBe(store.Epoch);
         store.TableName.ShouldBe("public.offsets");
-    }
-
-    [Fact]
-    public async Task SaveAsync_FirstSavesStartingConcurrently_AcquireOnceAndAllSucceed()
-    {
-        var dataSource = await StoreDatabase.GetAsync();
-        var store = StoreDatabase.NewStore(dataSource);
-
-        await Task.WhenAll(Enumerable.Range(1, 5).Select(i => store.SaveAsync(new ConformanceOffset((ulong)i, sourceType: $"conformance_{i}"), (ulong)i, Ct).AsTask()));
-
-        store.Epoch.ShouldBe(1);
-        for (var i = 1; i <= 5; i++)
-        {
-            (await store.LoadAsync($"conformance_{i}", Ct)).ShouldNotBeNull().Epoch.ShouldBe(1);
-        }
     }
 
     [Theory]
