@@ -142,18 +142,11 @@ public sealed class StreamCheckpoint : IEquatable<StreamCheckpoint>
         }
     }
 
-    /// <summary>Takes ownership of already validated entries (the manager's capture); they are sorted here.</summary>
-    internal static StreamCheckpoint FromOwned(
-        ulong id,
-        ulong epoch,
-        long createdAtUnixMilliseconds,
-        KeyValuePair<string, ulong>[] sources,
-        KeyValuePair<string, ulong>[] sinks,
-        KeyValuePair<string, long>[] watermarks,
-        KeyValuePair<string, ReadOnlyMemory<byte>>[] states) =>
-        new(id, epoch, createdAtUnixMilliseconds, sources, sinks, watermarks, states, encodedLength: 0, sorted: false);
-
-    /// <summary>Takes ownership of decoded entries whose encoded length is known and, when <paramref name="sorted"/>, whose maps are already in order.</summary>
+    /// <summary>
+    /// Takes ownership of already validated entries (the manager's capture, the decoder). They are sorted here unless
+    /// <paramref name="sorted"/> says they already are; <paramref name="encodedLength"/> is the known length of the
+    /// encoding, or 0 to compute it when first asked.
+    /// </summary>
     internal static StreamCheckpoint FromOwned(
         ulong id,
         ulong epoch,
@@ -162,8 +155,8 @@ public sealed class StreamCheckpoint : IEquatable<StreamCheckpoint>
         KeyValuePair<string, ulong>[] sinks,
         KeyValuePair<string, long>[] watermarks,
         KeyValuePair<string, ReadOnlyMemory<byte>>[] states,
-        int encodedLength,
-        bool sorted) =>
+        int encodedLength = 0,
+        bool sorted = false) =>
         new(id, epoch, createdAtUnixMilliseconds, sources, sinks, watermarks, states, encodedLength, sorted);
 
     /// <summary>Throws when <paramref name="name"/> cannot be a source, sink or operator name (null, empty, or not storable as UTF-8).</summary>

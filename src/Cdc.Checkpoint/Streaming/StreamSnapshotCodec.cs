@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Diagnostics;
 using System.Text;
 using System.Text.Unicode;
 
@@ -57,7 +58,7 @@ public static class StreamSnapshotCodec
         return CheckEncodedLength(checkpoint.Id, length);
     }
 
-    internal static int CheckEncodedLength(ulong id, long length)
+    private static int CheckEncodedLength(ulong id, long length)
     {
         if (length > Array.MaxLength)
         {
@@ -147,6 +148,7 @@ public static class StreamSnapshotCodec
         }
 
         BinaryPrimitives.WriteUInt32LittleEndian(output[pos..], Crc32C.Compute(output[1..pos]));
+        Debug.Assert(pos + 4 == length, "The remembered length is the length written (Encode(checkpoint) relies on it: its array is not zeroed).");
         return pos + 4;
     }
 

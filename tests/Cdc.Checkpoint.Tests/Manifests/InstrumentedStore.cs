@@ -3,15 +3,26 @@ using Cdc.Checkpoint.Manifests;
 
 namespace Cdc.Checkpoint.Tests.Manifests;
 
-/// <summary>Wraps a manifest store: counts saves and lets a test hold or fail a save before it reaches the disk.</summary>
-internal sealed class InstrumentedStore(IManifestStore inner) : IManifestStore
+/// <summary>
+/// Wraps a manifest store: counts saves, whole-store listings and single manifest loads, and lets a test hold or fail
+/// a save before it reaches the disk.
+/// </summary>
+internal class InstrumentedStore(IManifestStore inner) : IManifestStore
 {
     private int _saves;
+    private int _lists;
+    private int _loads;
 
     /// <summary>Called before each save reaches the inner store; may wait or throw.</summary>
     public Func<CheckpointManifest, Task>? BeforeSave { get; set; }
 
     public int Saves => Volatile.Read(ref _saves);
+
+    public int Lists => Volatile.Read(ref _lists);
+
+    public int Loads => Volatile.Read(ref _loads);
+
+    protected IManifestStore Inner => inner;
 
     public async ValueTask<CheckpointManifest> SaveAsync(CheckpointManifest manifest, ReadOnlyMemory<byte> sidecar = default, CancellationToken cancellationToken = default)
     {
@@ -26,9 +37,17 @@ internal sealed class InstrumentedStore(IManifestStore inner) : IManifestStore
 
     public ValueTask<CheckpointManifest?> LoadLatestAsync(CancellationToken cancellationToken = default) => inner.LoadLatestAsync(cancellationToken);
 
-    public ValueTask<CheckpointManifest?> LoadAsync(ulong checkpointId, CancellationToken cancellationToken = default) => inner.LoadAsync(checkpointId, cancellationToken);
+    public ValueTask<CheckpointManifest?> LoadAsync(ulong checkpointId, CancellationToken cancellationToken = default)
+    {
+        Interlocked.Increment(ref _loads);
+        return inner.LoadAsync(checkpointId, cancellationToken);
+    }
 
-    public ValueTask<IReadOnlyList<ManifestListEntry>> ListAsync(CancellationToken cancellationToken = default) => inner.ListAsync(cancellationToken);
+    public ValueTask<IReadOnlyList<ManifestListEntry>> ListAsync(CancellationToken cancellationToken = default)
+    {
+        Interlocked.Increment(ref _lists);
+        return inner.ListAsync(cancellationToken);
+    }
 
     public ValueTask<int> PruneAsync(int keep, CancellationToken cancellationToken = default) => inner.PruneAsync(keep, cancellationToken);
 

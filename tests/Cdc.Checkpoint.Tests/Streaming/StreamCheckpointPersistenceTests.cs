@@ -377,4 +377,40 @@ public sealed class StreamCheckpointPersistenceTests
     [Fact]
     public async Task OpenAsync_NeitherStoreNorDirectory_Throws() =>
         (await Should.ThrowAsync<ArgumentException>(async () => await OpenAsync(new StreamCheckpointOptions()))).Message.ShouldContain("DataDirectory");
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task OpenAsync_RetainingThreeOfTwelve_LoadsOnlyTheManifestsItKeeps(bool storeListsIds)
+    {
+        using var dir = new TempDirectory();
+        await using (var writer = await OpenAsync(new StreamCheckpointOptions { DataDirectory = dir.Path }))
+        {
+            var source = writer.RegisterSource("src");
+            for (var i = 0; i < 12; i++)
+            {
+                source.IncrementSequenceSingleWriter();
+                await writer.TriggerAsync(Ct);
+            }
+        }
+
+        using var files = new FileManifestStore(dir.Path);
+        var store = storeListsIds ? new IdListingStore(files) : new InstrumentedStore(files);
+        await using var manager = await OpenAsync(new StreamCheckpointOptions { MaxRetainedCheckpoints = 3 }, store);
+
+        manager.GetRetainedCheckpoints().Select(c => c.Id).ShouldBe([10ul, 11ul, 12ul]);
+        manager.GetCheckpoint(10)!.SourceSequences["src"].ShouldBe(10ul);
+        (await manager.TriggerAsync(Ct)).ShouldBe(13ul);
+
+        // A store that can list its ids is never asked to read all twelve manifests; one that cannot is listed once.
+        store.Lists.ShouldBe(storeListsIds ? 0 : 1);
+        store.Loads.ShouldBe(2); // checkpoints 11 and 10; the walk validated 12 itself
+    }
+
+    // A store that can also list its ids without reading the manifests, as FileManifestStore can.
+    private sealed class IdListingStore(FileManifestStore files) : InstrumentedStore(files), IListsCheckpointIds
+    {
+        public ValueTask<IReadOnlyList<ulong>> ListCheckpointIdsAsync(CancellationToken cancellationToken) =>
+            ((IListsCheckpointIds)Inner).ListCheckpointIdsAsync(cancellationToken);
+    }
 }
