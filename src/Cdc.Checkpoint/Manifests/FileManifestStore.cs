@@ -39,7 +39,7 @@ namespace Cdc.Checkpoint.Manifests;
 /// the new file.
 /// </para>
 /// </remarks>
-public sealed class FileManifestStore : IManifestStore, IListsCheckpointIds, IDisposable, IAsyncDisposable
+public sealed class FileManifestStore : IManifestStore, IDisposable, IAsyncDisposable
 {
     /// <summary>The sub-directory of the root that holds the checkpoints.</summary>
     public const string CheckpointsDirectoryName = "checkpoints";
@@ -200,10 +200,6 @@ public sealed class FileManifestStore : IManifestStore, IListsCheckpointIds, IDi
     /// <inheritdoc />
     public ValueTask<IReadOnlyList<ManifestListEntry>> ListAsync(CancellationToken cancellationToken = default) =>
         Guard(ct => _objects.ListAsync(ct), cancellationToken);
-
-    /// <inheritdoc />
-    ValueTask<IReadOnlyList<ulong>> IListsCheckpointIds.ListCheckpointIdsAsync(CancellationToken cancellationToken) =>
-        Guard(ct => _objects.ListCheckpointIdsAsync(ct), cancellationToken);
 
     /// <inheritdoc />
     public async ValueTask<int> PruneAsync(int keep, CancellationToken cancellationToken = default)

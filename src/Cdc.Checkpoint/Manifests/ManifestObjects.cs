@@ -194,12 +194,6 @@ public abstract class ManifestObjects
         return ids.Count == 0 ? null : await LoadAsync(ids[^1], cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>The ids of every checkpoint that has a manifest, ascending, without reading any manifest.</summary>
-    /// <param name="cancellationToken">Cancels the listing.</param>
-    /// <returns>The ids.</returns>
-    internal async ValueTask<IReadOnlyList<ulong>> ListCheckpointIdsAsync(CancellationToken cancellationToken) =>
-        (await ListIdsAsync(cancellationToken).ConfigureAwait(false)).WithManifest;
-
     /// <summary>Lists every checkpoint that has a manifest, readable or not, ascending.</summary>
     /// <param name="cancellationToken">Cancels the listing.</param>
     /// <returns>The entries.</returns>
@@ -295,6 +289,15 @@ public abstract class ManifestObjects
                 null);
         }
 
+        return ResolveOperatorStates(manifest, sidecar);
+    }
+
+    /// <summary>
+    /// The operator states of <paramref name="manifest"/> given its verified sidecar (<see langword="null"/> only when no
+    /// state lives in one): the ranges were checked against the sidecar's size when the manifest was parsed.
+    /// </summary>
+    internal static ImmutableSortedDictionary<string, ReadOnlyMemory<byte>> ResolveOperatorStates(CheckpointManifest manifest, byte[]? sidecar)
+    {
         var builder = ImmutableSortedDictionary.CreateBuilder<string, ReadOnlyMemory<byte>>(StringComparer.Ordinal);
         foreach (var (name, state) in manifest.OperatorStates)
         {
@@ -312,6 +315,12 @@ public abstract class ManifestObjects
     public async ValueTask<ManifestValidationResult> ValidateAsync(ulong checkpointId, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfZero(checkpointId);
+        return (await ValidateCoreAsync(checkpointId, cancellationToken).ConfigureAwait(false)).Result;
+    }
+
+    // ValidateAsync, also returning the sidecar it verified, so that recovery hands it on instead of reading and hashing it again.
+    private async ValueTask<(ManifestValidationResult Result, byte[]? Sidecar)> ValidateCoreAsync(ulong checkpointId, CancellationToken cancellationToken)
+    {
         var findings = ImmutableArray.CreateBuilder<ValidationFinding>();
         CheckpointManifest? manifest;
         try
@@ -322,20 +331,21 @@ public abstract class ManifestObjects
         {
             var prefix = ex.ErrorCode == CheckpointErrorCode.Corrupt ? "corrupt manifest: " : string.Empty;
             findings.Add(new ValidationFinding(ValidationSeverity.Fatal, prefix + ex.Message));
-            return new ManifestValidationResult(checkpointId, findings.ToImmutable(), null);
+            return (new ManifestValidationResult(checkpointId, findings.ToImmutable(), null), null);
         }
 
         if (manifest is null)
         {
             findings.Add(new ValidationFinding(ValidationSeverity.Fatal, $"manifest not found for checkpoint {checkpointId} ('{ManifestName(checkpointId)}')"));
-            return new ManifestValidationResult(checkpointId, findings.ToImmutable(), null);
+            return (new ManifestValidationResult(checkpointId, findings.ToImmutable(), null), null);
         }
 
+        byte[]? sidecar = null;
         if (manifest.StateSidecar is not null)
         {
             try
             {
-                await ReadSidecarAsync(manifest, cancellationToken).ConfigureAwait(false);
+                sidecar = await ReadSidecarAsync(manifest, cancellationToken).ConfigureAwait(false);
             }
             catch (CheckpointException ex) when (IsCheckpointFault(ex) || ex.ErrorCode == CheckpointErrorCode.Corrupt)
             {
@@ -360,7 +370,7 @@ public abstract class ManifestObjects
             }
         }
 
-        return new ManifestValidationResult(checkpointId, findings.ToImmutable(), manifest);
+        return (new ManifestValidationResult(checkpointId, findings.ToImmutable(), manifest), sidecar);
     }
 
     /// <summary>
@@ -417,7 +427,7 @@ public abstract class ManifestObjects
             cancellationToken.ThrowIfCancellationRequested();
             var id = checkpoints[i];
             examined++;
-            var result = await ValidateAsync(id, cancellationToken).ConfigureAwait(false);
+            var (result, sidecar) = await ValidateCoreAsync(id, cancellationToken).ConfigureAwait(false);
             if (result.IsValid)
             {
                 Log.CheckpointRecovered(_logger, id, result.Manifest!.Epoch, Location, examined, skipped.Count);
@@ -426,7 +436,9 @@ public abstract class ManifestObjects
                     skipped.ToImmutable(),
                     result.Findings.Where(f => f.Severity == ValidationSeverity.Warning).ToImmutableArray(),
                     highest,
-                    examined);
+                    examined,
+                    checkpoints,
+                    sidecar);
             }
 
             Log.InvalidCheckpointSkipped(_logger, id, result.FatalReason);

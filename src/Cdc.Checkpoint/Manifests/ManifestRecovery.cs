@@ -10,8 +10,10 @@ public sealed record SkippedCheckpoint(ulong CheckpointId, string Reason);
 /// <summary>The outcome of <see cref="IManifestStore.RecoverLatestValidAsync"/>: the newest valid checkpoint and every newer one skipped.</summary>
 public sealed class ManifestRecovery
 {
-    internal ManifestRecovery(CheckpointManifest manifest, ImmutableArray<SkippedCheckpoint> skipped, ImmutableArray<ValidationFinding> warnings, ulong highestCheckpointId, int examined)
+    internal ManifestRecovery(CheckpointManifest manifest, ImmutableArray<SkippedCheckpoint> skipped, ImmutableArray<ValidationFinding> warnings, ulong highestCheckpointId, int examined, IReadOnlyList<ulong> checkpointIds, byte[]? verifiedSidecar)
     {
+        CheckpointIds = checkpointIds;
+        VerifiedSidecar = verifiedSidecar;
         Manifest = manifest;
         Skipped = skipped;
         Warnings = warnings;
@@ -36,6 +38,19 @@ public sealed class ManifestRecovery
 
     /// <summary>How many checkpoints were validated to reach the result.</summary>
     public int Examined { get; }
+
+    /// <summary>
+    /// The walk's listing: the ids of every checkpoint with a manifest, ascending. Stream recovery takes the older
+    /// checkpoints it retains from it instead of listing the store a second time.
+    /// </summary>
+    internal IReadOnlyList<ulong> CheckpointIds { get; }
+
+    /// <summary>
+    /// The sidecar of <see cref="Manifest"/> as the walk read it and verified it (size and SHA-256), or
+    /// <see langword="null"/> when the manifest declares none: the recovered state is resolved from it instead of being
+    /// read and hashed again.
+    /// </summary>
+    internal byte[]? VerifiedSidecar { get; }
 }
 
 /// <summary>One checkpoint listed by <see cref="IManifestStore.ListAsync"/>.</summary>

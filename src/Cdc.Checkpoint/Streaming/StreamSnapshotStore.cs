@@ -41,9 +41,24 @@ internal sealed class StreamSnapshotStore(IManifestStore store, ILogger logger)
     /// <see cref="CheckpointErrorCode.Misconfigured"/> when the manifest holds no stream snapshot (the store is shared
     /// with something else); <see cref="CheckpointErrorCode.Corrupt"/> when the snapshot is damaged or names another id.
     /// </exception>
-    public async ValueTask<StreamCheckpoint> LoadAsync(CheckpointManifest manifest, CancellationToken cancellationToken)
+    public async ValueTask<StreamCheckpoint> LoadAsync(CheckpointManifest manifest, CancellationToken cancellationToken) =>
+        Decode(manifest, await store.LoadOperatorStatesAsync(manifest, cancellationToken).ConfigureAwait(false));
+
+    /// <summary>
+    /// Reads the checkpoint the recovery walk found. The walk already read and verified its sidecar (size and SHA-256)
+    /// and hands the bytes on, so they are decoded without a second read and hash; the store is asked only when the walk
+    /// had none to hand on (a manifest that keeps its state elsewhere, or declares no sidecar: the store's refusal then).
+    /// </summary>
+    public async ValueTask<StreamCheckpoint> LoadAsync(ManifestRecovery recovery, CancellationToken cancellationToken)
     {
-        var states = await store.LoadOperatorStatesAsync(manifest, cancellationToken).ConfigureAwait(false);
+        var manifest = recovery.Manifest;
+        return recovery.VerifiedSidecar is not null || !manifest.OperatorStates.Values.Any(state => state.IsInSidecar)
+            ? Decode(manifest, ManifestObjects.ResolveOperatorStates(manifest, recovery.VerifiedSidecar))
+            : await LoadAsync(manifest, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static StreamCheckpoint Decode(CheckpointManifest manifest, ImmutableSortedDictionary<string, ReadOnlyMemory<byte>> states)
+    {
         if (!states.TryGetValue(OperatorName, out var snapshot))
         {
             throw new CheckpointException(
@@ -76,16 +91,15 @@ internal sealed class StreamSnapshotStore(IManifestStore store, ILogger logger)
             return ([], 0);
         }
 
-        var newest = await LoadAsync(recovery.Manifest, cancellationToken).ConfigureAwait(false);
+        var newest = await LoadAsync(recovery, cancellationToken).ConfigureAwait(false);
         var retained = new List<StreamCheckpoint> { newest };
         var highest = recovery.HighestCheckpointId;
         if (retain is not 1)
         {
-            // Only the ids are needed: each retained checkpoint's manifest is loaded below. ListAsync would read and
-            // parse every manifest of the store first (10,000 of them for a store that keeps 10,000 checkpoints).
-            var ids = store is IListsCheckpointIds lister
-                ? await lister.ListCheckpointIdsAsync(cancellationToken).ConfigureAwait(false)
-                : [.. (await store.ListAsync(cancellationToken).ConfigureAwait(false)).Select(entry => entry.CheckpointId)];
+            // The ids come from the walk's own listing: only the manifests of the retained checkpoints are loaded below.
+            // ListAsync would read and parse every manifest of the store (10,000 for a store that keeps 10,000), and
+            // listing the ids again would scan the store a second time.
+            var ids = recovery.CheckpointIds;
             for (var i = ids.Count - 1; i >= 0 && (retain is null || retained.Count < retain); i--)
             {
                 var id = ids[i];

@@ -781,6 +781,29 @@ public sealed class FileManifestStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task RecoverLatestValidAsync_NewestSidecarDamaged_HandsOnTheWalksListingAndTheOlderVerifiedSidecar()
+    {
+        var store = Store(_dir);
+        await store.SaveAsync(Make(1, 1), "one"u8.ToArray(), Ct);
+        await store.SaveAsync(Make(2, 2), cancellationToken: Ct);
+        await store.SaveAsync(Make(3, 3), "three"u8.ToArray(), Ct);
+        WritePrivate(Path.Combine(store.GetCheckpointDirectory(3), "state.bin"), "thrEE");
+
+        var recovery = (await store.RecoverLatestValidAsync(Ct))!;
+
+        // Stream recovery reuses both instead of listing the store and reading the sidecar a second time.
+        recovery.Manifest.CheckpointId.ShouldBe(2UL);
+        recovery.CheckpointIds.ShouldBe([1UL, 2UL, 3UL]);
+        recovery.VerifiedSidecar.ShouldBeNull(); // checkpoint 2 declares none
+
+        File.Delete(ManifestPath(_dir, 2));
+        recovery = (await store.RecoverLatestValidAsync(Ct))!;
+        recovery.Manifest.CheckpointId.ShouldBe(1UL);
+        recovery.CheckpointIds.ShouldBe([1UL, 3UL]);
+        recovery.VerifiedSidecar.ShouldBe("one"u8.ToArray());
+    }
+
+    [Fact]
     public async Task RecoverLatestValidAsync_EmptyStore_ReturnsNull()
     {
         (await Store(_dir).RecoverLatestValidAsync(Ct)).ShouldBeNull();

@@ -4,14 +4,15 @@ using Cdc.Checkpoint.Manifests;
 namespace Cdc.Checkpoint.Tests.Manifests;
 
 /// <summary>
-/// Wraps a manifest store: counts saves, whole-store listings and single manifest loads, and lets a test hold or fail
+/// Wraps a manifest store: counts saves, whole-store listings, single manifest loads and operator-state (sidecar) loads, and lets a test hold or fail
 /// a save before it reaches the disk.
 /// </summary>
-internal class InstrumentedStore(IManifestStore inner) : IManifestStore
+internal sealed class InstrumentedStore(IManifestStore inner) : IManifestStore
 {
     private int _saves;
     private int _lists;
     private int _loads;
+    private int _stateLoads;
 
     /// <summary>Called before each save reaches the inner store; may wait or throw.</summary>
     public Func<CheckpointManifest, Task>? BeforeSave { get; set; }
@@ -22,7 +23,7 @@ internal class InstrumentedStore(IManifestStore inner) : IManifestStore
 
     public int Loads => Volatile.Read(ref _loads);
 
-    protected IManifestStore Inner => inner;
+    public int OperatorStateLoads => Volatile.Read(ref _stateLoads);
 
     public async ValueTask<CheckpointManifest> SaveAsync(CheckpointManifest manifest, ReadOnlyMemory<byte> sidecar = default, CancellationToken cancellationToken = default)
     {
@@ -53,8 +54,11 @@ internal class InstrumentedStore(IManifestStore inner) : IManifestStore
 
     public ValueTask<byte[]?> LoadSidecarAsync(ulong checkpointId, CancellationToken cancellationToken = default) => inner.LoadSidecarAsync(checkpointId, cancellationToken);
 
-    public ValueTask<ImmutableSortedDictionary<string, ReadOnlyMemory<byte>>> LoadOperatorStatesAsync(CheckpointManifest manifest, CancellationToken cancellationToken = default) =>
-        inner.LoadOperatorStatesAsync(manifest, cancellationToken);
+    public ValueTask<ImmutableSortedDictionary<string, ReadOnlyMemory<byte>>> LoadOperatorStatesAsync(CheckpointManifest manifest, CancellationToken cancellationToken = default)
+    {
+        Interlocked.Increment(ref _stateLoads);
+        return inner.LoadOperatorStatesAsync(manifest, cancellationToken);
+    }
 
     public ValueTask<CheckpointManifest> UpdateSinkStatusesAsync(ulong checkpointId, IReadOnlyDictionary<string, SinkCommitStatus> statuses, CancellationToken cancellationToken = default) =>
         inner.UpdateSinkStatusesAsync(checkpointId, statuses, cancellationToken);

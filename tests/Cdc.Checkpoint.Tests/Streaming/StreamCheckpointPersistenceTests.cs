@@ -379,9 +379,9 @@ public sealed class StreamCheckpointPersistenceTests
         (await Should.ThrowAsync<ArgumentException>(async () => await OpenAsync(new StreamCheckpointOptions()))).Message.ShouldContain("DataDirectory");
 
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public async Task OpenAsync_RetainingThreeOfTwelve_LoadsOnlyTheManifestsItKeeps(bool storeListsIds)
+    [InlineData(3, new ulong[] { 10, 11, 12 })]
+    [InlineData(1, new ulong[] { 12 })]
+    public async Task OpenAsync_RetainingSomeOfTwelve_ListsOnceAndReadsEachKeptCheckpointOnce(int retain, ulong[] kept)
     {
         using var dir = new TempDirectory();
         await using (var writer = await OpenAsync(new StreamCheckpointOptions { DataDirectory = dir.Path }))
@@ -395,22 +395,18 @@ public sealed class StreamCheckpointPersistenceTests
         }
 
         using var files = new FileManifestStore(dir.Path);
-        var store = storeListsIds ? new IdListingStore(files) : new InstrumentedStore(files);
-        await using var manager = await OpenAsync(new StreamCheckpointOptions { MaxRetainedCheckpoints = 3 }, store);
+        var store = new InstrumentedStore(files);
+        await using var manager = await OpenAsync(new StreamCheckpointOptions { MaxRetainedCheckpoints = retain }, store);
 
-        manager.GetRetainedCheckpoints().Select(c => c.Id).ShouldBe([10ul, 11ul, 12ul]);
-        manager.GetCheckpoint(10)!.SourceSequences["src"].ShouldBe(10ul);
+        manager.GetRetainedCheckpoints().Select(c => c.Id).ShouldBe(kept);
+        manager.GetCheckpoint(kept[0])!.SourceSequences["src"].ShouldBe(kept[0]);
         (await manager.TriggerAsync(Ct)).ShouldBe(13ul);
 
-        // A store that can list its ids is never asked to read all twelve manifests; one that cannot is listed once.
-        store.Lists.ShouldBe(storeListsIds ? 0 : 1);
-        store.Loads.ShouldBe(2); // checkpoints 11 and 10; the walk validated 12 itself
-    }
+        // The walk's listing is the only one: the store is never asked to list (nor to read all twelve manifests).
+        store.Lists.ShouldBe(0);
 
-    // A store that can also list its ids without reading the manifests, as FileManifestStore can.
-    private sealed class IdListingStore(FileManifestStore files) : InstrumentedStore(files), IListsCheckpointIds
-    {
-        public ValueTask<IReadOnlyList<ulong>> ListCheckpointIdsAsync(CancellationToken cancellationToken) =>
-            ((IListsCheckpointIds)Inner).ListCheckpointIdsAsync(cancellationToken);
+        // The walk validated checkpoint 12 (manifest and sidecar) and handed both on; each older kept one is read once.
+        store.Loads.ShouldBe(retain - 1);
+        store.OperatorStateLoads.ShouldBe(retain - 1);
     }
 }
