@@ -161,23 +161,7 @@ internal sealed partial class OwnerLease
     private static void CheckRustcdcOwner(string directory)
     {
         var path = Path.Combine(directory, RustcdcOwnerFileName);
-        byte[]? bytes;
-        try
-        {
-            bytes = DurableFile.ReadPrivate(path, 4096, requirePrivate: false);
-        }
-        catch (CheckpointException)
-        {
-            return; // not a regular file we can read: nothing that names a live owner
-        }
-
-        if (bytes is null)
-        {
-            return;
-        }
-
-        var text = System.Text.Encoding.UTF8.GetString(bytes).Trim();
-        if (LeaseStatus.NamesLiveOtherProcess(text, out var host, out var pid))
+        if (RustcdcOwner(directory) is { } text && LeaseStatus.NamesLiveOtherProcess(text, out var host, out var pid))
         {
             throw new CheckpointException(
                 CheckpointErrorCode.LeaseHeld,

@@ -42,6 +42,7 @@ internal sealed partial class OwnerLease
         return new LeaseStatus(LeaseState.Held, info, RustcdcOwner(fullPath));
     }
 
+    /// <summary>The trimmed text of the directory's rustcdc owner file, or <see langword="null"/> when there is none or it is not a regular file we can read (then it names no live owner).</summary>
     private static string? RustcdcOwner(string directory)
     {
         try
