@@ -293,14 +293,23 @@ internal sealed class OwnedDirectory
 
     /// <summary>lstat of <paramref name="path"/> (Linux); <see langword="null"/> when it is missing or off Linux.</summary>
     /// <exception cref="CheckpointException">The stat failed otherwise.</exception>
-    public static FileStatus? StatNow(string path)
+    public static FileStatus? StatNow(string path) => StatNow(path, withTimes: true);
+
+    /// <summary>
+    /// lstat of <paramref name="path"/> without its times (Linux; <see cref="LibC.LstatWithoutTimes"/>): for a file this
+    /// process writes in place; <see langword="null"/> when it is missing or off Linux.
+    /// </summary>
+    /// <exception cref="CheckpointException">The stat failed otherwise.</exception>
+    public static FileStatus? StatNowWithoutTimes(string path) => StatNow(path, withTimes: false);
+
+    private static FileStatus? StatNow(string path, bool withTimes)
     {
         if (!LibC.IsSupported)
         {
             return null;
         }
 
-        var errno = LibC.Lstat(path, out var status);
+        var errno = withTimes ? LibC.Lstat(path, out var status) : LibC.LstatWithoutTimes(path, out status);
         return errno switch
         {
             0 => status,

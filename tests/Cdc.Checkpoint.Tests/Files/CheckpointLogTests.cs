@@ -297,6 +297,85 @@ public sealed class CheckpointLogTests : IDisposable
     }
 
     [Fact]
+    public async Task Save_AnOlderCopyWrittenOverTheSegmentInPlace_RefusedAndLeftAsFound()
+    {
+        // `cp backup.seg checkpoint_log.seg` writes into the same inode, at once after the owner's last save: no rename
+        // for the inode check to see, and no tick of a coarse file clock for a time check. The frames are read back.
+        using var log = new CheckpointLog(_dir.Path, Options());
+        await log.SaveAsync(At(1), 1, Ct);
+        await log.SaveAsync(At(2), 2, Ct);
+        var older = File.ReadAllBytes(Segment);
+        await log.SaveAsync(At(3), 3, Ct);
+        using (var stream = new FileStream(Segment, FileMode.Open, FileAccess.Write))
+        {
+            stream.Write(older);
+        }
+
+        var ex = await Should.ThrowAsync<CheckpointException>(async () => await log.SaveAsync(At(4), 4, Ct));
+        ex.ErrorCode.ShouldBe(CheckpointErrorCode.ModifiedExternally);
+        ex.Message.ShouldContain("the frame this owner last wrote");
+        File.ReadAllBytes(Segment).ShouldBe(older);
+        (await Should.ThrowAsync<CheckpointException>(async () => await log.LoadAsync(At(1).SourceType, Ct))).ErrorCode.ShouldBe(CheckpointErrorCode.ModifiedExternally);
+    }
+
+    [Fact]
+    public async Task Save_AFrameOfAnotherWriterAfterTheLastFrame_RefusedAndLeftAsFound()
+    {
+        // A second writer that ignores the lease appends where this owner's frames end: recovery would read that frame.
+        using var log = new CheckpointLog(_dir.Path, Options());
+        await log.SaveAsync(At(1), 1, Ct);
+        await log.SaveAsync(At(2), 2, Ct);
+        var tail = (await CheckpointLog.ReadAsync(_dir.Path, cancellationToken: Ct))!.Tail;
+        using (var stream = new FileStream(Segment, FileMode.Open, FileAccess.Write))
+        {
+            stream.Position = tail;
+            stream.Write([1, 2, 3, 4, 5, 6, 7, 8]);
+        }
+
+        var planted = File.ReadAllBytes(Segment);
+        (await Should.ThrowAsync<CheckpointException>(async () => await log.LoadAsync(At(1).SourceType, Ct))).Message.ShouldContain("after the last frame this owner wrote");
+        (await Should.ThrowAsync<CheckpointException>(async () => await log.SaveAsync(At(3), 3, Ct))).ErrorCode.ShouldBe(CheckpointErrorCode.ModifiedExternally);
+        File.ReadAllBytes(Segment).ShouldBe(planted);
+    }
+
+    [Fact]
+    public async Task Save_SegmentTruncatedInPlace_RefusedAsModifiedExternally()
+    {
+        using var log = new CheckpointLog(_dir.Path, Options());
+        await log.SaveAsync(At(1), 1, Ct);
+        await log.SaveAsync(At(2), 2, Ct);
+        using (var stream = new FileStream(Segment, FileMode.Open, FileAccess.Write))
+        {
+            stream.SetLength(100);
+        }
+
+        (await Should.ThrowAsync<CheckpointException>(async () => await log.SaveAsync(At(3), 3, Ct))).ErrorCode.ShouldBe(CheckpointErrorCode.ModifiedExternally);
+        new FileInfo(Segment).Length.ShouldBe(100);
+    }
+
+    [Fact]
+    public async Task Saves_ManyAppendsAndACompaction_EachReadsBackTheFrameBeforeIt()
+    {
+        // The frame the read-back expects changes with every append and is rebuilt by every compaction: a long run of
+        // saves through a small segment must never refuse itself.
+        var log = new CheckpointLog(_dir.Path, Options(CheckpointLogOptions.MinSegmentBytes));
+        for (ulong i = 1; i <= 400; i++)
+        {
+            await log.SaveAsync(At(i), i, Ct);
+            if (i % 50 == 0)
+            {
+                (await log.LoadAsync(At(i).SourceType, Ct))!.CommittedEventCount.ShouldBe(i);
+            }
+        }
+
+        var segmentId = (await CheckpointLog.ReadAsync(_dir.Path, cancellationToken: Ct))!.SegmentId;
+        log.Dispose();
+        segmentId.ShouldBeGreaterThan(2UL);
+        using var reopened = new CheckpointLog(_dir.Path, Options(CheckpointLogOptions.MinSegmentBytes));
+        (await reopened.GetCommittedCountAsync(Ct)).ShouldBe(400UL);
+    }
+
+    [Fact]
     public async Task Rewind_WritesTheAuditLineFirst_ThenAFrameThatWinsOnRecovery()
     {
         await SaveRangeAsync(1, 10);

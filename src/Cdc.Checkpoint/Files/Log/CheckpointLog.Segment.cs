@@ -13,9 +13,11 @@ public sealed partial class CheckpointLog
     /// <summary>Appends one frame at the tail and flushes it: the whole cost of a save.</summary>
     private void Append(OwnerLease lease, LogState state, ulong sequence, ReadOnlySpan<byte> payload)
     {
-        var frame = state.FrameBuffer(LogSegment.FrameLength(payload.Length));
-        LogSegment.WriteFrame(frame, sequence, payload);
         var fd = state.Fd >= 0 ? state.Fd : OpenSegment(lease, state);
+        var frameLength = LogSegment.FrameLength(payload.Length);
+        RefuseIfRewritten(state, frameLength + LogSegment.Alignment);
+        var frame = state.NextFrameBuffer(frameLength);
+        LogSegment.WriteFrame(frame, sequence, payload);
         var errno = LibC.PwriteAll(fd, frame, state.Tail);
         if (errno != 0)
         {
@@ -29,18 +31,58 @@ public sealed partial class CheckpointLog
         }
 
         state.Tail += frame.Length;
+        state.FrameWritten();
 
-        // The stamp of the inode just written, through its descriptor (no path walk). The load before this save proved
-        // the path names this inode; if anything replaces it later, the next load's lstat of the path differs from
-        // this stamp. (A stamp taken by path here could describe a file swapped in since, and so miss the swap.)
-        lease.Remember(_segmentPath, LibC.Fstat(fd, out var written) == 0 ? written : null);
+        // No stamp is taken here: the one taken when the segment was opened still names its inode (which cannot be
+        // freed and reused while this descriptor holds it) and its size (appends never change it), and asking for the
+        // times now would make the next append log an inode update (LibC.LstatWithoutTimes). What the file holds is
+        // proven before the next append by reading it back (RefuseIfRewritten).
+    }
+
+    /// <summary>
+    /// Proves, before an append (and on a load), that nobody wrote into the segment where this owner's frames end: the
+    /// last frame this owner wrote is still there, byte for byte, and the next <paramref name="zeroBytes"/> bytes (where
+    /// the next frame goes, and the length field after it) are still zeros.
+    /// </summary>
+    /// <remarks>
+    /// One <c>pread</c> of a few hundred bytes from the page cache, instead of comparing the segment's times: a
+    /// second writer's frame at the tail, or an older copy of the segment written over it in place, is refused however
+    /// quickly it follows this owner's last write (timestamps of a coarse file clock can miss a write within the same
+    /// tick). Bytes before the last frame are not read again; recovery refuses a damaged frame followed by a valid one,
+    /// and sequences out of order.
+    /// </remarks>
+    private void RefuseIfRewritten(LogState state, int zeroBytes)
+    {
+        var last = state.LastFrame;
+        var start = state.Tail - last.Length;
+        var check = state.ProofBuffer(last.Length + Math.Min(zeroBytes, state.SegmentLength - state.Tail));
+        var read = LibC.PreadAll(state.Fd, check, start);
+        if (read < 0)
+        {
+            throw SafeFile.Failure(-read, _segmentPath, "read back the end of the frames");
+        }
+
+        if (read < check.Length)
+        {
+            throw ModifiedExternally(string.Create(CultureInfo.InvariantCulture, $"it ends at byte {start + read}, inside the frames this owner wrote"));
+        }
+
+        if (!check[..last.Length].SequenceEqual(last))
+        {
+            throw ModifiedExternally(string.Create(CultureInfo.InvariantCulture, $"the frame this owner last wrote, at byte {start}, is not there any more"));
+        }
+
+        if (check[last.Length..].ContainsAnyExcept((byte)0))
+        {
+            throw ModifiedExternally(string.Create(CultureInfo.InvariantCulture, $"bytes were written at byte {state.Tail}, after the last frame this owner wrote"));
+        }
     }
 
     /// <summary>Writes the live records and <paramref name="record"/> to a fresh segment through the durable replace.</summary>
     private void Compact(OwnerLease lease, LogState state, CheckpointRecord record)
     {
         var live = state.Records.Values.Where(r => !string.Equals(r.SourceType, record.SourceType, StringComparison.Ordinal)).Append(record);
-        var (bytes, tail) = LogSegment.Build(state.SegmentId + 1, live, _options.SegmentBytes, state.SegmentBuffer);
+        var (bytes, tail) = LogSegment.Build(state.SegmentId + 1, live, _options.SegmentBytes, state.SegmentBuffer, out var lastFrameStart);
         state.SegmentBuffer = bytes;
         state.CloseSegment();
         try
@@ -61,6 +103,7 @@ public sealed partial class CheckpointLog
         state.SegmentId++;
         state.SegmentLength = bytes.Length;
         state.Tail = tail;
+        state.SegmentWritten(bytes.AsSpan(lastFrameStart, tail - lastFrameStart));
         state.Exists = true;
         state.Fresh = true;
         Log.LogSegmentWritten(_directory.Logger, _segmentPath, state.SegmentId, state.Records.Count + (state.Records.ContainsKey(record.SourceType) ? 0 : 1), bytes.Length);
@@ -70,7 +113,7 @@ public sealed partial class CheckpointLog
     private int OpenSegment(OwnerLease lease, LogState state)
     {
         _ = DurableFile.RefuseSharedDirectory(DirectoryPath, _segmentPath);
-        var fd = LibC.OpenWriteNoFollow(_segmentPath);
+        var fd = LibC.OpenReadWriteNoFollow(_segmentPath);
         if (fd < 0)
         {
             throw SafeFile.Failure(-fd, _segmentPath, "open the segment for writing");
@@ -105,7 +148,9 @@ public sealed partial class CheckpointLog
     {
         if (state.Loaded)
         {
-            CheckUnchanged(lease, OwnedDirectory.StatNow(_segmentPath));
+            // While the segment is open for appends its stamp is taken without times (see Append); the frames at its
+            // tail are read back by the caller instead.
+            CheckUnchanged(lease, state.Fd >= 0 ? OwnedDirectory.StatNowWithoutTimes(_segmentPath) : OwnedDirectory.StatNow(_segmentPath));
             return;
         }
 

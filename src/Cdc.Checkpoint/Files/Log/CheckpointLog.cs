@@ -209,6 +209,13 @@ public sealed partial class CheckpointLog : ICheckpointStore, IDisposable, IAsyn
             var state = (LogState)lease.SharedState!;
             state.ThrowIfFailed(_segmentPath);
             Load(lease, state);
+            if (state.Fd >= 0)
+            {
+                // The segment is open for appends: nobody wrote after its last frame (a frame there would be read on
+                // recovery), nor over it.
+                RefuseIfRewritten(state, LogSegment.Alignment);
+            }
+
             return new Dictionary<string, CheckpointRecord>(state.Records, StringComparer.Ordinal);
         }
         finally

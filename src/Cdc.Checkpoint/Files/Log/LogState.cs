@@ -36,18 +36,49 @@ internal sealed class LogState(OffsetCodecRegistry codecs)
     /// <summary>The bytes of the last segment this owner built, cleared and reused by the next compaction (under the write gate).</summary>
     public byte[]? SegmentBuffer { get; set; }
 
-    private byte[] _frame = [];
+    // Two frame buffers that change roles at every append: one holds the last frame this owner wrote (what
+    // CheckpointLog.RefuseIfRewritten expects at the tail), the other receives the next frame. Used under the write gate.
+    private byte[] _last = [];
+    private int _lastLength;
+    private byte[] _next = [];
+    private byte[] _proof = [];
 
-    /// <summary>A buffer of <paramref name="length"/> bytes for the next frame, reused from save to save (under the write gate).</summary>
-    public Span<byte> FrameBuffer(int length)
+    /// <summary>The last frame this owner wrote into the segment (empty before the first).</summary>
+    public ReadOnlySpan<byte> LastFrame => _last.AsSpan(0, _lastLength);
+
+    /// <summary>A buffer of <paramref name="length"/> bytes for the next frame; <see cref="FrameWritten"/> makes it the last frame.</summary>
+    public Span<byte> NextFrameBuffer(int length)
     {
-        if (_frame.Length < length)
-        {
-            _frame = new byte[Math.Max(length, 2 * _frame.Length)];
-        }
-
-        return _frame.AsSpan(0, length);
+        _next = Grown(_next, length);
+        _nextLength = length;
+        return _next.AsSpan(0, length);
     }
+
+    private int _nextLength;
+
+    /// <summary>The frame of <see cref="NextFrameBuffer"/> is in the segment now: it is the last frame.</summary>
+    public void FrameWritten()
+    {
+        (_last, _next) = (_next, _last);
+        _lastLength = _nextLength;
+    }
+
+    /// <summary>A fresh segment was written: <paramref name="lastFrame"/> (a copy is kept) is its last frame.</summary>
+    public void SegmentWritten(ReadOnlySpan<byte> lastFrame)
+    {
+        _last = Grown(_last, lastFrame.Length);
+        lastFrame.CopyTo(_last);
+        _lastLength = lastFrame.Length;
+    }
+
+    /// <summary>A buffer of <paramref name="length"/> bytes to read the segment's tail back into.</summary>
+    public Span<byte> ProofBuffer(int length)
+    {
+        _proof = Grown(_proof, length);
+        return _proof.AsSpan(0, length);
+    }
+
+    private static byte[] Grown(byte[] buffer, int length) => buffer.Length >= length ? buffer : new byte[Math.Max(length, 2 * buffer.Length)];
 
     private CheckpointException? _failure;
 
