@@ -97,9 +97,12 @@ internal sealed partial class OwnerLease
             return "it was deleted";
         }
 
-        // A stamp taken without times (the log's segment between appends) proves identity and size; what is in it is
-        // proven by reading it back (CheckpointLog.RefuseIfRewritten).
-        var sameTimes = !current.HasTimes || !before.HasTimes || (current.ModifiedTicks == before.ModifiedTicks && current.ChangedTicks == before.ChangedTicks);
+        // Without the times (the log's segment between appends: see LibC.LstatWithoutTimes) a change of mode, owner or
+        // links, which would have moved the ctime, is compared itself; what the file holds is proven by reading it back
+        // (CheckpointLog.RefuseIfRewritten).
+        var sameTimes = current.HasTimes && before.HasTimes
+            ? current.ModifiedTicks == before.ModifiedTicks && current.ChangedTicks == before.ChangedTicks
+            : current.Mode == before.Mode && current.OwnerId == before.OwnerId && current.Links == before.Links;
         return current.SameFileAs(before) && current.Size == before.Size && sameTimes
             ? null
             : current.SameFileAs(before) ? "it was rewritten in place" : "it was replaced by another file";

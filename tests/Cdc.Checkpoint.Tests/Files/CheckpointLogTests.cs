@@ -339,6 +339,34 @@ public sealed class CheckpointLogTests : IDisposable
     }
 
     [Fact]
+    public async Task Save_SegmentMadeGroupReadableWhileOwned_Refused()
+    {
+        // Between appends the segment's times are not asked for; a chmod, which only moves the ctime, is still seen.
+        using var log = new CheckpointLog(_dir.Path, Options());
+        await log.SaveAsync(At(1), 1, Ct);
+        await log.SaveAsync(At(2), 2, Ct);
+        File.SetUnixFileMode(Segment, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead);
+
+        (await Should.ThrowAsync<CheckpointException>(async () => await log.SaveAsync(At(3), 3, Ct))).ErrorCode.ShouldBe(CheckpointErrorCode.ModifiedExternally);
+        (await Should.ThrowAsync<CheckpointException>(async () => await log.LoadAsync(At(1).SourceType, Ct))).ErrorCode.ShouldBe(CheckpointErrorCode.ModifiedExternally);
+    }
+
+    [Fact]
+    public async Task Save_SegmentHardLinkedWhileOwned_Refused()
+    {
+        using var log = new CheckpointLog(_dir.Path, Options());
+        await log.SaveAsync(At(1), 1, Ct);
+        await log.SaveAsync(At(2), 2, Ct);
+        using (var ln = System.Diagnostics.Process.Start("ln", [Segment, _dir.File("second-name.seg")]))
+        {
+            await ln.WaitForExitAsync(Ct);
+            ln.ExitCode.ShouldBe(0);
+        }
+
+        (await Should.ThrowAsync<CheckpointException>(async () => await log.SaveAsync(At(3), 3, Ct))).ErrorCode.ShouldBe(CheckpointErrorCode.ModifiedExternally);
+    }
+
+    [Fact]
     public async Task Save_SegmentTruncatedInPlace_RefusedAsModifiedExternally()
     {
         using var log = new CheckpointLog(_dir.Path, Options());
