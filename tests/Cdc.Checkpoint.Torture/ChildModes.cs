@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime;
 using Cdc.Checkpoint.Cursors;
 using Cdc.Checkpoint.Files;
 using Cdc.Checkpoint.Manifests;
@@ -253,12 +254,18 @@ public static class ChildModes
     }
 
     /// <summary>
-    /// Saves at least <paramref name="saves"/> times and for at least one second, so that what is timed next is the
-    /// runtime's optimised code: tiered compilation promotes a method only after 30 calls and a quiet 100 ms, twice with
-    /// dynamic PGO (instrumented, then optimised). A count-based warm-up of a few dozen saves on a disk (~0.2–0.5 ms
-    /// each) is over before that, and the timed saves then ran partly unoptimised (on tmpfs, 300 log saves: median
-    /// 24.7 µs against 19.0 µs with tiering off, 2026-12-03, load ≈ 15).
+    /// Saves at least <paramref name="saves"/> times, for at least one second, and then until the runtime has compiled
+    /// nothing for half a second (at most 30 seconds), so that what is timed next is the runtime's final optimised code,
+    /// as in a consumer that has run for a while.
     /// </summary>
+    /// <remarks>
+    /// Tiered compilation promotes a method only after 30 calls and a quiet 100 ms, twice with dynamic PGO (instrumented,
+    /// then optimised with the profile), and methods called from the promoted ones go through the same steps later. In a
+    /// tight loop of log saves on tmpfs the runtime went on compiling for ≈ 1.3 s (`JitInfo.GetCompiledMethodCount`),
+    /// and the save's median fell from 16–18 µs to 11.5 µs only then (2026-12-04). A fixed one-second warm-up thus left
+    /// the timed disk saves running partly instrumented code: `bench-log-paired` log save medians 112.8–115.4 µs by
+    /// default against 105.7–107.0 µs with `DOTNET_TieredPGO=0`, three alternating pairs (docs/BENCHMARKS.md).
+    /// </remarks>
     /// <param name="store">The store to save to.</param>
     /// <param name="count">The last event count saved.</param>
     /// <param name="saves">The least number of saves.</param>
@@ -266,13 +273,27 @@ public static class ChildModes
     internal static async Task<ulong> WarmUpAsync(ICheckpointStore store, ulong count, int saves)
     {
         var started = Stopwatch.GetTimestamp();
-        for (var i = 0; i < saves || Stopwatch.GetElapsedTime(started) < TimeSpan.FromSeconds(1); i++)
+        var compiled = JitInfo.GetCompiledMethodCount();
+        var quietSince = started;
+        for (var i = 1; ; i++)
         {
             count++;
             await store.SaveAsync(TortureOffsets.At(count), count);
-        }
 
-        return count;
+            var now = JitInfo.GetCompiledMethodCount();
+            if (now != compiled)
+            {
+                compiled = now;
+                quietSince = Stopwatch.GetTimestamp();
+            }
+
+            var elapsed = Stopwatch.GetElapsedTime(started);
+            if ((i >= saves && elapsed >= TimeSpan.FromSeconds(1) && Stopwatch.GetElapsedTime(quietSince) >= TimeSpan.FromMilliseconds(500))
+                || elapsed >= TimeSpan.FromSeconds(30))
+            {
+                return count;
+            }
+        }
     }
 
     /// <summary>
