@@ -296,6 +296,13 @@ public sealed partial class CheckpointLog : ICheckpointStore, IDisposable, IAsyn
             }
             catch (CheckpointException ex)
             {
+                // The segment's open and its read-back refuse before anything is written; every other error is a write's.
+                if (ex.ErrorCode is CheckpointErrorCode.ModifiedExternally or CheckpointErrorCode.UnsafeFile or CheckpointErrorCode.InsecurePermissions or CheckpointErrorCode.SymbolicLinkRefused)
+                {
+                    _directory.SaveRefused(offset.SourceType, started, ex);
+                    throw;
+                }
+
                 _directory.SaveFailed(offset.SourceType, started, ex);
                 throw;
             }
