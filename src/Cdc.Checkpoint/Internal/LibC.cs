@@ -276,6 +276,9 @@ internal static partial class LibC
     /// </remarks>
     public static int LstatWithoutTimes(string path, out FileStatus status) => Statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, out status, STATX_IDENTITY);
 
+    /// <summary><see cref="LstatAt"/> without the times, for the reason <see cref="LstatWithoutTimes"/> gives. Returns 0 or the errno.</summary>
+    public static int LstatAtWithoutTimes(int directoryFd, string name, out FileStatus status) => Statx(directoryFd, name, AT_SYMLINK_NOFOLLOW, out status, STATX_IDENTITY);
+
     private static unsafe int Statx(int dirfd, string path, int flags, out FileStatus status, uint mask = STATX_BASIC_STATS)
     {
         // struct statx is 256 bytes with a fixed layout (include/uapi/linux/stat.h).

@@ -182,15 +182,22 @@ internal sealed partial class OwnerLease
     /// the answer is then the one lstat of the full path gives, for one path walk fewer. <see langword="null"/> when
     /// nothing is there, or off Linux.
     /// </summary>
+    /// <param name="logger">Logs a lost lease.</param>
+    /// <param name="name">The entry.</param>
+    /// <param name="withTimes">
+    /// <see langword="false"/> for a file this owner writes in place: the times are then not asked for
+    /// (<see cref="LibC.LstatWithoutTimes"/> says why).
+    /// </param>
     /// <exception cref="CheckpointException">The stat failed otherwise.</exception>
-    public FileStatus? StatEntry(ILogger logger, string name)
+    public FileStatus? StatEntry(ILogger logger, string name, bool withTimes = true)
     {
         if (!LibC.IsSupported)
         {
             return null;
         }
 
-        var errno = LibC.LstatAt(DirectoryDescriptor(logger), name, out var status);
+        var directory = DirectoryDescriptor(logger);
+        var errno = withTimes ? LibC.LstatAt(directory, name, out var status) : LibC.LstatAtWithoutTimes(directory, name, out status);
         return errno switch
         {
             0 => status,

@@ -144,13 +144,21 @@ public sealed partial class CheckpointLog
         return fd;
     }
 
-    private void Load(OwnerLease lease, LogState state)
+    /// <summary>
+    /// Reads the segment into <paramref name="state"/> unless it is loaded; when it is, and <paramref name="checkSegment"/>
+    /// (a save checks it itself, after the lease), proves by path that it is still the file this owner last read or wrote.
+    /// </summary>
+    private void Load(OwnerLease lease, LogState state, bool checkSegment = true)
     {
         if (state.Loaded)
         {
-            // While the segment is open for appends its stamp is taken without times (see Append); the frames at its
-            // tail are read back by the caller instead.
-            CheckUnchanged(lease, state.Fd >= 0 ? OwnedDirectory.StatNowWithoutTimes(_segmentPath) : OwnedDirectory.StatNow(_segmentPath));
+            if (checkSegment)
+            {
+                // While the segment is open for appends its stamp is taken without times (see Append); the frames at
+                // its tail are read back by the caller instead.
+                CheckUnchanged(lease, state.Fd >= 0 ? OwnedDirectory.StatNowWithoutTimes(_segmentPath) : OwnedDirectory.StatNow(_segmentPath));
+            }
+
             return;
         }
 

@@ -243,10 +243,18 @@ public sealed partial class CheckpointLog : ICheckpointStore, IDisposable, IAsyn
                     state.Loaded = false; // re-read records that may have loaded as generic offsets
                 }
 
-                Load(lease, state);
+                var wasLoaded = state.Loaded;
+                Load(lease, state, checkSegment: false);
 
-                // Before every write: this process still owns this directory.
+                // Before every write: this process still owns this directory, and the segment is the one it last read
+                // or wrote — looked up through the directory descriptor the lease holds, once EnsureHeld has proved that
+                // the directory at the path is that one (as FileCheckpoint looks up its record).
                 lease.EnsureHeld(_directory.Logger);
+                if (wasLoaded)
+                {
+                    CheckUnchanged(lease, lease.StatEntry(_directory.Logger, SegmentFileName, withTimes: state.Fd < 0));
+                }
+
                 _directory.RefuseMixedFamily(state.Records.Values, offset);
                 state.Records.TryGetValue(offset.SourceType, out existing);
                 if (reason is null && ProgressGuard.Check(_segmentPath, existing, offset, committedEventCount) == ProgressGuard.Verdict.Repeat)
