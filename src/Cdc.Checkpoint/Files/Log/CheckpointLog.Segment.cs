@@ -10,13 +10,14 @@ namespace Cdc.Checkpoint.Files;
 // Every access first proves the segment is the one this owner last read or wrote. Callers hold the lease's write gate.
 public sealed partial class CheckpointLog
 {
-    /// <summary>Appends one frame at the tail and flushes it: the whole cost of a save.</summary>
-    private void Append(OwnerLease lease, LogState state, ulong sequence, ReadOnlySpan<byte> payload)
+    /// <summary>
+    /// Appends one frame at the tail and flushes it: the whole cost of a save. The caller has opened the segment and
+    /// proven its tail (<see cref="OpenSegment"/>, <see cref="RefuseIfRewritten"/>).
+    /// </summary>
+    private void Append(LogState state, ulong sequence, ReadOnlySpan<byte> payload)
     {
-        var fd = state.Fd >= 0 ? state.Fd : OpenSegment(lease, state);
-        var frameLength = LogSegment.FrameLength(payload.Length);
-        RefuseIfRewritten(state, frameLength + LogSegment.Alignment);
-        var frame = state.NextFrameBuffer(frameLength);
+        var fd = state.Fd;
+        var frame = state.NextFrameBuffer(LogSegment.FrameLength(payload.Length));
         LogSegment.WriteFrame(frame, sequence, payload);
         var errno = LibC.PwriteAll(fd, frame, state.Tail);
         if (errno != 0)
@@ -110,7 +111,7 @@ public sealed partial class CheckpointLog
     }
 
     /// <summary>Opens the segment this owner wrote, for appends: the same inode it remembers, a private regular file.</summary>
-    private int OpenSegment(OwnerLease lease, LogState state)
+    private void OpenSegment(OwnerLease lease, LogState state)
     {
         _ = DurableFile.RefuseSharedDirectory(DirectoryPath, _segmentPath);
         var fd = LibC.OpenReadWriteNoFollow(_segmentPath);
@@ -141,7 +142,6 @@ public sealed partial class CheckpointLog
         }
 
         state.Fd = fd;
-        return fd;
     }
 
     /// <summary>

@@ -286,6 +286,29 @@ public sealed partial class CheckpointLog : ICheckpointStore, IDisposable, IAsyn
                 throw ex;
             }
 
+            // An append goes only into a segment this owner wrote, with room for the frame; anything else is a compaction.
+            var frameLength = LogSegment.FrameLength(payload.Length);
+            var append = LibC.IsSupported && state.Fresh && state.Tail + frameLength <= state.SegmentLength;
+            if (append)
+            {
+                try
+                {
+                    // Before anything is written (the audit line included): the segment is the file this owner wrote,
+                    // and nobody wrote where its frames end.
+                    if (state.Fd < 0)
+                    {
+                        OpenSegment(lease, state);
+                    }
+
+                    RefuseIfRewritten(state, frameLength + LogSegment.Alignment);
+                }
+                catch (CheckpointException ex)
+                {
+                    _directory.SaveRefused(offset.SourceType, started, ex);
+                    throw;
+                }
+            }
+
             try
             {
                 if (reason is not null)
@@ -293,24 +316,17 @@ public sealed partial class CheckpointLog : ICheckpointStore, IDisposable, IAsyn
                     _directory.Audit("rewind", offset.SourceType, existing, $"{offset} (count {committedEventCount})", reason);
                 }
 
-                if (!LibC.IsSupported || !state.Fresh || state.Tail + LogSegment.FrameLength(payload.Length) > state.SegmentLength)
+                if (append)
                 {
-                    Compact(lease, state, record);
+                    Append(state, record.Sequence, payload);
                 }
                 else
                 {
-                    Append(lease, state, record.Sequence, payload);
+                    Compact(lease, state, record);
                 }
             }
             catch (CheckpointException ex)
             {
-                // The segment's open and its read-back refuse before anything is written; every other error is a write's.
-                if (ex.ErrorCode is CheckpointErrorCode.ModifiedExternally or CheckpointErrorCode.UnsafeFile or CheckpointErrorCode.InsecurePermissions or CheckpointErrorCode.SymbolicLinkRefused)
-                {
-                    _directory.SaveRefused(offset.SourceType, started, ex);
-                    throw;
-                }
-
                 _directory.SaveFailed(offset.SourceType, started, ex);
                 throw;
             }
