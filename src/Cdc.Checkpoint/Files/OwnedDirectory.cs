@@ -291,18 +291,13 @@ internal sealed class OwnedDirectory
     public void Audit(string action, string sourceType, CheckpointRecord? existing, string newText, string reason) =>
         AuditLog.Append(Path, FileCheckpoint.AuditLogFileName, AuditLog.FormatLine(TimeProvider, action, sourceType, existing, newText, reason));
 
-    /// <summary>lstat of <paramref name="path"/> (Linux); <see langword="null"/> when it is missing or off Linux.</summary>
-    /// <exception cref="CheckpointException">The stat failed otherwise.</exception>
-    public static FileStatus? StatNow(string path) => StatNow(path, withTimes: true);
-
     /// <summary>
-    /// lstat of <paramref name="path"/> without its times (Linux; <see cref="LibC.LstatWithoutTimes"/>): for a file this
-    /// process writes in place; <see langword="null"/> when it is missing or off Linux.
+    /// lstat of <paramref name="path"/> (Linux); <see langword="null"/> when it is missing or off Linux. Without the times
+    /// (<paramref name="withTimes"/> <see langword="false"/>) for a file this process writes in place: see
+    /// <see cref="LibC.LstatWithoutTimes"/>.
     /// </summary>
     /// <exception cref="CheckpointException">The stat failed otherwise.</exception>
-    public static FileStatus? StatNowWithoutTimes(string path) => StatNow(path, withTimes: false);
-
-    private static FileStatus? StatNow(string path, bool withTimes)
+    public static FileStatus? StatNow(string path, bool withTimes)
     {
         if (!LibC.IsSupported)
         {

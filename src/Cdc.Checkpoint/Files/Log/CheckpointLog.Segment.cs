@@ -80,7 +80,11 @@ public sealed partial class CheckpointLog
     }
 
     /// <summary>Writes the live records and <paramref name="record"/> to a fresh segment through the durable replace.</summary>
-    private void Compact(OwnerLease lease, LogState state, CheckpointRecord record)
+    /// <remarks>
+    /// <paramref name="directoryNow"/> is the directory's stat of the lease check just before: it judges the directory's
+    /// permissions, and the rename is flushed through the lease's directory descriptor (as a FileCheckpoint save).
+    /// </remarks>
+    private void Compact(OwnerLease lease, LogState state, in FileStatus directoryNow, CheckpointRecord record)
     {
         var live = state.Records.Values.Where(r => !string.Equals(r.SourceType, record.SourceType, StringComparison.Ordinal)).Append(record);
         var (bytes, tail) = LogSegment.Build(state.SegmentId + 1, live, _options.SegmentBytes, state.SegmentBuffer, out var lastFrameStart);
@@ -88,7 +92,7 @@ public sealed partial class CheckpointLog
         state.CloseSegment();
         try
         {
-            DurableFile.Replace(DirectoryPath, SegmentFileName, bytes);
+            DurableFile.Replace(lease, directoryNow, SegmentFileName, bytes, _directory.Logger);
         }
         catch (CheckpointException)
         {
@@ -100,7 +104,7 @@ public sealed partial class CheckpointLog
             throw;
         }
 
-        lease.Remember(_segmentPath, OwnedDirectory.StatAfterWrite(_segmentPath));
+        lease.Remember(_segmentPath, lease.StatEntryAfterWrite(_directory.Logger, SegmentFileName));
         state.SegmentId++;
         state.SegmentLength = bytes.Length;
         state.Tail = tail;
@@ -111,9 +115,9 @@ public sealed partial class CheckpointLog
     }
 
     /// <summary>Opens the segment this owner wrote, for appends: the same inode it remembers, a private regular file.</summary>
-    private void OpenSegment(OwnerLease lease, LogState state)
+    private void OpenSegment(OwnerLease lease, LogState state, in FileStatus directoryNow)
     {
-        _ = DurableFile.RefuseSharedDirectory(DirectoryPath, _segmentPath);
+        DurableFile.RefuseSharedDirectory(directoryNow, DirectoryPath, _segmentPath);
         var fd = LibC.OpenReadWriteNoFollow(_segmentPath);
         if (fd < 0)
         {
@@ -156,7 +160,7 @@ public sealed partial class CheckpointLog
             {
                 // While the segment is open for appends its stamp is taken without times (see Append); the frames at
                 // its tail are read back by the caller instead.
-                CheckUnchanged(lease, state.Fd >= 0 ? OwnedDirectory.StatNowWithoutTimes(_segmentPath) : OwnedDirectory.StatNow(_segmentPath));
+                CheckUnchanged(lease, OwnedDirectory.StatNow(_segmentPath, withTimes: state.Fd < 0));
             }
 
             return;

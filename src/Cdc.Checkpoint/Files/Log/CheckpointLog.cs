@@ -234,6 +234,7 @@ public sealed partial class CheckpointLog : ICheckpointStore, IDisposable, IAsyn
         {
             var state = (LogState)lease.SharedState!;
             CheckpointRecord? existing;
+            FileStatus directoryNow;
             try
             {
                 state.ThrowIfFailed(_segmentPath);
@@ -249,7 +250,7 @@ public sealed partial class CheckpointLog : ICheckpointStore, IDisposable, IAsyn
                 // Before every write: this process still owns this directory, and the segment is the one it last read
                 // or wrote — looked up through the directory descriptor the lease holds, once EnsureHeld has proved that
                 // the directory at the path is that one (as FileCheckpoint looks up its record).
-                lease.EnsureHeld(_directory.Logger);
+                directoryNow = lease.EnsureHeld(_directory.Logger);
                 if (wasLoaded)
                 {
                     CheckUnchanged(lease, lease.StatEntry(_directory.Logger, SegmentFileName, withTimes: state.Fd < 0));
@@ -297,7 +298,7 @@ public sealed partial class CheckpointLog : ICheckpointStore, IDisposable, IAsyn
                     // and nobody wrote where its frames end.
                     if (state.Fd < 0)
                     {
-                        OpenSegment(lease, state);
+                        OpenSegment(lease, state, directoryNow);
                     }
 
                     RefuseIfRewritten(state, frameLength + LogSegment.Alignment);
@@ -322,7 +323,7 @@ public sealed partial class CheckpointLog : ICheckpointStore, IDisposable, IAsyn
                 }
                 else
                 {
-                    Compact(lease, state, record);
+                    Compact(lease, state, directoryNow, record);
                 }
             }
             catch (CheckpointException ex)
