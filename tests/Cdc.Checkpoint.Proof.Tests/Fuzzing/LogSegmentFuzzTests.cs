@@ -30,7 +30,7 @@ public sealed partial class ParserFuzzTests
             Sequence = (ulong)i + 1,
             SavedAt = new DateTimeOffset(2026, 12, 3, 0, 0, i, TimeSpan.Zero),
         });
-        var (bytes, tail) = LogSegment.Build(id, records, CheckpointLogOptions.MinSegmentBytes);
+        var (bytes, tail) = LogSegment.Build(id, records, CheckpointLogOptions.MinSegmentBytes, reuse: null, out _);
         return bytes[..Math.Min(bytes.Length, tail + zeros)];
     }
 
@@ -80,7 +80,7 @@ public sealed partial class ParserFuzzTests
             {
                 // What was accepted is written back as a fresh segment (a compaction) and reads the same.
                 var contents = (LogSegmentContents)value!;
-                var (rebuilt, tail) = LogSegment.Build(contents.SegmentId, contents.Frames.Select(f => f.Record), CheckpointLogOptions.MinSegmentBytes);
+                var (rebuilt, tail) = LogSegment.Build(contents.SegmentId, contents.Frames.Select(f => f.Record), CheckpointLogOptions.MinSegmentBytes, reuse: null, out _);
                 var again = LogSegment.Read(rebuilt, SegmentPath, Corpus.Codecs, SegmentMaxRecordBytes);
                 again.TornTail.ShouldBeNull();
                 again.Tail.ShouldBe(tail);

@@ -437,7 +437,7 @@ public sealed class CheckpointLogTests : IDisposable
         latest.CommittedEventCount.ShouldBe(1900UL);
         latest.Offset.ShouldBe(new PostgresOffset(new NpgsqlTypes.NpgsqlLogSequenceNumber(0x16B4000), "orders_slot", 7311234567890123456, timeline: 1));
 
-        var (built, tail) = LogSegment.Build(7, contents.Frames.Select(f => f.Record), 64 * 1024);
+        var (built, tail) = LogSegment.Build(7, contents.Frames.Select(f => f.Record), 64 * 1024, reuse: null, out _);
         tail.ShouldBe(golden.Length - 16);
         built.AsSpan(0, golden.Length).SequenceEqual(golden).ShouldBeTrue("the writer's bytes differ from the specification's");
         built.AsSpan(golden.Length).IndexOfAnyExcept((byte)0).ShouldBe(-1);

@@ -74,16 +74,8 @@ internal static class LogSegment
     /// A buffer of an earlier segment that may be cleared and written again when it has exactly the new segment's length
     /// (a compaction then allocates no 1 MiB array on the large object heap); <see langword="null"/>: a new array.
     /// </param>
-    /// <returns>The segment bytes (<paramref name="reuse"/> or a new array) and where the frames end (the tail).</returns>
-    public static (byte[] Bytes, int Tail) Build(ulong segmentId, IEnumerable<CheckpointRecord> records, int segmentBytes, byte[]? reuse = null) =>
-        Build(segmentId, records, segmentBytes, reuse, out _);
-
-    /// <inheritdoc cref="Build(ulong, IEnumerable{CheckpointRecord}, int, byte[])"/>
-    /// <param name="segmentId">The new segment's id.</param>
-    /// <param name="records">The records it holds.</param>
-    /// <param name="segmentBytes">Its least length.</param>
-    /// <param name="reuse">A buffer of an earlier segment to reuse when it has the new segment's length.</param>
     /// <param name="lastFrameStart">Where the last frame starts (the header's length when there is none).</param>
+    /// <returns>The segment bytes (<paramref name="reuse"/> or a new array) and where the frames end (the tail).</returns>
     public static (byte[] Bytes, int Tail) Build(ulong segmentId, IEnumerable<CheckpointRecord> records, int segmentBytes, byte[]? reuse, out int lastFrameStart)
     {
         var payloads = records.OrderBy(r => r.Sequence).Select(r => (r.Sequence, Payload: CheckpointRecordFile.Serialize(r))).ToList();

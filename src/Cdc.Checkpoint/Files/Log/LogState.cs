@@ -41,6 +41,7 @@ internal sealed class LogState(OffsetCodecRegistry codecs)
     private byte[] _last = [];
     private int _lastLength;
     private byte[] _next = [];
+    private int _nextLength;
     private byte[] _proof = [];
 
     /// <summary>The last frame this owner wrote into the segment (empty before the first).</summary>
@@ -53,8 +54,6 @@ internal sealed class LogState(OffsetCodecRegistry codecs)
         _nextLength = length;
         return _next.AsSpan(0, length);
     }
-
-    private int _nextLength;
 
     /// <summary>The frame of <see cref="NextFrameBuffer"/> is in the segment now: it is the last frame.</summary>
     public void FrameWritten()
