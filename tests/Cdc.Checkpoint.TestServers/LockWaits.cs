@@ -18,27 +18,37 @@ public static class LockWaits
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(10);
 
     /// <summary>
-    /// Waits until a PostgreSQL backend shows <c>wait_event_type = 'Lock'</c> in <c>pg_stat_activity</c> and is blocked
-    /// by the backend <paramref name="holderProcessId"/> (<c>pg_blocking_pids</c>), so another test's lock wait cannot
-    /// be mistaken for this one.
+    /// Waits until a PostgreSQL client backend whose query mentions <paramref name="queryContains"/> shows
+    /// <c>wait_event_type = 'Lock'</c> in <c>pg_stat_activity</c> and is blocked by the backend
+    /// <paramref name="holderProcessId"/> (<c>pg_blocking_pids</c>), so another test's lock wait cannot be mistaken for
+    /// this one. Both filters matter: any open transaction with an xid also blocks sessions that wait for every running
+    /// transaction to end, such as another test's <c>CREATE_REPLICATION_SLOT</c> building its snapshot (seen in CI).
     /// </summary>
     /// <param name="dataSource">The server (any database on it).</param>
     /// <param name="holderProcessId">The backend holding the lock: <see cref="NpgsqlConnection.ProcessID"/> of the open transaction.</param>
+    /// <param name="queryContains">Text the blocked session's query contains (compared case-insensitively), e.g. the table it writes.</param>
     /// <param name="cancellationToken">Cancels the wait.</param>
     /// <returns>The query text of the blocked backend.</returns>
-    /// <exception cref="TimeoutException">No backend waited on that lock within <see cref="DefaultTimeout"/>.</exception>
-    public static Task<string> PostgresAsync(NpgsqlDataSource dataSource, int holderProcessId, CancellationToken cancellationToken = default)
+    /// <exception cref="TimeoutException">No such backend waited on that lock within <see cref="DefaultTimeout"/>.</exception>
+    public static Task<string> PostgresAsync(NpgsqlDataSource dataSource, int holderProcessId, string queryContains, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(dataSource);
+        ArgumentException.ThrowIfNullOrEmpty(queryContains);
         return PollAsync(
             () => dataSource.OpenConnectionAsync(cancellationToken).AsTask(),
             """
-            SELECT COALESCE(query, '') FROM pg_stat_activity
-            WHERE wait_event_type = 'Lock' AND $1 = ANY (pg_blocking_pids(pid))
+            SELECT query FROM pg_stat_activity
+            WHERE wait_event_type = 'Lock' AND backend_type = 'client backend'
+              AND strpos(lower(COALESCE(query, '')), lower($2)) > 0
+              AND $1 = ANY (pg_blocking_pids(pid))
             LIMIT 1
             """,
-            command => command.Parameters.Add(new NpgsqlParameter { Value = holderProcessId }),
-            $"PostgreSQL backend {holderProcessId.ToString(CultureInfo.InvariantCulture)}",
+            command =>
+            {
+                command.Parameters.Add(new NpgsqlParameter { Value = holderProcessId });
+                command.Parameters.Add(new NpgsqlParameter { Value = queryContains });
+            },
+            $"PostgreSQL backend {holderProcessId.ToString(CultureInfo.InvariantCulture)} (a query mentioning '{queryContains}')",
             cancellationToken);
     }
 

@@ -94,7 +94,7 @@ public sealed class PostgresCheckpointStoreTests
 
         await store.SaveAsync(a, Offset(200), 2, Ct);
         var second = store.SaveAsync(b, Offset(250), 2, Ct).AsTask(); // blocks on the fence row held by a
-        (await LockWaits.PostgresAsync(dataSource, connectionA.ProcessID, Ct)).ShouldContain("_fence");
+        (await LockWaits.PostgresAsync(dataSource, connectionA.ProcessID, "_fence", Ct)).ShouldContain("_fence");
         second.IsCompleted.ShouldBeFalse();
         await a.CommitAsync(Ct);
 
@@ -120,7 +120,7 @@ public sealed class PostgresCheckpointStoreTests
         await using var first = await connection.BeginTransactionAsync(Ct);
         await store.SaveAsync(first, Offset(200), 2, Ct);
         var second = store.SaveAsync(Offset(lsn), count, Ct).AsTask();
-        (await LockWaits.PostgresAsync(dataSource, connection.ProcessID, Ct)).ShouldContain("_fence");
+        (await LockWaits.PostgresAsync(dataSource, connection.ProcessID, "_fence", Ct)).ShouldContain("_fence");
         second.IsCompleted.ShouldBeFalse();
         await first.CommitAsync(Ct);
 

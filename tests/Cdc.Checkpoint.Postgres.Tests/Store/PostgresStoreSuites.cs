@@ -55,7 +55,7 @@ internal sealed class PostgresStoreHarness : TableStoreHarness
     // The wait is proven by pg_blocking_pids naming the holder. A save sends its statements as one Npgsql batch, and
     // pg_stat_activity may show the batch's row read rather than its fenced write, so only the table is checked.
     public override async Task ProveWaitsAsync(DbTransaction holder, Task waiting, string table) =>
-        (await LockWaits.PostgresAsync(await StoreDatabase.GetAsync(), ((NpgsqlConnection)holder.Connection!).ProcessID, Ct)).ShouldContain(table);
+        (await LockWaits.PostgresAsync(await StoreDatabase.GetAsync(), ((NpgsqlConnection)holder.Connection!).ProcessID, table, Ct)).ShouldContain(table);
 }
 
 /// <summary>The shared read-only inspection suite, run against <see cref="PostgresCheckpointStore"/> on a real server.</summary>
